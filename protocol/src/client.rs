@@ -1,0 +1,124 @@
+//! A small async client: connect, say hello, then send requests and read responses.
+
+use std::path::{Path, PathBuf};
+
+use tokio::net::UnixStream;
+
+use crate::codec::{self, CodecError, Connection};
+use crate::error::{ErrorKind, ProtocolError};
+use crate::messages::{Request, Response};
+use crate::{HELLO_TIMEOUT, PROTOCOL_VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing listens there: showroomctl's exit code 3.
+    #[error("cannot reach showroomd at {}: is it running? ({source})", path.display())]
+    Connect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("showroomd did not answer the hello within {0:?}")]
+    HelloTimeout(std::time::Duration),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("showroomd closed the connection before answering")]
+    Closed,
+    /// The daemon refused: its error as it sent it.
+    #[error("{0}")]
+    Refused(ProtocolError),
+    #[error("unexpected answer from showroomd: {0}")]
+    Unexpected(String),
+}
+
+impl ClientError {
+    /// True when there was no daemon to talk to, rather than a refusal.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Connect { .. } | ClientError::HelloTimeout(_) | ClientError::Closed
+        ) || matches!(self, ClientError::Codec(CodecError::Io(_)))
+    }
+}
+
+pub struct Client {
+    conn: Connection<UnixStream>,
+    /// The daemon's protocol version, from its hello.
+    pub server_version: u32,
+}
+
+impl Client {
+    /// Connects and exchanges hellos.
+    pub async fn connect(path: &Path) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(path)
+            .await
+            .map_err(|source| ClientError::Connect {
+                path: path.to_owned(),
+                source,
+            })?;
+        let mut conn = codec::framed(stream);
+        let hello = async {
+            codec::write_frame(
+                &mut conn,
+                &Request::Hello {
+                    version: PROTOCOL_VERSION,
+                },
+            )
+            .await?;
+            codec::read_frame::<_, Response>(&mut conn).await
+        };
+        let answer = tokio::time::timeout(HELLO_TIMEOUT, hello)
+            .await
+            .map_err(|_| ClientError::HelloTimeout(HELLO_TIMEOUT))??;
+        match answer {
+            Some(Response::Hello { version }) => Ok(Client {
+                conn,
+                server_version: version,
+            }),
+            Some(Response::Error(e)) => Err(ClientError::Refused(e)),
+            Some(other) => Err(ClientError::Unexpected(format!("{other:?}"))),
+            None => Err(ClientError::Closed),
+        }
+    }
+
+    pub async fn send(&mut self, req: &Request) -> Result<(), ClientError> {
+        codec::write_frame(&mut self.conn, req).await?;
+        Ok(())
+    }
+
+    /// The next response frame; `Ok(None)` when the daemon closed the connection.
+    pub async fn next(&mut self) -> Result<Option<Response>, ClientError> {
+        Ok(codec::read_frame(&mut self.conn).await?)
+    }
+
+    /// Sends a request that has exactly one answer; an `Error` answer becomes `Refused`.
+    pub async fn request(&mut self, req: &Request) -> Result<Response, ClientError> {
+        self.send(req).await?;
+        match self.next().await? {
+            Some(Response::Error(e)) => Err(ClientError::Refused(e)),
+            Some(r) => Ok(r),
+            None => Err(ClientError::Closed),
+        }
+    }
+}
+
+/// Turns an answer that should have been `Done` into a result.
+pub fn expect_done(r: Response) -> Result<(), ClientError> {
+    match r {
+        Response::Done => Ok(()),
+        other => Err(ClientError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+impl From<ProtocolError> for ClientError {
+    fn from(e: ProtocolError) -> Self {
+        ClientError::Refused(e)
+    }
+}
+
+/// The kind of a refusal, if it was one.
+pub fn refusal_kind(e: &ClientError) -> Option<ErrorKind> {
+    match e {
+        ClientError::Refused(p) => Some(p.kind),
+        _ => None,
+    }
+}

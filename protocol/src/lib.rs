@@ -1,0 +1,47 @@
+//! What showroomd and showroomctl share: the messages, the error kinds, the frame codec, the protocol version and a small async client.
+
+pub mod client;
+pub mod codec;
+pub mod error;
+pub mod messages;
+pub mod names;
+
+pub use client::{Client, ClientError};
+pub use codec::{CodecError, MAX_DECODE_BYTES, MAX_FRAME_BYTES};
+pub use error::{ErrorKind, ProtocolError};
+pub use messages::*;
+
+/// Bumped whenever a message changes in a way an older peer cannot read.
+/// New variants are only ever appended, so adding one does not bump it.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// How long the daemon waits for a client's hello, and a client for the answer.
+pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Where both sides look for the socket when none is given.
+///
+/// `SHOWROOM_SOCKET` wins; root uses `/run/showroom/showroomd.sock` (systemd's
+/// RuntimeDirectory); anyone else a folder of their own under
+/// `$XDG_RUNTIME_DIR`, or under `/tmp` named with their uid.
+pub fn default_socket_path() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(p) = std::env::var_os("SHOWROOM_SOCKET") {
+        return PathBuf::from(p);
+    }
+    let uid = current_uid();
+    if uid == 0 {
+        return PathBuf::from("/run/showroom/showroomd.sock");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("showroom/showroomd.sock"),
+        _ => PathBuf::from(format!("/tmp/showroom-{uid}/showroomd.sock")),
+    }
+}
+
+fn current_uid() -> u32 {
+    // Without libc or nix here: the owner of /proc/self is the real uid.
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX)
+}

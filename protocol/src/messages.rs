@@ -1,0 +1,250 @@
+//! The requests a client sends and the responses the daemon answers with.
+//!
+//! Both enums are encoded with bincode, which numbers variants by position:
+//! new variants are only ever appended, never inserted or reordered.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProtocolError;
+
+/// One request. The first frame of a connection is always `Hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    Hello {
+        version: u32,
+    },
+    /// Apps that can be deployed.
+    Available,
+    /// Installed demos, sorted by name.
+    List,
+    /// One demo's status word.
+    Status {
+        name: String,
+    },
+    /// Answered with `Progress` lines, then `Deployed` or `Error`.
+    Deploy(DeployRequest),
+    Start {
+        name: String,
+    },
+    Stop {
+        name: String,
+    },
+    Destroy {
+        name: String,
+    },
+    Supervisor(SupervisorAction),
+    /// Answered with `Log` chunks; with `follow`, until the client goes away.
+    Logs {
+        name: String,
+        follow: bool,
+        lines: u32,
+    },
+    /// Answered with `Event`s until the client goes away.
+    Watch,
+    Cleanup(CleanupRequest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployRequest {
+    pub app: String,
+    pub name: String,
+    /// Given to the script as environment variables, in this order.
+    pub params: Vec<(String, String)>,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SupervisorAction {
+    Status,
+    Start,
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupRequest {
+    /// Only demos created at least this long ago.
+    pub older_than_secs: Option<u64>,
+    /// Only demos in one of these states (any state when empty).
+    pub statuses: Vec<DemoStatus>,
+    pub dry_run: bool,
+}
+
+/// One response frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Hello {
+        version: u32,
+    },
+    /// The action asked for has happened.
+    Done,
+    Available(BTreeMap<String, AppInfo>),
+    List(Vec<DemoInfo>),
+    Status(DemoStatus),
+    /// A line of a deploy script's output, as it comes.
+    Progress(String),
+    /// The deploy finished; the demo as it now is.
+    Deployed(DemoInfo),
+    Supervisor(SupervisorInfo),
+    Log(LogChunk),
+    Event(Event),
+    Cleanup(CleanupReport),
+    Error(ProtocolError),
+}
+
+/// What `available` says of one app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppInfo {
+    pub params: Vec<String>,
+}
+
+/// One installed demo as `list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoInfo {
+    pub name: String,
+    pub app: String,
+    /// None only for a damaged record (its status is then FATAL).
+    pub port: Option<u16>,
+    pub status: DemoStatus,
+    pub comment: String,
+    /// Seconds since the Unix epoch.
+    pub created: u64,
+    pub params: Vec<(String, String)>,
+}
+
+/// The status words of the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DemoStatus {
+    Deploying,
+    Stopped,
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Exited,
+    Fatal,
+    Partial,
+    Unknown,
+    Destroyed,
+}
+
+impl DemoStatus {
+    pub const ALL: [DemoStatus; 11] = [
+        DemoStatus::Deploying,
+        DemoStatus::Stopped,
+        DemoStatus::Starting,
+        DemoStatus::Running,
+        DemoStatus::Backoff,
+        DemoStatus::Stopping,
+        DemoStatus::Exited,
+        DemoStatus::Fatal,
+        DemoStatus::Partial,
+        DemoStatus::Unknown,
+        DemoStatus::Destroyed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DemoStatus::Deploying => "DEPLOYING",
+            DemoStatus::Stopped => "STOPPED",
+            DemoStatus::Starting => "STARTING",
+            DemoStatus::Running => "RUNNING",
+            DemoStatus::Backoff => "BACKOFF",
+            DemoStatus::Stopping => "STOPPING",
+            DemoStatus::Exited => "EXITED",
+            DemoStatus::Fatal => "FATAL",
+            DemoStatus::Partial => "PARTIAL",
+            DemoStatus::Unknown => "UNKNOWN",
+            DemoStatus::Destroyed => "DESTROYED",
+        }
+    }
+
+    /// Reads a status word, in any case.
+    pub fn parse(word: &str) -> Option<DemoStatus> {
+        DemoStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(word))
+    }
+}
+
+impl fmt::Display for DemoStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `supervisor status` says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisorInfo {
+    pub running: bool,
+    pub pid: Option<u32>,
+    /// supervisord's own state word (`RUNNING`, `SHUTDOWN`…), empty when not running.
+    pub state: String,
+    pub version: String,
+    /// Its config file, for `supervisorctl -c`.
+    pub config: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogChunk {
+    /// `deploy`, `stdout` or `stderr`.
+    pub source: String,
+    pub text: String,
+}
+
+/// A change of state, as `watch` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// The demo concerned; None for supervisord itself.
+    pub demo: Option<String>,
+    pub kind: EventKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    DeployStarted,
+    Deployed,
+    DeployFailed,
+    Started,
+    StartFailed,
+    Stopped,
+    Destroyed,
+    StateChanged { from: DemoStatus, to: DemoStatus },
+    SupervisorDown,
+    SupervisorUp,
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventKind::DeployStarted => f.write_str("deploy-started"),
+            EventKind::Deployed => f.write_str("deployed"),
+            EventKind::DeployFailed => f.write_str("deploy-failed"),
+            EventKind::Started => f.write_str("started"),
+            EventKind::StartFailed => f.write_str("start-failed"),
+            EventKind::Stopped => f.write_str("stopped"),
+            EventKind::Destroyed => f.write_str("destroyed"),
+            EventKind::StateChanged { from, to } => write!(f, "{from}->{to}"),
+            EventKind::SupervisorDown => f.write_str("supervisord-down"),
+            EventKind::SupervisorUp => f.write_str("supervisord-up"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupReport {
+    pub dry_run: bool,
+    /// Demos destroyed (or that would be).
+    pub destroyed: Vec<String>,
+    /// Demos whose destroy failed, with why.
+    pub failed: Vec<(String, String)>,
+    /// Leftovers of earlier failures removed (or that would be).
+    pub leftovers: Vec<String>,
+}

@@ -1,0 +1,129 @@
+//! The command line: every command, its flags, and an example for each.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "showroomctl",
+    version,
+    about = "Drive showroomd: deploy, start, stop, destroy and report on demos",
+    after_help = "Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 no daemon to talk to.\n\nExample:\n  showroomctl deploy static mysite --comment 'for ACME'\n  showroomctl start mysite && showroomctl list"
+)]
+pub struct Cli {
+    /// showroomd's socket [default: $SHOWROOM_SOCKET, else /run/showroom/showroomd.sock as root,
+    /// else $XDG_RUNTIME_DIR/showroom/showroomd.sock]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Machine-readable output (see the README for its shape)
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Apps that can be deployed, with their params
+    #[command(after_help = "Example:\n  showroomctl available --json")]
+    Available,
+    /// Installed demos: name, app, port, status, comment
+    #[command(
+        after_help = "Example:\n  showroomctl list --json | jq '.[] | select(.status == \"FATAL\") | .name'"
+    )]
+    List,
+    /// Deploy APP as a new demo NAME (the script's output streams as it runs)
+    #[command(
+        after_help = "Example:\n  showroomctl deploy static mysite --param title=Hello --comment 'for ACME'"
+    )]
+    Deploy {
+        app: String,
+        name: String,
+        /// A param of the app's deploy script, as KEY=VALUE (repeatable)
+        #[arg(long = "param", value_name = "K=V", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// A free comment shown in `list`
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Start a demo (its process, then its virtual host)
+    #[command(after_help = "Example:\n  showroomctl start mysite")]
+    Start { name: String },
+    /// Stop a demo and everything its process left behind
+    #[command(after_help = "Example:\n  showroomctl stop mysite")]
+    Stop { name: String },
+    /// Stop a demo and remove it for good
+    #[command(after_help = "Example:\n  showroomctl destroy mysite")]
+    Destroy { name: String },
+    /// Print a demo's status word (DESTROYED when there is none)
+    #[command(after_help = "Example:\n  showroomctl status mysite")]
+    Status { name: String },
+    /// The supervisord that showroomd drives
+    #[command(after_help = "Example:\n  showroomctl supervisor status --json")]
+    Supervisor {
+        #[command(subcommand)]
+        action: SupervisorCmd,
+    },
+    /// A demo's deploy log and process output
+    #[command(after_help = "Example:\n  showroomctl logs mysite --lines 50 --follow")]
+    Logs {
+        name: String,
+        /// Keep printing what is written, until interrupted
+        #[arg(long, short)]
+        follow: bool,
+        /// How many of the last lines of each log
+        #[arg(long, short = 'n', default_value_t = 100)]
+        lines: u32,
+    },
+    /// Print state changes as they happen, one a line, until interrupted
+    #[command(after_help = "Example:\n  showroomctl watch --json")]
+    Watch,
+    /// Destroy the demos that match, and remove leftovers of earlier failures (for cron)
+    #[command(
+        after_help = "Example:\n  showroomctl cleanup --older-than 7d --status STOPPED --status FATAL --dry-run"
+    )]
+    Cleanup {
+        /// Only demos created at least this long ago: 90s, 30m, 12h, 7d, 2w, or 1d12h
+        #[arg(long, value_name = "DURATION", value_parser = crate::output::parse_duration)]
+        older_than: Option<u64>,
+        /// Only demos in this status (repeatable; any status when absent)
+        #[arg(long = "status", value_name = "STATUS", value_parser = parse_status)]
+        statuses: Vec<protocol::DemoStatus>,
+        /// Say what would be done, do nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print a shell completion script
+    #[command(
+        after_help = "Example:\n  showroomctl completions bash > /etc/bash_completion.d/showroomctl"
+    )]
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+pub enum SupervisorCmd {
+    /// Is it running? (pid, version, config file)
+    Status,
+    /// Start it (demos stay stopped until started)
+    Start,
+    /// Stop every demo's process, then supervisord
+    Stop,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+fn parse_status(s: &str) -> Result<protocol::DemoStatus, String> {
+    protocol::DemoStatus::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = protocol::DemoStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        format!("unknown status {s:?} (one of {})", all.join(", "))
+    })
+}

@@ -1,0 +1,45 @@
+//! `supervisor status|start|stop`.
+
+use std::process::ExitCode;
+
+use protocol::{Client, ClientError, Request, Response, SupervisorAction};
+use serde_json::json;
+
+use crate::cli::SupervisorCmd;
+use crate::output;
+
+pub async fn run(
+    c: &mut Client,
+    as_json: bool,
+    action: SupervisorCmd,
+) -> Result<ExitCode, ClientError> {
+    let action = match action {
+        SupervisorCmd::Status => SupervisorAction::Status,
+        SupervisorCmd::Start => SupervisorAction::Start,
+        SupervisorCmd::Stop => SupervisorAction::Stop,
+    };
+    let r = c.request(&Request::Supervisor(action)).await?;
+    let Response::Supervisor(i) = r else {
+        return Err(super::unexpected(r));
+    };
+    if as_json {
+        output::json(&json!({
+            "running": i.running,
+            "pid": i.pid,
+            "state": i.state,
+            "version": i.version,
+            "config": i.config,
+        }));
+    } else if i.running {
+        output::say(&format!(
+            "supervisord is running (pid {}, version {}, state {})\nconfig: {}",
+            i.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
+            i.version,
+            i.state,
+            i.config
+        ));
+    } else {
+        output::say(&format!("supervisord is not running\nconfig: {}", i.config));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,113 @@
+//! showroomctl: one request to showroomd per run, printed for a person or (with --json) for a program.
+
+mod cli;
+mod commands;
+mod output;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use protocol::{Client, ClientError};
+
+use cli::{Cli, Cmd};
+
+/// Exit codes, as documented in `--help` and the README.
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_UNREACHABLE: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Cmd::Completions { shell } = cli.command {
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "showroomctl",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("showroomctl: cannot start: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let socket = cli
+        .socket
+        .clone()
+        .unwrap_or_else(protocol::default_socket_path);
+    let json = cli.json;
+    let mut client = match Client::connect(&socket).await {
+        Ok(c) => c,
+        Err(e) => return report(e, json),
+    };
+    let c = &mut client;
+    let result = match cli.command {
+        Cmd::Available => commands::available::run(c, json).await,
+        Cmd::List => commands::list::run(c, json).await,
+        Cmd::Deploy {
+            app,
+            name,
+            params,
+            comment,
+        } => commands::deploy::run(c, json, app, name, params, comment).await,
+        Cmd::Start { name } => commands::lifecycle::run(c, json, "start", name).await,
+        Cmd::Stop { name } => commands::lifecycle::run(c, json, "stop", name).await,
+        Cmd::Destroy { name } => commands::lifecycle::run(c, json, "destroy", name).await,
+        Cmd::Status { name } => commands::status::run(c, json, name).await,
+        Cmd::Supervisor { action } => commands::supervisor::run(c, json, action).await,
+        Cmd::Logs {
+            name,
+            follow,
+            lines,
+        } => commands::logs::run(c, json, name, follow, lines).await,
+        Cmd::Watch => commands::watch::run(c, json).await,
+        Cmd::Cleanup {
+            older_than,
+            statuses,
+            dry_run,
+        } => commands::cleanup::run(c, json, older_than, statuses, dry_run).await,
+        Cmd::Completions { .. } => unreachable!("handled before connecting"),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => report(e, json),
+    }
+}
+
+/// Prints an error where its reader looks for it, and picks the exit code.
+fn report(e: ClientError, json: bool) -> ExitCode {
+    match e {
+        ClientError::Refused(p) => {
+            if json {
+                output::json(&output::error_json(&p));
+            } else {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "showroomctl: {}", p.message);
+                if let Some(d) = &p.detail {
+                    for line in d.lines() {
+                        let _ = writeln!(err, "  {line}");
+                    }
+                }
+            }
+            ExitCode::from(EXIT_FAILED)
+        }
+        e if e.is_unreachable() => {
+            eprintln!("showroomctl: {e}");
+            ExitCode::from(EXIT_UNREACHABLE)
+        }
+        e => {
+            eprintln!("showroomctl: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! One file per command: the connection side (reading the request, writing the answer) and, for the mutating ones, what the actor does.
+
+pub mod available;
+pub mod cleanup;
+pub mod deploy;
+pub mod destroy;
+pub mod list;
+pub mod logs;
+pub mod start;
+pub mod status;
+pub mod stop;
+pub mod supervisor;
+pub mod watch;
+
+use std::sync::Arc;
+
+use protocol::codec::{self, CodecError, Connection};
+use protocol::{ErrorKind, ProtocolError, Request, Response};
+use tokio::net::UnixStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::actor::{Command, Handle};
+use crate::config::Config;
+use crate::layout::Layout;
+use crate::supervisor::Supervisor;
+
+pub type Conn = Connection<UnixStream>;
+
+/// What every connection shares.
+pub struct Ctx {
+    pub cfg: Arc<Config>,
+    pub layout: Layout,
+    pub handle: Handle,
+    pub sup: Supervisor,
+    /// Cancelled at shutdown: ends the answers that stream forever (`watch`, `logs --follow`).
+    pub streams_stop: CancellationToken,
+}
+
+/// True for requests that change something (deploy, start, stop…).
+pub fn is_mutating(req: &Request) -> bool {
+    use protocol::SupervisorAction;
+    matches!(
+        req,
+        Request::Deploy(_)
+            | Request::Start { .. }
+            | Request::Stop { .. }
+            | Request::Destroy { .. }
+            | Request::Cleanup(_)
+            | Request::Supervisor(SupervisorAction::Start | SupervisorAction::Stop)
+    )
+}
+
+pub async fn reply(conn: &mut Conn, r: Result<Response, ProtocolError>) -> Result<(), CodecError> {
+    codec::write_frame(conn, &r.unwrap_or_else(Response::Error)).await
+}
+
+/// Answers one request, with one frame or several.
+pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), CodecError> {
+    let h = &ctx.handle;
+    match req {
+        Request::Hello { .. } => {
+            let e = ProtocolError::new(ErrorKind::InvalidRequest, "hello was already said");
+            reply(conn, Err(e)).await
+        }
+        Request::Available => reply(conn, available::answer(ctx)).await,
+        Request::List => reply(conn, Ok(list::answer(ctx))).await,
+        Request::Status { name } => reply(conn, status::answer(ctx, &name).await).await,
+        Request::Deploy(req) => deploy::handle(ctx, conn, req).await,
+        Request::Start { name } => reply(conn, h.command(Command::Start(name)).await).await,
+        Request::Stop { name } => reply(conn, h.command(Command::Stop(name)).await).await,
+        Request::Destroy { name } => reply(conn, h.command(Command::Destroy(name)).await).await,
+        Request::Supervisor(action) => reply(conn, supervisor::answer(ctx, action).await).await,
+        Request::Logs {
+            name,
+            follow,
+            lines,
+        } => logs::handle(ctx, conn, &name, follow, lines).await,
+        Request::Watch => watch::handle(ctx, conn).await,
+        Request::Cleanup(req) => reply(conn, h.command(Command::Cleanup(req)).await).await,
+    }
+}

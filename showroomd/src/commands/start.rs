@@ -1,0 +1,110 @@
+//! `start NAME`: vhost config test, then the process, then the vhost; each failure undoes what came before.
+
+use std::time::Duration;
+
+use protocol::{ErrorKind, EventKind, ProtocolError, Response};
+use tracing::{info, warn};
+
+use crate::actor::{ok_if, sup_error, Actor};
+use crate::apache;
+use crate::supervisor::rpc::codes;
+use crate::vhosts::{apache_error, wait_ports};
+
+impl Actor {
+    pub(crate) async fn start_demo(&mut self, name: &str) -> Result<Response, ProtocolError> {
+        let demo = self.installed(name)?;
+        self.require_supervisor().await?;
+        let result = self
+            .start_parts(name, demo.has_process, demo.has_vhost)
+            .await;
+        let linked = apache::is_linked(&self.layout, name);
+        if let Some(d) = self.demos.get_mut(name) {
+            d.linked = linked;
+        }
+        self.mark_hot(name);
+        self.refresh(name).await;
+        self.publish();
+        match &result {
+            Ok(_) => {
+                info!(demo = name, "started");
+                self.emit(Some(name), EventKind::Started, "");
+            }
+            Err(e) => {
+                warn!(demo = name, error = %e.message, detail = e.detail.as_deref().unwrap_or(""), "start failed");
+                self.emit(Some(name), EventKind::StartFailed, e.message.clone());
+            }
+        }
+        result
+    }
+
+    async fn start_parts(
+        &mut self,
+        name: &str,
+        process: bool,
+        vhost: bool,
+    ) -> Result<Response, ProtocolError> {
+        let already_linked = apache::is_linked(&self.layout, name);
+        let ports = if vhost {
+            apache::listen_ports(&self.layout.vhost(name))
+        } else {
+            vec![]
+        };
+        if vhost && !already_linked {
+            apache::config_test(&self.layout, &self.cfg, Some(&self.layout.vhost(name)))
+                .await
+                .map_err(apache_error)?;
+            // Apache's config test passes a port someone else holds, and a
+            // graceful reload onto it would take every vhost down with it.
+            for p in &ports {
+                if let Err(e) = std::net::TcpListener::bind(("0.0.0.0", *p)) {
+                    return Err(ProtocolError::new(
+                        ErrorKind::ApacheConfig,
+                        format!("port {p} of this demo's virtual host is taken by another program"),
+                    )
+                    .with_detail(e.to_string()));
+                }
+            }
+        }
+        if process {
+            match self.sup.start_process(name, true).await {
+                Ok(()) => {}
+                Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => {}
+                Err(e)
+                    if matches!(
+                        e.fault_code(),
+                        Some(codes::SPAWN_ERROR | codes::ABNORMAL_TERMINATION)
+                    ) =>
+                {
+                    return Err(ProtocolError::new(
+                        ErrorKind::AbnormalTermination,
+                        format!("ABNORMAL_TERMINATION: {name}"),
+                    )
+                    .with_detail(format!("supervisord: {e}")));
+                }
+                Err(e) => return Err(sup_error(e)),
+            }
+        }
+        if vhost && !already_linked {
+            apache::link(&self.layout, name).map_err(apache_error)?;
+            let applied = self.apache_apply().await;
+            let serving = applied.is_ok() && wait_ports(&ports, true, Duration::from_secs(5)).await;
+            if !serving {
+                // Undo: the demo goes back to stopped, Apache back to the others.
+                let _ = apache::unlink(&self.layout, name);
+                if let Err(e) = self.apache_apply().await {
+                    warn!(error = %e.message, "restoring Apache after a failed vhost start");
+                }
+                if process {
+                    let _ = ok_if(self.sup.stop_process(name, true).await, codes::NOT_RUNNING);
+                }
+                return Err(applied.err().unwrap_or_else(|| {
+                    ProtocolError::new(
+                        ErrorKind::ApacheConfig,
+                        format!("Apache did not start serving port(s) {ports:?} of this demo"),
+                    )
+                }));
+            }
+        }
+        Ok(Response::Done)
+    }
+}

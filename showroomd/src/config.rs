@@ -1,0 +1,139 @@
+//! The daemon's settings: built-in defaults, overridden by a TOML file, overridden by flags.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Everything showroom keeps: demos, supervisord's and Apache's files, logs.
+    pub state_dir: PathBuf,
+    /// The Unix socket showroomctl talks to.
+    pub socket: PathBuf,
+    /// Where the `demo_APP.sh` deploy scripts are.
+    pub scripts_dir: PathBuf,
+    /// Given to deploy scripts as `HOST` and used as Apache's ServerName.
+    pub host: String,
+    /// Demos get the lowest free port in `port_min..=port_max`.
+    pub port_min: u16,
+    pub port_max: u16,
+    /// A deploy script running longer is killed with its process group.
+    pub deploy_timeout_secs: u64,
+    /// How many deploy scripts may run at once; more wait their turn.
+    pub max_deploy_jobs: usize,
+    /// The supervisord program to start.
+    pub supervisord: PathBuf,
+    /// supervisord's `minfds`: each running demo holds about 3 descriptors in it.
+    pub minfds: u32,
+    /// The Apache binary (Debian's `apache2-bin`).
+    pub apache_bin: PathBuf,
+    /// Where Apache's modules are, loaded by absolute path.
+    pub apache_modules_dir: PathBuf,
+    /// How often demos in motion (starting, backing off, just started) are polled.
+    pub poll_moving_ms: u64,
+    /// How often every process is swept with one `getAllProcessInfo`.
+    pub sweep_secs: u64,
+    /// Socket permission bits.
+    pub socket_mode: u32,
+    /// Group that owns the socket (and may so read from it); none keeps the daemon's.
+    pub socket_group: Option<String>,
+    /// Members of this group may also deploy, start, stop and destroy.
+    pub operator_group: Option<String>,
+    /// How long in-flight requests may run on at shutdown before deploys are cut short.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let root = nix::unistd::geteuid().is_root();
+        let state_dir = if root {
+            PathBuf::from("/var/lib/showroom")
+        } else {
+            match std::env::var_os("XDG_STATE_HOME") {
+                Some(d) if !d.is_empty() => PathBuf::from(d).join("showroom"),
+                _ => home().join(".local/state/showroom"),
+            }
+        };
+        Config {
+            state_dir,
+            socket: protocol::default_socket_path(),
+            scripts_dir: default_scripts_dir(),
+            host: "localhost".into(),
+            port_min: 20000,
+            port_max: 29999,
+            deploy_timeout_secs: 600,
+            max_deploy_jobs: 4,
+            supervisord: PathBuf::from("supervisord"),
+            minfds: 4096,
+            apache_bin: PathBuf::from("/usr/sbin/apache2"),
+            apache_modules_dir: PathBuf::from("/usr/lib/apache2/modules"),
+            poll_moving_ms: 200,
+            sweep_secs: 30,
+            socket_mode: 0o660,
+            socket_group: None,
+            operator_group: None,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+/// An installed copy first; else the `demos/` folder of the checkout this was built from,
+/// so that a person trying showroom from a clone needs no config.
+fn default_scripts_dir() -> PathBuf {
+    let installed = PathBuf::from("/usr/share/showroom/demos");
+    if installed.is_dir() {
+        return installed;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../demos")
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+
+    /// Checks what would otherwise fail later and less clearly.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.port_min == 0 || self.port_min > self.port_max {
+            bail!(
+                "port range {}..={} is empty or starts at 0",
+                self.port_min,
+                self.port_max
+            );
+        }
+        if self.max_deploy_jobs == 0 {
+            bail!("max_deploy_jobs must be at least 1");
+        }
+        // supervisord splits `[include] files` on white space and expands '%' in
+        // its config; Apache's config has its own quoting: keep paths plain.
+        let s = self.state_dir.to_string_lossy();
+        if s.chars()
+            .any(|c| c.is_whitespace() || c == '%' || c == '"' || c.is_control())
+        {
+            bail!("state_dir {s:?} must not contain white space, '%' or quotes");
+        }
+        if !self.state_dir.is_absolute() {
+            bail!("state_dir {s:?} must be an absolute path");
+        }
+        if self.host.is_empty()
+            || !self
+                .host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
+            bail!("host {:?} is not a plain host name", self.host);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! Where each file lives under the state folder (see DESIGN's "On disk").
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Layout { root: root.into() }
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn demos(&self) -> PathBuf {
+        self.root.join("demos")
+    }
+    pub fn demo_dir(&self, name: &str) -> PathBuf {
+        self.demos().join(name)
+    }
+    pub fn record(&self, name: &str) -> PathBuf {
+        self.demo_dir(name).join("demo.conf")
+    }
+    pub fn start_script(&self, name: &str) -> PathBuf {
+        self.demo_dir(name).join("start.sh")
+    }
+    pub fn program_section(&self, name: &str) -> PathBuf {
+        self.demo_dir(name).join("supervisor.cfg")
+    }
+    pub fn vhost(&self, name: &str) -> PathBuf {
+        self.demo_dir(name).join("apache2.conf")
+    }
+    /// Folders being removed are renamed here first, so that a crash mid-removal
+    /// never leaves a half-deleted demo under `demos/`.
+    pub fn trash(&self) -> PathBuf {
+        self.root.join("trash")
+    }
+    pub fn supervisor_dir(&self) -> PathBuf {
+        self.root.join("supervisor")
+    }
+    pub fn supervisord_conf(&self) -> PathBuf {
+        self.supervisor_dir().join("supervisord.conf")
+    }
+    pub fn supervisor_socket(&self) -> PathBuf {
+        self.supervisor_dir().join("supervisor.sock")
+    }
+    pub fn supervisord_pid(&self) -> PathBuf {
+        self.supervisor_dir().join("supervisord.pid")
+    }
+    pub fn supervisor_logs(&self) -> PathBuf {
+        self.supervisor_dir().join("logs")
+    }
+    pub fn apache_dir(&self) -> PathBuf {
+        self.root.join("apache")
+    }
+    pub fn apache_conf(&self) -> PathBuf {
+        self.apache_dir().join("apache2.conf")
+    }
+    pub fn apache_links(&self) -> PathBuf {
+        self.apache_dir().join("demos")
+    }
+    pub fn apache_link(&self, name: &str) -> PathBuf {
+        self.apache_links().join(format!("{name}.conf"))
+    }
+    pub fn apache_run(&self) -> PathBuf {
+        self.apache_dir().join("run")
+    }
+    pub fn apache_logs(&self) -> PathBuf {
+        self.apache_dir().join("logs")
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+    pub fn deploy_log(&self, name: &str) -> PathBuf {
+        self.logs().join("deploy").join(format!("{name}.log"))
+    }
+
+    /// Creates the folders showroom writes into.
+    pub fn create_dirs(&self) -> std::io::Result<()> {
+        for d in [
+            self.demos(),
+            self.trash(),
+            self.supervisor_logs(),
+            self.apache_links(),
+            self.apache_run(),
+            self.apache_logs(),
+            self.logs().join("deploy"),
+        ] {
+            std::fs::create_dir_all(d)?;
+        }
+        Ok(())
+    }
+}

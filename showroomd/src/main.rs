@@ -1,0 +1,73 @@
+//! The showroomd binary: flags over the config file over defaults, logging, signals, then `showroomd::run`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// Runs showroom's daemon: deploys, starts, stops and reports on demos.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about,
+    after_help = "Example:\n  showroomd --state-dir /var/lib/showroom --socket /run/showroom/showroomd.sock"
+)]
+struct Args {
+    /// A TOML config file (keys as in the README); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The state folder.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// The Unix socket to listen on.
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// The folder of deploy scripts (demo_APP.sh).
+    #[arg(long)]
+    scripts: Option<PathBuf>,
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("SHOWROOM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let mut cfg = match &args.config {
+        Some(path) => showroomd::Config::from_file(path)?,
+        None => showroomd::Config::default(),
+    };
+    if let Some(d) = args.state_dir {
+        cfg.state_dir = d;
+    }
+    if let Some(s) = args.socket {
+        cfg.socket = s;
+    }
+    if let Some(s) = args.scripts {
+        cfg.scripts_dir = s;
+    }
+    // Deploy scripts run in the demo's folder: every path must stand on its own.
+    for p in [&mut cfg.state_dir, &mut cfg.socket, &mut cfg.scripts_dir] {
+        *p = std::path::absolute(&*p).with_context(|| format!("path {}", p.display()))?;
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let result = runtime.block_on(showroomd::run(cfg, shutdown_signal()));
+    if let Err(e) = &result {
+        tracing::error!("{e:#}");
+    }
+    result
+}

@@ -1,0 +1,213 @@
+//! showroom's record of each demo (`demos/NAME/demo.conf`), written atomically, and the repairs done at start.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::Layout;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The deploy script is running (or was, when the daemon died).
+    Deploying,
+    Installed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoRecord {
+    pub app: String,
+    /// None only when a record was damaged by hand: the demo is then FATAL.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub comment: String,
+    /// Seconds since the Unix epoch.
+    #[serde(default)]
+    pub created: u64,
+    pub phase: Phase,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid record: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, fsynced, then
+/// renamed over it, then the folder fsynced: a reader sees the old file or the
+/// new one, never half of one, even across a power cut.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().expect("records live in a folder");
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// Writes the file only when its content changes (generated configs are
+/// rewritten at every start; an unchanged one must not look changed to
+/// supervisord's reread).
+pub fn write_if_changed(path: &Path, text: &str) -> Result<bool, StoreError> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(false);
+    }
+    write_atomic(path, text.as_bytes())?;
+    Ok(true)
+}
+
+pub fn write_record(layout: &Layout, name: &str, rec: &DemoRecord) -> Result<(), StoreError> {
+    let text = toml::to_string(rec).expect("a record always serializes");
+    write_atomic(&layout.record(name), text.as_bytes())
+}
+
+pub fn read_record(layout: &Layout, name: &str) -> Result<DemoRecord, StoreError> {
+    let path = layout.record(name);
+    let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+    toml::from_str(&text).map_err(|source| StoreError::Parse {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The names of the folders under `demos/`, sorted.
+pub fn demo_names(layout: &Layout) -> Result<Vec<String>, StoreError> {
+    let dir = layout.demos();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+        let entry = entry.map_err(io_err(&dir))?;
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            if let Some(n) = entry.file_name().to_str() {
+                names.push(n.to_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Moves a folder out of `demos/` into the trash, then deletes it. The rename
+/// is atomic, so a crash leaves either the whole demo or none of it under
+/// `demos/`; the trash is emptied at the next start.
+pub fn remove_demo_dir(layout: &Layout, name: &str) -> Result<(), StoreError> {
+    let dir = layout.demo_dir(name);
+    if !dir.exists() {
+        return Ok(());
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let trash = layout.trash().join(format!("{name}.{nanos}"));
+    std::fs::rename(&dir, &trash).map_err(io_err(&dir))?;
+    std::fs::remove_dir_all(&trash).map_err(io_err(&trash))
+}
+
+/// Deletes what an interrupted removal left in the trash; returns how many.
+pub fn empty_trash(layout: &Layout) -> Result<usize, StoreError> {
+    let dir = layout.trash();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+        let path = entry.map_err(io_err(&dir))?.path();
+        std::fs::remove_dir_all(&path)
+            .or_else(|_| std::fs::remove_file(&path))
+            .map_err(io_err(&path))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Removes a record's temporary file left by a crash mid-write; true if there was one.
+pub fn remove_stale_tmp(layout: &Layout, name: &str) -> bool {
+    let tmp = layout.demo_dir(name).join(".demo.conf.tmp");
+    std::fs::remove_file(tmp).is_ok()
+}
+
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> DemoRecord {
+        DemoRecord {
+            app: "test1".into(),
+            port: Some(20000),
+            comment: "a \"quoted\" comment".into(),
+            created: 1_700_000_000,
+            phase: Phase::Installed,
+            params: [("k".to_string(), "v".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_leave_no_temporary_file() {
+        let d = tempfile::tempdir().unwrap();
+        let l = Layout::new(d.path());
+        l.create_dirs().unwrap();
+        std::fs::create_dir(l.demo_dir("x")).unwrap();
+        write_record(&l, "x", &rec()).unwrap();
+        assert_eq!(read_record(&l, "x").unwrap(), rec());
+        let files: Vec<_> = std::fs::read_dir(l.demo_dir("x")).unwrap().collect();
+        assert_eq!(files.len(), 1);
+    }
+
+    #[test]
+    fn a_record_without_port_reads_as_none() {
+        let d = tempfile::tempdir().unwrap();
+        let l = Layout::new(d.path());
+        l.create_dirs().unwrap();
+        std::fs::create_dir(l.demo_dir("x")).unwrap();
+        std::fs::write(l.record("x"), "app = \"a\"\nphase = \"installed\"\n").unwrap();
+        assert_eq!(read_record(&l, "x").unwrap().port, None);
+        std::fs::write(l.record("x"), "garbage = [").unwrap();
+        assert!(matches!(
+            read_record(&l, "x"),
+            Err(StoreError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn removal_goes_through_the_trash() {
+        let d = tempfile::tempdir().unwrap();
+        let l = Layout::new(d.path());
+        l.create_dirs().unwrap();
+        std::fs::create_dir_all(l.demo_dir("x").join("sub")).unwrap();
+        remove_demo_dir(&l, "x").unwrap();
+        assert!(!l.demo_dir("x").exists());
+        assert_eq!(std::fs::read_dir(l.trash()).unwrap().count(), 0);
+        std::fs::create_dir_all(l.trash().join("y.1/z")).unwrap();
+        assert_eq!(empty_trash(&l).unwrap(), 1);
+    }
+}

@@ -1,0 +1,102 @@
+//! Starting and stopping the supervisord process itself.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::rpc::{RpcError, Supervisor};
+use crate::config::Config;
+use crate::layout::Layout;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("supervisord exited with {status} at start; its log is {log}")]
+    StartFailed { status: String, log: String },
+    #[error("supervisord did not answer within {0:?} of being started")]
+    NotReady(Duration),
+    #[error("supervisord did not stop within {0:?}")]
+    StillRunning(Duration),
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// True when supervisord answers on its socket.
+pub async fn is_running(sup: &Supervisor) -> bool {
+    sup.state().await.is_ok()
+}
+
+/// Starts supervisord when it is not answering, and waits until it does.
+///
+/// supervisord daemonizes: the process we spawn exits once the daemon is
+/// forked, so showroomd holds no child and a restart of showroomd leaves
+/// supervisord (and every demo) running. Its standard streams are
+/// /dev/null: it never keeps a caller's terminal or pipe open.
+pub async fn start(layout: &Layout, cfg: &Config, sup: &Supervisor) -> Result<bool, ControlError> {
+    if is_running(sup).await {
+        return Ok(false);
+    }
+    let conf = layout.supervisord_conf();
+    let status = tokio::process::Command::new(&cfg.supervisord)
+        .arg("-c")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .map_err(|source| ControlError::Spawn {
+            program: cfg.supervisord.display().to_string(),
+            source,
+        })?;
+    if !status.success() {
+        return Err(ControlError::StartFailed {
+            status: status.to_string(),
+            log: layout
+                .supervisor_dir()
+                .join("supervisord.log")
+                .display()
+                .to_string(),
+        });
+    }
+    let limit = Duration::from_secs(20);
+    let t0 = Instant::now();
+    loop {
+        match sup.state().await {
+            Ok(s) if s == "RUNNING" => break,
+            _ if t0.elapsed() > limit => return Err(ControlError::NotReady(limit)),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    info!(config = %conf.display(), "supervisord started");
+    Ok(true)
+}
+
+/// Stops every process first (supervisord alone stops its groups one by one,
+/// slowly), then supervisord, and waits until it no longer answers.
+pub async fn stop(sup: &Supervisor) -> Result<bool, ControlError> {
+    if !is_running(sup).await {
+        return Ok(false);
+    }
+    if let Err(e) = sup.stop_all_processes().await {
+        warn!(error = %e, "stopping all processes before shutdown");
+    }
+    sup.shutdown().await?;
+    let limit = Duration::from_secs(30);
+    let t0 = Instant::now();
+    while is_running(sup).await {
+        if t0.elapsed() > limit {
+            return Err(ControlError::StillRunning(limit));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    info!("supervisord stopped");
+    Ok(true)
+}

@@ -1,0 +1,7 @@
+//! Everything about the supervisord that showroom drives: its XML-RPC client, its config, starting and stopping it.
+
+pub mod config;
+pub mod control;
+pub mod rpc;
+
+pub use rpc::{Fault, ProcessInfo, RpcError, Supervisor};

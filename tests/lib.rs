@@ -1,0 +1,1 @@
+//! Nothing here: the end-to-end suite lives in `e2e/`.
