@@ -1,1 +1,9 @@
-fn main() {}
+//! The end-to-end suite: real showroomd and showroomctl binaries, a real supervisord and a real Apache, a fresh folder per test.
+
+mod harness;
+
+mod bad_input;
+mod lifecycle;
+mod protocol_level;
+mod restart;
+mod seed_core;

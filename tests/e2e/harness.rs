@@ -1,0 +1,435 @@
+//! Shared helpers: a showroom (real showroomd, real supervisord, real Apache) in a fresh temporary folder, stopped on drop.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// The release or debug folder the test binary was built into, where the real binaries are.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the binaries first (`cargo build --workspace --bins`; tests/run.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Fails loudly when a real component the suite needs is not installed.
+pub fn require_tools() {
+    for (tool, hint) in [
+        (
+            "supervisord",
+            "apt-get install supervisor (or pip install supervisor)",
+        ),
+        ("supervisorctl", "apt-get install supervisor"),
+        (
+            "/usr/sbin/apache2",
+            "apt-get install apache2-bin media-types",
+        ),
+    ] {
+        let found = if tool.starts_with('/') {
+            Path::new(tool).is_file()
+        } else {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .stdout(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        };
+        assert!(found, "{tool} is required by the end-to-end suite: {hint}");
+    }
+    assert!(
+        Path::new("/etc/mime.types").is_file(),
+        "/etc/mime.types is required: apt-get install media-types"
+    );
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+pub struct Showroom {
+    pub dir: tempfile::TempDir,
+    pub state: PathBuf,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    pub scripts: PathBuf,
+    pub log: PathBuf,
+    daemon: Option<Child>,
+}
+
+pub struct Options {
+    /// None keeps showroomd's default (20000), as the seed expects.
+    pub port_min: Option<u16>,
+    /// Fixture scripts from `fixtures/extra` besides the seed's.
+    pub extra_apps: Vec<&'static str>,
+    pub extra_config: String,
+    pub deploy_timeout_secs: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            port_min: None,
+            extra_apps: vec![],
+            extra_config: String::new(),
+            deploy_timeout_secs: 60,
+        }
+    }
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Self {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Showroom {
+    pub fn start(port_min: u16) -> Showroom {
+        Showroom::with(Options {
+            port_min: Some(port_min),
+            ..Options::default()
+        })
+    }
+
+    pub fn with(opts: Options) -> Showroom {
+        require_tools();
+        let dir = tempfile::Builder::new()
+            .prefix("showroom-e2e")
+            .tempdir()
+            .unwrap();
+        // Apache runs as www-data when the suite runs as root: it must reach the demos' files.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let state = dir.path().join("state");
+        let scripts = dir.path().join("scripts");
+        std::fs::create_dir(&scripts).unwrap();
+        for entry in std::fs::read_dir(fixtures().join("seed")).unwrap() {
+            let p = entry.unwrap().path();
+            std::fs::copy(&p, scripts.join(p.file_name().unwrap())).unwrap();
+        }
+        for app in &opts.extra_apps {
+            let f = format!("demo_{app}.sh");
+            std::fs::copy(fixtures().join("extra").join(&f), scripts.join(&f)).unwrap();
+        }
+        let socket = dir.path().join("showroomd.sock");
+        let config = dir.path().join("showroomd.toml");
+        let mut toml = format!(
+            "state_dir = {:?}\nsocket = {:?}\nscripts_dir = {:?}\npoll_moving_ms = 100\nsweep_secs = 3\ndeploy_timeout_secs = {}\nshutdown_grace_secs = 5\n",
+            state, socket, scripts, opts.deploy_timeout_secs
+        );
+        if let Some(p) = opts.port_min {
+            toml += &format!("port_min = {p}\nport_max = {}\n", p + 99);
+        }
+        toml += &opts.extra_config;
+        std::fs::write(&config, toml).unwrap();
+        let log = dir.path().join("showroomd.log");
+        let mut s = Showroom {
+            dir,
+            state,
+            socket,
+            config,
+            scripts,
+            log,
+            daemon: None,
+        };
+        s.start_daemon();
+        s
+    }
+
+    /// Starts showroomd and waits until it answers; its output goes to a file, never to the test runner's.
+    pub fn start_daemon(&mut self) {
+        assert!(self.daemon.is_none(), "showroomd already started");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(bin("showroomd"))
+            .arg("--config")
+            .arg(&self.config)
+            .env("SHOWROOM_LOG", "info,showroomd=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawning showroomd");
+        self.daemon = Some(child);
+        let t0 = Instant::now();
+        loop {
+            if self.ctl(&["list"]).code == 0 {
+                return;
+            }
+            if let Some(status) = self.daemon.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "showroomd exited with {status} at start:\n{}",
+                    self.daemon_log()
+                );
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "showroomd not ready in 30 s:\n{}",
+                self.daemon_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(Child::id)
+    }
+
+    /// SIGTERM, and waits for a clean exit; returns its exit code.
+    pub fn stop_daemon(&mut self) -> Option<i32> {
+        let mut child = self.daemon.take()?;
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        let t0 = Instant::now();
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s.code();
+            }
+            if t0.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("showroomd did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: a crash, as far as showroomd can tell.
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Out {
+        Command::new(bin("showroomctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running showroomctl")
+            .into()
+    }
+
+    /// Runs showroomctl and asserts it succeeded; its stdout, trimmed.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.ctl(args);
+        assert_eq!(
+            o.code,
+            0,
+            "showroomctl {args:?} failed\nstdout: {}\nstderr: {}\ndaemon log tail:\n{}",
+            o.stdout,
+            o.stderr,
+            tail(&self.daemon_log(), 30)
+        );
+        o.stdout.trim().to_owned()
+    }
+
+    /// Runs showroomctl and asserts it failed with exit code 1; its stderr.
+    #[track_caller]
+    pub fn refused(&self, args: &[&str]) -> String {
+        let o = self.ctl(args);
+        assert_eq!(
+            o.code, 1,
+            "showroomctl {args:?} should have been refused\nstdout: {}\nstderr: {}",
+            o.stdout, o.stderr
+        );
+        o.stderr
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str(&self.ok(&a)).expect("valid JSON")
+    }
+
+    #[track_caller]
+    pub fn status(&self, name: &str) -> String {
+        self.ok(&["status", name])
+    }
+
+    /// The demos as `list --json` gives them, keeping the seed's four keys.
+    pub fn installed(&self) -> Vec<(String, u64, String, String)> {
+        self.json(&["list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["name"].as_str().unwrap().to_owned(),
+                    d["port"].as_u64().unwrap(),
+                    d["status"].as_str().unwrap().to_owned(),
+                    d["comment"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Plain `supervisorctl -c` on the generated config, as an operator would.
+    pub fn supervisorctl(&self, args: &[&str]) -> String {
+        let o = Command::new("supervisorctl")
+            .arg("-c")
+            .arg(self.state.join("supervisor/supervisord.conf"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running supervisorctl");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// supervisord's state name for a program (`getProcessInfo(p)['statename']`).
+    pub fn statename(&self, program: &str) -> String {
+        let out = self.supervisorctl(&["status", program]);
+        out.split_whitespace().nth(1).unwrap_or("").to_owned()
+    }
+
+    pub fn demo_names_on_disk(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.state.join("demos"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn supervisord_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.state.join("supervisor/supervisord.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Processes (other than supervisord) whose working folder is inside this showroom.
+    pub fn processes_inside(&self, comm: &str) -> Vec<i32> {
+        let root = self.dir.path().canonicalize().unwrap();
+        let mut found = vec![];
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+            if name.trim() != comm {
+                continue;
+            }
+            if let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) {
+                if cwd.starts_with(&root) {
+                    found.push(pid);
+                }
+            }
+        }
+        found
+    }
+
+    /// Polls until `f` holds, or panics after `limit` with `what`.
+    #[track_caller]
+    pub fn wait_for(&self, what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+        let t0 = Instant::now();
+        while !f() {
+            assert!(
+                t0.elapsed() < limit,
+                "timed out waiting for {what}\ndaemon log tail:\n{}",
+                tail(&self.daemon_log(), 40)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn pid_alive(pid: i32) -> bool {
+    kill(Pid::from_raw(pid), None).is_ok()
+}
+
+impl Drop for Showroom {
+    /// Stops all this showroom started, pass or fail: showroomd, then
+    /// supervisord (which stops Apache and the demos), then whatever is
+    /// still running from inside the folder.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- showroomd log ---\n{}", tail(&self.daemon_log(), 80));
+        }
+        if let Some(mut child) = self.daemon.take() {
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+            let t0 = Instant::now();
+            while child.try_wait().ok().flatten().is_none()
+                && t0.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(pid) = self.supervisord_pid() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            let t0 = Instant::now();
+            while pid_alive(pid) && t0.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let apache_pid = std::fs::read_to_string(self.state.join("apache/run/apache2.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        if let Some(pid) = apache_pid {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        for comm in ["sleep", "apache2", "python3", "bash", "sh"] {
+            for pid in self.processes_inside(comm) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// A plain HTTP GET on 127.0.0.1:port: the status code and body, or None when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((code, body))
+}
