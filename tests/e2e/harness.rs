@@ -342,7 +342,7 @@ impl Showroom {
                 continue;
             };
             let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-            if name.trim() != comm {
+            if name.trim() != comm || !pid_alive(pid) {
                 continue;
             }
             if let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) {
@@ -374,8 +374,14 @@ pub fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-fn pid_alive(pid: i32) -> bool {
-    kill(Pid::from_raw(pid), None).is_ok()
+/// Alive and not a zombie (where nobody reaps, a dead daemon lingers as one).
+pub fn pid_alive(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().next());
+    kill(Pid::from_raw(pid), None).is_ok() && state != Some("Z")
 }
 
 impl Drop for Showroom {

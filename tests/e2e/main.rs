@@ -6,4 +6,5 @@ mod bad_input;
 mod lifecycle;
 mod protocol_level;
 mod restart;
+mod seed_apache;
 mod seed_core;

@@ -1,0 +1,253 @@
+//! The seed's "Apache support" and "Apache + a process" sections, replayed through showroomctl, with HTTP checks on each vhost.
+
+use std::time::Duration;
+
+use crate::harness::{http_get, Showroom};
+
+fn port_of(s: &Showroom, name: &str) -> u16 {
+    s.json(&["list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is listed"))["port"]
+        .as_u64()
+        .unwrap() as u16
+}
+
+#[track_caller]
+fn serves(port: u16, body: &str) {
+    match http_get(port, "/") {
+        Some((200, b)) => assert_eq!(b.trim(), body, "port {port}"),
+        other => panic!("port {port} should serve {body:?}, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn silent(port: u16) {
+    assert_eq!(http_get(port, "/"), None, "port {port} should not answer");
+}
+
+#[test]
+fn seed_apache_support() {
+    let s = Showroom::start(22000);
+
+    // A vhost only: its link decides its status.
+    s.ok(&["deploy", "testapache", "test"]);
+    let port = port_of(&s, "test");
+    assert_eq!(s.status("test"), "STOPPED");
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    s.ok(&["start", "test"]);
+    assert_eq!(s.status("test"), "RUNNING");
+    assert_eq!(s.statename("apache2"), "RUNNING");
+    assert!(
+        s.state
+            .join("apache/demos/test.conf")
+            .symlink_metadata()
+            .is_ok(),
+        "linked"
+    );
+    serves(port, "hello from test");
+    s.ok(&["stop", "test"]);
+    assert_eq!(s.status("test"), "STOPPED");
+    silent(port);
+    s.ok(&["destroy", "test"]);
+    assert_eq!(s.statename("apache2"), "STOPPED");
+
+    // An erroneous vhost: the app is not started, and start says why.
+    s.ok(&["deploy", "testapachebad", "test"]);
+    assert_eq!(s.status("test"), "STOPPED");
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    let err = s.refused(&["start", "test"]);
+    assert!(
+        err.contains("ThisIsNotADirective"),
+        "Apache's own message: {err}"
+    );
+    assert!(err.contains("line 3"), "with the line: {err}");
+    assert_eq!(s.status("test"), "STOPPED");
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    assert!(
+        s.state
+            .join("apache/demos/test.conf")
+            .symlink_metadata()
+            .is_err(),
+        "left unlinked"
+    );
+    s.ok(&["stop", "test"]);
+    assert_eq!(s.status("test"), "STOPPED");
+    s.ok(&["destroy", "test"]);
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    assert!(s.processes_inside("sleep").is_empty());
+
+    // Two good ones and a bad one.
+    s.ok(&["deploy", "testapache", "test"]);
+    s.ok(&["deploy", "testapache", "test2"]);
+    s.ok(&["start", "test"]);
+    s.ok(&["start", "test2"]);
+    let (p1, p2) = (port_of(&s, "test"), port_of(&s, "test2"));
+    assert_eq!(s.status("test"), "RUNNING");
+    assert_eq!(s.status("test2"), "RUNNING");
+    assert_eq!(s.statename("apache2"), "RUNNING");
+    serves(p1, "hello from test");
+    serves(p2, "hello from test2");
+    s.ok(&["deploy", "testapachebad", "test3"]);
+    assert_eq!(s.status("test3"), "STOPPED");
+    assert_eq!(s.statename("apache2"), "RUNNING");
+    // Beyond the seed: starting the bad one is refused and takes nothing down.
+    let apache_pid = s.supervisorctl(&["pid", "apache2"]);
+    s.refused(&["start", "test3"]);
+    assert_eq!(
+        s.supervisorctl(&["pid", "apache2"]),
+        apache_pid,
+        "Apache untouched"
+    );
+    assert_eq!(s.status("test"), "RUNNING");
+    assert_eq!(s.status("test2"), "RUNNING");
+    serves(p1, "hello from test");
+    serves(p2, "hello from test2");
+    s.ok(&["destroy", "test"]);
+    assert_eq!(s.status("test"), "DESTROYED");
+    assert_eq!(s.status("test2"), "RUNNING");
+    assert_eq!(s.statename("apache2"), "RUNNING");
+    silent(p1);
+    serves(p2, "hello from test2");
+    s.ok(&["destroy", "test2"]);
+    assert_eq!(s.status("test2"), "DESTROYED");
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    s.ok(&["destroy", "test3"]);
+}
+
+#[test]
+fn seed_apache_and_a_process() {
+    let s = Showroom::start(22100);
+
+    s.ok(&["deploy", "test2", "test2"]);
+    s.ok(&["start", "test2"]);
+    let port = port_of(&s, "test2");
+    assert_eq!(s.status("test2"), "RUNNING");
+    assert_eq!(s.statename("apache2"), "RUNNING");
+    serves(port, "test2 test2");
+    s.ok(&["stop", "test2"]);
+    assert_eq!(s.status("test2"), "STOPPED");
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    silent(port);
+    s.ok(&["destroy", "test2"]);
+
+    // The same with two demos.
+    s.ok(&["deploy", "test2", "test2"]);
+    s.ok(&["deploy", "test2", "test2bis"]);
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    s.ok(&["start", "test2"]);
+    s.ok(&["start", "test2bis"]);
+    assert_eq!(s.status("test2"), "RUNNING");
+    assert_eq!(s.status("test2bis"), "RUNNING");
+    serves(port_of(&s, "test2bis"), "test2 test2bis");
+    s.wait_for("Apache to leave STARTING", Duration::from_secs(10), || {
+        s.statename("apache2") != "STARTING"
+    });
+    s.ok(&["stop", "test2"]);
+    assert_eq!(s.statename("apache2"), "RUNNING");
+    serves(port_of(&s, "test2bis"), "test2 test2bis");
+    s.ok(&["stop", "test2bis"]);
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    assert_eq!(s.status("test2"), "STOPPED");
+    assert_eq!(s.status("test2bis"), "STOPPED");
+    s.ok(&["destroy", "test2"]);
+    s.ok(&["destroy", "test2bis"]);
+
+    // A bad vhost and a good startup script.
+    s.ok(&["deploy", "error3", "error3"]);
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    let err = s.refused(&["start", "error3"]);
+    assert!(err.contains("NotADirectiveEither"), "{err}");
+    assert_eq!(s.status("error3"), "STOPPED");
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    assert_eq!(s.statename("error3"), "STOPPED");
+    s.ok(&["destroy", "error3"]);
+
+    // A good vhost and a bad startup script.
+    s.ok(&["deploy", "error4", "error4"]);
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    let err = s.refused(&["start", "error4"]);
+    assert!(err.contains("ABNORMAL_TERMINATION: error4"), "{err}");
+    let st = s.status("error4");
+    assert!(["STARTING", "BACKOFF"].contains(&st.as_str()), "{st}");
+    assert_eq!(s.statename("apache2"), "STOPPED");
+    assert!(["STARTING", "BACKOFF"].contains(&s.statename("error4").as_str()));
+    s.wait_for(
+        "error4 to leave STARTING/BACKOFF",
+        Duration::from_secs(30),
+        || !["STARTING", "BACKOFF"].contains(&s.statename("error4").as_str()),
+    );
+    assert_eq!(s.statename("error4"), "FATAL");
+    assert_eq!(s.status("error4"), "FATAL");
+    s.ok(&["destroy", "error4"]);
+
+    assert!(s.processes_inside("sleep").is_empty());
+}
+
+#[test]
+fn a_port_taken_by_another_program_is_refused_and_the_others_keep_serving() {
+    let s = Showroom::start(22200);
+    s.ok(&["deploy", "testapache", "good"]);
+    s.ok(&["start", "good"]);
+    let good = port_of(&s, "good");
+    // Something else holds the port the next demo gets.
+    let squatter = std::net::TcpListener::bind(("0.0.0.0", good + 1)).unwrap();
+    s.ok(&["deploy", "testapache", "unlucky"]);
+    assert_eq!(port_of(&s, "unlucky"), good + 1);
+    let err = s.refused(&["start", "unlucky"]);
+    assert!(err.contains("taken by another program"), "{err}");
+    assert_eq!(s.status("unlucky"), "STOPPED");
+    assert_eq!(s.statename("apache2"), "RUNNING");
+    serves(good, "hello from good");
+    drop(squatter);
+    s.ok(&["start", "unlucky"]);
+    serves(good + 1, "hello from unlucky");
+}
+
+#[test]
+fn reloads_drop_no_request_of_the_demos_already_served() {
+    let s = Showroom::start(22300);
+    for i in 0..3 {
+        let name = format!("d{i}");
+        s.ok(&["deploy", "testapache", &name]);
+        s.ok(&["start", &name]);
+    }
+    let hammered = port_of(&s, "d0");
+    s.ok(&["deploy", "testapache", "newcomer"]);
+    s.ok(&["deploy", "testapachebad", "bad"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0, 0);
+            // Bounded in count and time, on loopback only.
+            let t0 = std::time::Instant::now();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && ok + failed < 200_000
+                && t0.elapsed() < Duration::from_secs(60)
+            {
+                match http_get(hammered, "/") {
+                    Some((200, _)) => ok += 1,
+                    _ => failed += 1,
+                }
+            }
+            (ok, failed)
+        })
+    };
+    s.ok(&["start", "newcomer"]);
+    s.refused(&["start", "bad"]);
+    s.ok(&["stop", "d1"]);
+    s.ok(&["destroy", "d2"]);
+    s.ok(&["stop", "newcomer"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = hammer.join().unwrap();
+    assert!(ok > 0);
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests to d0 failed during the reloads",
+        ok + failed
+    );
+}
