@@ -47,6 +47,8 @@ pub async fn start(layout: &Layout, cfg: &Config, sup: &Supervisor) -> Result<bo
     let status = tokio::process::Command::new(&cfg.supervisord)
         .arg("-c")
         .arg(&conf)
+        // systemd's readiness socket is showroomd's: supervisord and the demos must not speak for it.
+        .env_remove("NOTIFY_SOCKET")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
