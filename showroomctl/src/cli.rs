@@ -81,7 +81,9 @@ pub enum Cmd {
     Watch,
     /// Destroy the demos that match, and remove leftovers of earlier failures (for cron)
     #[command(
-        after_help = "Example:\n  showroomctl cleanup --older-than 7d --status STOPPED --status FATAL --dry-run"
+        after_help = "Example:\n  showroomctl cleanup --older-than 7d --status STOPPED --status FATAL --dry-run",
+        // A bare `cleanup` would destroy every demo: make that a deliberate `--all`.
+        group(clap::ArgGroup::new("selection").required(true).multiple(true).args(["older_than", "statuses", "all"]))
     )]
     Cleanup {
         /// Only demos created at least this long ago: 90s, 30m, 12h, 7d, 2w, or 1d12h
@@ -90,6 +92,9 @@ pub enum Cmd {
         /// Only demos in this status (repeatable; any status when absent)
         #[arg(long = "status", value_name = "STATUS", value_parser = parse_status)]
         statuses: Vec<protocol::DemoStatus>,
+        /// Every demo (required when neither --older-than nor --status is given)
+        #[arg(long, conflicts_with_all = ["older_than", "statuses"])]
+        all: bool,
         /// Say what would be done, do nothing
         #[arg(long)]
         dry_run: bool,

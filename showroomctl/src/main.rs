@@ -75,6 +75,7 @@ async fn run(cli: Cli) -> ExitCode {
             older_than,
             statuses,
             dry_run,
+            all: _,
         } => commands::cleanup::run(c, json, older_than, statuses, dry_run).await,
         Cmd::Completions { .. } => unreachable!("handled before connecting"),
     };

@@ -61,7 +61,11 @@ impl Actor {
         }
         for name in matching {
             match self.destroy_demo(&name).await {
-                Ok(_) => report.destroyed.push(name),
+                Ok(_) => {
+                    // `destroy` keeps the deploy log for a post-mortem; cleanup is the end of the line.
+                    remove_if_present(&self.layout.deploy_log(&name));
+                    report.destroyed.push(name)
+                }
                 Err(e) => {
                     warn!(demo = %name, error = %e.message, "cleanup could not destroy it");
                     report.failed.push((name, e.message));
@@ -95,4 +99,12 @@ enum Leftover {
     Link(String),
     Group(String),
     File(std::path::PathBuf),
+}
+
+fn remove_if_present(path: &std::path::Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => warn!(path = %path.display(), error = %e, "could not remove a deploy log"),
+    }
 }
