@@ -116,6 +116,15 @@ impl Showroom {
         })
     }
 
+    /// With fixture scripts from `fixtures/extra` besides the seed's.
+    pub fn with_apps(port_min: u16, apps: &[&'static str]) -> Showroom {
+        Showroom::with(Options {
+            port_min: Some(port_min),
+            extra_apps: apps.to_vec(),
+            ..Options::default()
+        })
+    }
+
     pub fn with(opts: Options) -> Showroom {
         require_tools();
         let dir = tempfile::Builder::new()
@@ -162,6 +171,10 @@ impl Showroom {
 
     /// Starts showroomd and waits until it answers; its output goes to a file, never to the test runner's.
     pub fn start_daemon(&mut self) {
+        self.start_daemon_env(&[]);
+    }
+
+    pub fn start_daemon_env(&mut self, env: &[(&str, &Path)]) {
         assert!(self.daemon.is_none(), "showroomd already started");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -172,6 +185,7 @@ impl Showroom {
             .arg("--config")
             .arg(&self.config)
             .env("SHOWROOM_LOG", "info,showroomd=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -241,6 +255,42 @@ impl Showroom {
             .output()
             .expect("running showroomctl")
             .into()
+    }
+
+    /// Starts showroomctl in the background (`watch`, `logs --follow`, a long deploy); stopped on drop.
+    pub fn spawn_ctl(&self, args: &[&str]) -> Bg {
+        let mut child = Command::new(bin("showroomctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning showroomctl");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(out)) {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Bg {
+            child,
+            lines,
+            seen: vec![],
+        }
+    }
+
+    /// How many times showroomd's log has a line containing `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.daemon_log()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
     }
 
     /// Runs showroomctl and asserts it succeeded; its stdout, trimmed.
@@ -366,6 +416,55 @@ impl Showroom {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// A showroomctl running in the background, its stdout read line by line; killed on drop.
+pub struct Bg {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far.
+    pub seen: Vec<String>,
+}
+
+impl Bg {
+    /// Reads lines until one satisfies `f` (returned), or panics after `limit` with all that was seen.
+    #[track_caller]
+    pub fn until(&mut self, what: &str, limit: Duration, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if f(&line) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "no line with {what} ({e:?}); seen:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Interrupts it as a person would (SIGINT) and returns its exit code.
+    pub fn interrupt(&mut self) -> Option<i32> {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT);
+        self.child.wait().ok()?.code()
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -7,11 +7,7 @@ use crate::harness::{bin, Options, Showroom};
 
 #[test]
 fn a_long_deploy_streams_its_output_and_blocks_nobody() {
-    let s = Showroom::with(Options {
-        port_min: Some(21200),
-        extra_apps: vec!["slow"],
-        ..Options::default()
-    });
+    let s = Showroom::with_apps(21200, &["slow"]);
     s.ok(&["deploy", "test1", "other"]);
     let mut deploy = Command::new(bin("showroomctl"))
         .arg("--socket")

@@ -3,8 +3,11 @@
 mod harness;
 
 mod bad_input;
+mod cleanup;
 mod lifecycle;
+mod logs_watch;
 mod protocol_level;
 mod restart;
 mod seed_apache;
 mod seed_core;
+mod service;

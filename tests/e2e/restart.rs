@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Options, Showroom};
+use crate::harness::Showroom;
 
 #[test]
 fn sigterm_and_restart_leave_running_demos_running() {
@@ -37,11 +37,7 @@ fn sigterm_and_restart_leave_running_demos_running() {
 
 #[test]
 fn a_deploy_cut_short_by_a_crash_is_rolled_back_at_the_next_start() {
-    let mut s = Showroom::with(Options {
-        port_min: Some(21000),
-        extra_apps: vec!["slow"],
-        ..Options::default()
-    });
+    let mut s = Showroom::with_apps(21000, &["slow"]);
     s.ok(&["deploy", "test1", "kept"]);
     let mut deploy = std::process::Command::new(crate::harness::bin("showroomctl"))
         .arg("--socket")

@@ -9,6 +9,7 @@ use super::{Conn, Ctx};
 
 pub async fn handle(ctx: &Ctx, conn: &mut Conn) -> Result<(), CodecError> {
     let mut events = ctx.handle.subscribe();
+    tracing::debug!("a watcher subscribed");
     loop {
         tokio::select! {
             e = events.recv() => match e {
