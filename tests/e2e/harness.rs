@@ -79,6 +79,9 @@ pub struct Options {
     pub extra_apps: Vec<&'static str>,
     pub extra_config: String,
     pub deploy_timeout_secs: u64,
+    /// Faster than showroomd's defaults (200 ms, 30 s), so tests see changes soon.
+    pub poll_moving_ms: u64,
+    pub sweep_secs: u64,
 }
 
 impl Default for Options {
@@ -88,6 +91,8 @@ impl Default for Options {
             extra_apps: vec![],
             extra_config: String::new(),
             deploy_timeout_secs: 60,
+            poll_moving_ms: 100,
+            sweep_secs: 3,
         }
     }
 }
@@ -147,8 +152,8 @@ impl Showroom {
         let socket = dir.path().join("showroomd.sock");
         let config = dir.path().join("showroomd.toml");
         let mut toml = format!(
-            "state_dir = {:?}\nsocket = {:?}\nscripts_dir = {:?}\npoll_moving_ms = 100\nsweep_secs = 3\ndeploy_timeout_secs = {}\nshutdown_grace_secs = 5\n",
-            state, socket, scripts, opts.deploy_timeout_secs
+            "state_dir = {:?}\nsocket = {:?}\nscripts_dir = {:?}\npoll_moving_ms = {}\nsweep_secs = {}\ndeploy_timeout_secs = {}\nshutdown_grace_secs = 5\n",
+            state, socket, scripts, opts.poll_moving_ms, opts.sweep_secs, opts.deploy_timeout_secs
         );
         if let Some(p) = opts.port_min {
             toml += &format!("port_min = {p}\nport_max = {}\n", p + 99);
@@ -520,6 +525,53 @@ impl Drop for Showroom {
             for pid in self.processes_inside(comm) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
+        }
+    }
+}
+
+/// A client fetching `/` from a port as fast as it can, one connection a request, until finished.
+pub struct Hammer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<(u64, u64)>>,
+}
+
+impl Hammer {
+    pub fn start(port: u16) -> Hammer {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0, 0);
+            // Bounded in count and time, on loopback only.
+            let t0 = Instant::now();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed)
+                && ok + failed < 1_000_000
+                && t0.elapsed() < Duration::from_secs(300)
+            {
+                match http_get(port, "/") {
+                    Some((200, _)) => ok += 1,
+                    _ => failed += 1,
+                }
+            }
+            (ok, failed)
+        });
+        Hammer {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops it: how many requests got a 200, and how many did not.
+    pub fn finish(mut self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Hammer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
         }
     }
 }

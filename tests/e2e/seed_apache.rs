@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{http_get, Showroom};
+use crate::harness::{http_get, Hammer, Showroom};
 
 fn port_of(s: &Showroom, name: &str) -> u16 {
     s.json(&["list"])
@@ -217,32 +217,13 @@ fn reloads_drop_no_request_of_the_demos_already_served() {
     let hammered = port_of(&s, "d0");
     s.ok(&["deploy", "testapache", "newcomer"]);
     s.ok(&["deploy", "testapachebad", "bad"]);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let hammer = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let (mut ok, mut failed) = (0, 0);
-            // Bounded in count and time, on loopback only.
-            let t0 = std::time::Instant::now();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed)
-                && ok + failed < 200_000
-                && t0.elapsed() < Duration::from_secs(60)
-            {
-                match http_get(hammered, "/") {
-                    Some((200, _)) => ok += 1,
-                    _ => failed += 1,
-                }
-            }
-            (ok, failed)
-        })
-    };
+    let hammer = Hammer::start(hammered);
     s.ok(&["start", "newcomer"]);
     s.refused(&["start", "bad"]);
     s.ok(&["stop", "d1"]);
     s.ok(&["destroy", "d2"]);
     s.ok(&["stop", "newcomer"]);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (ok, failed) = hammer.join().unwrap();
+    let (ok, failed) = hammer.finish();
     assert!(ok > 0);
     assert_eq!(
         failed,
