@@ -25,17 +25,43 @@ pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5)
 /// `$XDG_RUNTIME_DIR`, or under `/tmp` named with their uid.
 pub fn default_socket_path() -> std::path::PathBuf {
     use std::path::PathBuf;
-    if let Some(p) = std::env::var_os("SHOWROOM_SOCKET") {
-        return PathBuf::from(p);
+    if let Some(p) = socket_from_env() {
+        return p;
     }
     let uid = current_uid();
     if uid == 0 {
-        return PathBuf::from("/run/showroom/showroomd.sock");
+        return PathBuf::from(SYSTEM_SOCKET);
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("showroom/showroomd.sock"),
         _ => PathBuf::from(format!("/tmp/showroom-{uid}/showroomd.sock")),
     }
+}
+
+/// The system service's socket (systemd's `RuntimeDirectory=showroom`).
+pub const SYSTEM_SOCKET: &str = "/run/showroom/showroomd.sock";
+
+/// Where showroomctl looks: `SHOWROOM_SOCKET`; else the user's own daemon's
+/// socket when there is one; else the system service's when there is one, so
+/// that an operator on a demo host needs no setting; else the user's own (to
+/// name it in the error).
+pub fn client_socket_path() -> std::path::PathBuf {
+    let own = default_socket_path();
+    if socket_from_env().is_some() || own.exists() {
+        return own;
+    }
+    let system = std::path::Path::new(SYSTEM_SOCKET);
+    if system.exists() {
+        return system.to_path_buf();
+    }
+    own
+}
+
+/// `SHOWROOM_SOCKET`, unless unset or empty.
+fn socket_from_env() -> Option<std::path::PathBuf> {
+    std::env::var_os("SHOWROOM_SOCKET")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
 }
 
 fn current_uid() -> u32 {

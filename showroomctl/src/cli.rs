@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 )]
 pub struct Cli {
     /// showroomd's socket [default: $SHOWROOM_SOCKET, else /run/showroom/showroomd.sock as root,
-    /// else $XDG_RUNTIME_DIR/showroom/showroomd.sock]
+    /// else $XDG_RUNTIME_DIR/showroom/showroomd.sock if it exists, else /run/showroom/showroomd.sock
+    /// if it exists]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
     /// Machine-readable output (see the README for its shape)

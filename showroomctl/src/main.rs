@@ -44,7 +44,7 @@ async fn run(cli: Cli) -> ExitCode {
     let socket = cli
         .socket
         .clone()
-        .unwrap_or_else(protocol::default_socket_path);
+        .unwrap_or_else(protocol::client_socket_path);
     let json = cli.json;
     let mut client = match Client::connect(&socket).await {
         Ok(c) => c,
