@@ -216,9 +216,14 @@ pub enum EventKind {
     StartFailed,
     Stopped,
     Destroyed,
-    StateChanged { from: DemoStatus, to: DemoStatus },
+    StateChanged {
+        from: DemoStatus,
+        to: DemoStatus,
+    },
     SupervisorDown,
     SupervisorUp,
+    /// This watcher fell behind and events were dropped (how many in the detail): `list` has the present state.
+    Missed,
 }
 
 impl fmt::Display for EventKind {
@@ -234,6 +239,7 @@ impl fmt::Display for EventKind {
             EventKind::StateChanged { from, to } => write!(f, "{from}->{to}"),
             EventKind::SupervisorDown => f.write_str("supervisord-down"),
             EventKind::SupervisorUp => f.write_str("supervisord-up"),
+            EventKind::Missed => f.write_str("missed"),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use futures_util::StreamExt;
 use protocol::codec::{self, CodecError};
-use protocol::Response;
+use protocol::{Event, EventKind, Response};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Conn, Ctx};
@@ -14,7 +14,17 @@ pub async fn handle(ctx: &Ctx, conn: &mut Conn) -> Result<(), CodecError> {
         tokio::select! {
             e = events.recv() => match e {
                 Ok(event) => codec::write_frame(conn, &Response::Event(event)).await?,
-                Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "a watcher fell behind"),
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "a watcher fell behind");
+                    // Say so in the stream: a script reading it must not take silence for no change.
+                    let missed = Event {
+                        at: crate::store::now_secs(),
+                        demo: None,
+                        kind: EventKind::Missed,
+                        detail: format!("{n} events dropped while this watcher fell behind"),
+                    };
+                    codec::write_frame(conn, &Response::Event(missed)).await?
+                }
                 Err(RecvError::Closed) => return Ok(()),
             },
             // The client says nothing more; its end of the stream closing ends ours.
