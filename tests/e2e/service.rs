@@ -162,6 +162,16 @@ fn mutating_requests_need_root_the_daemon_user_or_an_operator() {
         "a log line names the uid:\n{}",
         s.daemon_log()
     );
+    // A dry run changes nothing, so readers may ask for one.
+    let dry = ctl_as(
+        &s,
+        &ctl,
+        stranger,
+        stranger,
+        &["cleanup", "--all", "--dry-run"],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(dry.stdout.trim(), "would destroy mine");
     assert_eq!(s.installed().len(), 1);
     assert_eq!(s.status("mine"), "STOPPED");
     assert_eq!(s.json(&["supervisor", "status"])["running"], true);

@@ -39,15 +39,18 @@ pub struct Ctx {
 /// True for requests that change something (deploy, start, stop…).
 pub fn is_mutating(req: &Request) -> bool {
     use protocol::SupervisorAction;
-    matches!(
-        req,
-        Request::Deploy(_)
-            | Request::Start { .. }
-            | Request::Stop { .. }
-            | Request::Destroy { .. }
-            | Request::Cleanup(_)
-            | Request::Supervisor(SupervisorAction::Start | SupervisorAction::Stop)
-    )
+    match req {
+        // A dry run changes nothing: whoever may read may ask what it would do.
+        Request::Cleanup(c) => !c.dry_run,
+        _ => matches!(
+            req,
+            Request::Deploy(_)
+                | Request::Start { .. }
+                | Request::Stop { .. }
+                | Request::Destroy { .. }
+                | Request::Supervisor(SupervisorAction::Start | SupervisorAction::Stop)
+        ),
+    }
 }
 
 pub async fn reply(conn: &mut Conn, r: Result<Response, ProtocolError>) -> Result<(), CodecError> {
