@@ -17,6 +17,9 @@ pub enum ClientError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The socket is there but not for this user: showroomctl's exit code 1.
+    #[error("permission denied on {}: ask for the socket's group (socket_group) or run as its owner", path.display())]
+    Forbidden { path: PathBuf },
     #[error("showroomd did not answer the hello within {0:?}")]
     HelloTimeout(std::time::Duration),
     #[error(transparent)]
@@ -51,9 +54,14 @@ impl Client {
     pub async fn connect(path: &Path) -> Result<Client, ClientError> {
         let stream = UnixStream::connect(path)
             .await
-            .map_err(|source| ClientError::Connect {
-                path: path.to_owned(),
-                source,
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::PermissionDenied => ClientError::Forbidden {
+                    path: path.to_owned(),
+                },
+                _ => ClientError::Connect {
+                    path: path.to_owned(),
+                    source,
+                },
             })?;
         let mut conn = codec::framed(stream);
         let hello = async {

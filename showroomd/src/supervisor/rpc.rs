@@ -37,6 +37,9 @@ pub enum RpcError {
     Protocol { method: String, what: String },
     #[error("supervisord call could not run: {0}")]
     Join(String),
+    /// It took the call but gave no answer in time: busy, not gone.
+    #[error("supervisord did not answer {method} within {secs} s")]
+    Timeout { method: String, secs: u64 },
 }
 
 impl RpcError {
@@ -63,6 +66,9 @@ pub struct ProcessInfo {
     pub spawnerr: String,
 }
 
+/// What the transport says when supervisord took a call but did not answer in time.
+const TIMED_OUT: &str = "supervisord-timed-out";
+
 /// The transport: one HTTP/1.1 POST /RPC2 per call on a fresh Unix-socket connection.
 struct UnixTransport<'a> {
     path: &'a std::path::Path,
@@ -76,6 +82,16 @@ impl Transport for UnixTransport<'_> {
         self,
         request: &Request<'_>,
     ) -> Result<Self::Stream, Box<dyn std::error::Error + Send + Sync>> {
+        let timed_out = |e: std::io::Error| -> Box<dyn std::error::Error + Send + Sync> {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) {
+                TIMED_OUT.into()
+            } else {
+                e.into()
+            }
+        };
         let mut body = Vec::new();
         request.write_as_xml(&mut body)?;
         let mut stream = UnixStream::connect(self.path)?;
@@ -86,17 +102,17 @@ impl Transport for UnixTransport<'_> {
             "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         )?;
-        stream.write_all(&body)?;
+        stream.write_all(&body).map_err(timed_out)?;
         let mut reader = BufReader::new(stream);
         let mut status = String::new();
-        reader.read_line(&mut status)?;
+        reader.read_line(&mut status).map_err(timed_out)?;
         if !status.starts_with("HTTP/1.") || status.split_whitespace().nth(1) != Some("200") {
             return Err(format!("HTTP status {:?}", status.trim()).into());
         }
         let mut length: Option<usize> = None;
         loop {
             let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 {
+            if reader.read_line(&mut line).map_err(timed_out)? == 0 {
                 return Err("connection closed inside the headers".into());
             }
             let line = line.trim_end();
@@ -113,10 +129,10 @@ impl Transport for UnixTransport<'_> {
         match length {
             Some(n) => {
                 out.resize(n, 0);
-                reader.read_exact(&mut out)?;
+                reader.read_exact(&mut out).map_err(timed_out)?;
             }
             None => {
-                reader.read_to_end(&mut out)?;
+                reader.read_to_end(&mut out).map_err(timed_out)?;
             }
         }
         Ok(std::io::Cursor::new(out))
@@ -161,6 +177,12 @@ impl Supervisor {
                 }
             } else {
                 let reason = e.to_string();
+                if reason.contains(TIMED_OUT) {
+                    return RpcError::Timeout {
+                        method: method.to_owned(),
+                        secs: self.timeout.as_secs(),
+                    };
+                }
                 // The transport's own failures (connect, HTTP) mean nobody answered.
                 if reason.contains("transport error") || reason.contains("HTTP status") {
                     RpcError::Unreachable {
