@@ -84,15 +84,21 @@ pub enum Command {
     Cleanup(CleanupRequest),
 }
 
-/// What the poller saw.
+/// What the poller saw, and when it asked (`taken`): a reading older than
+/// what the actor already knows (it acted since, and read the result) is
+/// dropped, so a poll that raced a `stop` never undoes it.
 #[derive(Debug)]
 pub enum Observation {
     /// `complete` when this is every process supervisord has.
     Processes {
         infos: Vec<ProcessInfo>,
         complete: bool,
+        taken: Instant,
     },
-    SupervisorDown(String),
+    SupervisorDown {
+        why: String,
+        taken: Instant,
+    },
 }
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ProtocolError>>;
@@ -164,7 +170,14 @@ pub struct Actor {
     pub(crate) demos: BTreeMap<String, DemoView>,
     /// Last known supervisord state of each program, Apache's included.
     pub(crate) procs: HashMap<String, DemoStatus>,
+    /// When what `procs` holds of each program was read from supervisord.
+    procs_seen: HashMap<String, Instant>,
     pub(crate) supervisor_up: bool,
+    /// When `supervisor_up` was last read.
+    supervisor_seen: Option<Instant>,
+    /// Demos whose program section changed while they ran: their group is
+    /// added again at their next stop.
+    pub(crate) stale_sections: std::collections::HashSet<String>,
     /// Until when a program counts as just started.
     hot_until: HashMap<String, Instant>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
@@ -213,7 +226,10 @@ impl Actor {
             sup,
             demos: BTreeMap::new(),
             procs: HashMap::new(),
+            procs_seen: HashMap::new(),
             supervisor_up: false,
+            supervisor_seen: None,
+            stale_sections: Default::default(),
             hot_until: HashMap::new(),
             snapshot_tx,
             events: events.clone(),
@@ -274,7 +290,8 @@ impl Actor {
             .insert(program.to_owned(), Instant::now() + HOT_FOR);
     }
 
-    fn apache_state(&self) -> Option<DemoStatus> {
+    /// Apache's state in supervisord, as last seen.
+    pub(crate) fn apache_state(&self) -> Option<DemoStatus> {
         self.procs.get(APACHE_PROGRAM).copied()
     }
 
@@ -340,7 +357,11 @@ impl Actor {
         self.snapshot_tx.send_replace(Arc::new(snap));
     }
 
-    fn set_supervisor_up(&mut self, up: bool, why: &str) {
+    fn set_supervisor_up(&mut self, up: bool, why: &str, at: Instant) {
+        if self.supervisor_seen.is_some_and(|seen| seen > at) {
+            return;
+        }
+        self.supervisor_seen = Some(at);
         if self.supervisor_up == up {
             return;
         }
@@ -355,63 +376,101 @@ impl Actor {
         }
     }
 
+    /// Records a program's state (None: supervisord does not know it) as
+    /// read at `at`, unless something newer is known already.
+    fn note_proc(&mut self, program: &str, state: Option<DemoStatus>, at: Instant) {
+        if self.procs_seen.get(program).is_some_and(|seen| *seen > at) {
+            return;
+        }
+        self.procs_seen.insert(program.to_owned(), at);
+        match state {
+            Some(s) => self.procs.insert(program.to_owned(), s),
+            None => self.procs.remove(program),
+        };
+    }
+
+    /// Forgets a program the actor has just removed.
+    pub(crate) fn forget_proc(&mut self, program: &str) {
+        self.note_proc(program, None, Instant::now());
+    }
+
     fn observed(&mut self, o: Observation) {
         match o {
-            Observation::Processes { infos, complete } => {
-                self.set_supervisor_up(true, "");
+            Observation::Processes {
+                infos,
+                complete,
+                taken,
+            } => {
+                self.set_supervisor_up(true, "", taken);
                 if complete {
-                    self.procs.clear();
+                    let gone: Vec<String> = self
+                        .procs
+                        .keys()
+                        .filter(|p| !infos.iter().any(|i| &i.name == *p))
+                        .cloned()
+                        .collect();
+                    for p in gone {
+                        self.note_proc(&p, None, taken);
+                    }
                 }
                 for i in infos {
-                    self.procs
-                        .insert(i.name, status::from_supervisor(&i.statename));
+                    self.note_proc(&i.name, Some(status::from_supervisor(&i.statename)), taken);
                 }
+                // Readings older than any call can take are never compared again.
+                self.procs_seen
+                    .retain(|_, seen| seen.elapsed() < Duration::from_secs(600));
             }
-            Observation::SupervisorDown(why) => self.set_supervisor_up(false, &why),
+            Observation::SupervisorDown { why, taken } => {
+                self.set_supervisor_up(false, &why, taken)
+            }
         }
         self.publish();
     }
 
     /// Asks supervisord for one program's state and records it.
     pub(crate) async fn refresh(&mut self, program: &str) {
+        let at = Instant::now();
         match self.sup.process_info(program).await {
             Ok(i) => {
-                self.set_supervisor_up(true, "");
-                self.procs
-                    .insert(program.to_owned(), status::from_supervisor(&i.statename));
+                self.set_supervisor_up(true, "", at);
+                self.note_proc(program, Some(status::from_supervisor(&i.statename)), at);
             }
             Err(e) if e.fault_code() == Some(codes::BAD_NAME) => {
-                self.procs.remove(program);
+                self.note_proc(program, None, at);
             }
-            Err(e) if e.is_unreachable() => self.set_supervisor_up(false, &e.to_string()),
+            Err(e) if e.is_unreachable() => self.set_supervisor_up(false, &e.to_string(), at),
             Err(e) => warn!(program, error = %e, "cannot read process state"),
         }
     }
 
     /// Asks supervisord for every program's state.
     pub(crate) async fn refresh_all(&mut self) {
+        let taken = Instant::now();
         match self.sup.all_process_info().await {
             Ok(infos) => self.observed(Observation::Processes {
                 infos,
                 complete: true,
+                taken,
             }),
-            Err(e) if e.is_unreachable() => {
-                self.observed(Observation::SupervisorDown(e.to_string()))
-            }
+            Err(e) if e.is_unreachable() => self.observed(Observation::SupervisorDown {
+                why: e.to_string(),
+                taken,
+            }),
             Err(e) => warn!(error = %e, "cannot read process states"),
         }
     }
 
     /// Fails with a clear error when supervisord does not answer.
     pub(crate) async fn require_supervisor(&mut self) -> Result<(), ProtocolError> {
+        let at = Instant::now();
         match self.sup.state().await {
             Ok(_) => {
-                self.set_supervisor_up(true, "");
+                self.set_supervisor_up(true, "", at);
                 Ok(())
             }
             Err(e) => {
                 if e.is_unreachable() {
-                    self.set_supervisor_up(false, &e.to_string());
+                    self.set_supervisor_up(false, &e.to_string(), at);
                     self.publish();
                 }
                 Err(sup_error(e))
@@ -446,7 +505,27 @@ impl Actor {
     /// Makes supervisord's groups match the demo folders: rereads its config,
     /// adds every demo program it lacks and removes the ones without a folder.
     pub(crate) async fn sync_groups(&mut self) -> Result<(), RpcError> {
-        let [added, _changed, removed] = self.sup.reload_config().await?;
+        let [added, changed, removed] = self.sup.reload_config().await?;
+        // A rewritten section applies only once its group is added again,
+        // which would stop a running process: that waits for its next stop.
+        for g in changed {
+            if g == APACHE_PROGRAM || !self.demos.contains_key(&g) {
+                continue;
+            }
+            let running = self
+                .sup
+                .process_info(&g)
+                .await
+                .is_ok_and(|i| !matches!(i.statename.as_str(), "STOPPED" | "EXITED" | "FATAL"));
+            if running {
+                info!(group = %g, "its program section changed; it applies at the demo's next stop");
+                self.stale_sections.insert(g);
+            } else {
+                info!(group = %g, "its program section changed; applying it");
+                self.remove_group(&g).await?;
+                ok_if(self.sup.add_process_group(&g).await, codes::ALREADY_ADDED)?;
+            }
+        }
         for g in removed {
             if g != APACHE_PROGRAM && !self.demos.contains_key(&g) {
                 info!(group = %g, "removing a supervisord group whose demo is gone");
@@ -536,7 +615,7 @@ impl Actor {
                     // The record is written right after the folder is made:
                     // a folder without one is a deploy cut short at its start.
                     warn!(demo = %name, "rolling back a deploy cut short before its record was written");
-                    store::remove_demo_dir(&layout, &name)?;
+                    store::remove_demo_dir(&layout, &name).await?;
                     rolled_back.push(name);
                     continue;
                 }
@@ -554,7 +633,10 @@ impl Actor {
             };
             if record.phase == Phase::Deploying {
                 warn!(demo = %name, "rolling back a deploy cut short by a stop of showroomd");
-                store::remove_demo_dir(&layout, &name)?;
+                if deployer::kill_leftover(&layout.deploy_pgid(&name), &layout.demo_dir(&name)) {
+                    warn!(demo = %name, "killed its deploy script, still running since then");
+                }
+                store::remove_demo_dir(&layout, &name).await?;
                 let _ = std::fs::remove_file(layout.program_section(&name));
                 rolled_back.push(name);
                 continue;
@@ -580,7 +662,9 @@ impl Actor {
         match crate::supervisor::control::start(&layout, &self.cfg, &self.sup).await {
             Ok(started) => {
                 self.supervisor_up = true;
-                if !started {
+                if started {
+                    self.disable_all_vhosts();
+                } else {
                     info!("supervisord was already running: picking up its demos");
                 }
                 for name in &rolled_back {
@@ -597,6 +681,9 @@ impl Actor {
             }
         }
         self.refresh_all().await;
+        if self.supervisor_up {
+            self.apache_reconcile().await;
+        }
         self.publish();
         info!(
             demos = self.demos.len(),

@@ -75,6 +75,9 @@ pub struct Job {
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
     pub log: PathBuf,
+    /// Holds the script's process group while it runs, so that a showroomd
+    /// killed mid-deploy can end the script at its next start.
+    pub pgid_file: PathBuf,
 }
 
 #[derive(Debug)]
@@ -139,6 +142,11 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
         Err(e) => return Outcome::failed(format!("could not run bash: {e}"), vec![]),
     };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    if let Some(pgid) = pgid {
+        if let Err(e) = std::fs::write(&job.pgid_file, format!("{pgid}\n")) {
+            tracing::warn!(file = %job.pgid_file.display(), error = %e, "cannot note the deploy's process group");
+        }
+    }
     let reader = match tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into()) {
         Ok(r) => r,
         Err(e) => return Outcome::failed(format!("could not read the pipe: {e}"), vec![]),
@@ -151,9 +159,10 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
     tokio::pin!(deadline);
     let mut status = None;
     let mut ended_by: Option<String> = None;
+    let mut output_open = true;
     loop {
         tokio::select! {
-            line = lines.next() => match line {
+            line = lines.next(), if output_open => match line {
                 Some(Ok(bytes)) => {
                     let text = String::from_utf8_lossy(&bytes).trim_end_matches('\r').to_owned();
                     keep(&mut tail, &mut log, &progress, text).await;
@@ -161,12 +170,9 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
                 Some(Err(AnyDelimiterCodecError::MaxChunkLengthExceeded)) => {
                     keep(&mut tail, &mut log, &progress, format!("[a line longer than {MAX_LINE} bytes was cut]")).await;
                 }
-                Some(Err(_)) | None => {
-                    if status.is_none() {
-                        status = Some(child.wait().await);
-                    }
-                    break;
-                }
+                // The script closed its output (`exec >file` does): it may
+                // still run for long, so the deadline and the cancel still apply.
+                Some(Err(_)) | None => output_open = false,
             },
             s = child.wait(), if status.is_none() => {
                 status = Some(s);
@@ -206,6 +212,7 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
     if status.is_none() {
         status = Some(child.wait().await);
     }
+    let _ = std::fs::remove_file(&job.pgid_file);
     let tail: Vec<String> = tail.into();
     if let Some(how) = ended_by {
         if let Some(f) = log.as_mut() {
@@ -222,6 +229,44 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
         Ok(s) => Outcome::failed(s.to_string(), tail),
         Err(e) => Outcome::failed(format!("could not wait for it: {e}"), tail),
     }
+}
+
+/// Kills what is left of a deploy script whose showroomd died while it ran:
+/// the process group noted in `pgid_file`, provided one of its processes
+/// still works inside `demo_dir` (so a reused group id is never hit).
+/// Returns true when it killed something. The file is removed either way.
+pub fn kill_leftover(pgid_file: &Path, demo_dir: &Path) -> bool {
+    let Some(pgid) = std::fs::read_to_string(pgid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+        .filter(|p| *p > 1)
+    else {
+        let _ = std::fs::remove_file(pgid_file);
+        return false;
+    };
+    let _ = std::fs::remove_file(pgid_file);
+    let ours = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .any(|pid| process_group(pid) == Some(pgid) && cwd_inside(pid, demo_dir));
+    ours && killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok()
+}
+
+fn process_group(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After "pid (comm)": state, ppid, pgrp.
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
+fn cwd_inside(pid: i32, dir: &Path) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
 }
 
 async fn keep(
@@ -266,6 +311,7 @@ mod tests {
             env: vec![("PORT".into(), "20000".into())],
             timeout,
             log: d.path().join("log"),
+            pgid_file: d.path().join("pgid"),
         };
         let outcome = run(job, tx, CancellationToken::new()).await;
         let mut lines = vec![];
@@ -312,6 +358,49 @@ mod tests {
         let (o, _) = run_script("sleep 300 &\necho done", Duration::from_secs(60)).await;
         assert!(o.success, "{o:?}");
         assert!(t0.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_script_that_closes_its_output_still_meets_its_deadline() {
+        let t0 = std::time::Instant::now();
+        let (o, _) = run_script(
+            "echo before\nexec >/dev/null 2>&1\nsleep 300",
+            Duration::from_millis(500),
+        )
+        .await;
+        assert!(!o.success);
+        assert!(o.how.contains("killed"), "{}", o.how);
+        assert!(t0.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_leftover_script_is_killed_only_when_it_works_in_its_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let demo = d.path().join("demo");
+        std::fs::create_dir(&demo).unwrap();
+        let spawn = |cwd: &Path| {
+            std::process::Command::new("sleep")
+                .arg("300")
+                .current_dir(cwd)
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        use std::os::unix::process::CommandExt;
+        let pgid_file = d.path().join("pgid");
+        // A group working elsewhere (a reused id) is left alone.
+        let mut other = spawn(d.path());
+        std::fs::write(&pgid_file, other.id().to_string()).unwrap();
+        assert!(!kill_leftover(&pgid_file, &demo));
+        assert!(other.try_wait().unwrap().is_none());
+        other.kill().unwrap();
+        other.wait().unwrap();
+        // The script's own group goes.
+        let mut script = spawn(&demo);
+        std::fs::write(&pgid_file, script.id().to_string()).unwrap();
+        assert!(kill_leftover(&pgid_file, &demo));
+        assert!(!script.wait().unwrap().success());
+        assert!(!pgid_file.exists());
     }
 
     #[test]

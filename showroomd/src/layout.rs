@@ -14,6 +14,10 @@ impl Layout {
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// Held (flock) by the one showroomd that owns this folder.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("showroomd.lock")
+    }
     pub fn demos(&self) -> PathBuf {
         self.root.join("demos")
     }
@@ -22,6 +26,10 @@ impl Layout {
     }
     pub fn record(&self, name: &str) -> PathBuf {
         self.demo_dir(name).join("demo.conf")
+    }
+    /// The process group of the demo's deploy script, while it runs.
+    pub fn deploy_pgid(&self, name: &str) -> PathBuf {
+        self.demo_dir(name).join(".deploy.pgid")
     }
     pub fn start_script(&self, name: &str) -> PathBuf {
         self.demo_dir(name).join("start.sh")

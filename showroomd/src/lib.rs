@@ -31,6 +31,9 @@ pub use config::Config;
 /// returns. supervisord and the demos are left running.
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     cfg.validate()?;
+    // Before any repair: a second daemon must find the first and change nothing.
+    listener::ensure_unused(&cfg.socket)?;
+    let _state_lock = store::lock_state(&layout::Layout::new(&cfg.state_dir))?;
     let cfg = Arc::new(cfg);
     let access = Arc::new(access::Access::new(cfg.operator_group.as_deref())?);
     let socket_gid = match &cfg.socket_group {

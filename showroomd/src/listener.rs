@@ -1,7 +1,7 @@
 //! The Unix socket: binding it safely, and serving each connection in its own task (hello first, within a timeout).
 
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,11 +25,24 @@ pub fn bind(
 ) -> anyhow::Result<tokio::net::UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        // In a shared place such as /tmp, a folder made by another user
+        // would let them swap the socket under the clients.
+        let owner = std::fs::metadata(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .uid();
+        let me = nix::unistd::geteuid().as_raw();
+        if owner != me && owner != 0 {
             bail!(
-                "another showroomd is already listening on {}",
+                "the socket's folder {} belongs to uid {owner}, not to this user (uid {me}) nor root: refusing to listen there",
+                dir.display()
+            );
+        }
+    }
+    ensure_unused(path)?;
+    if let Ok(meta) = path.symlink_metadata() {
+        if !meta.file_type().is_socket() {
+            bail!(
+                "{} exists and is not a socket: refusing to remove it",
                 path.display()
             );
         }
@@ -56,6 +69,18 @@ pub fn bind(
     let std_listener = std::os::unix::net::UnixListener::from(fd);
     std_listener.set_nonblocking(true)?;
     Ok(tokio::net::UnixListener::from_std(std_listener)?)
+}
+
+/// Fails when a daemon already answers on `path`: checked before anything
+/// else starts, so that a second showroomd changes nothing.
+pub fn ensure_unused(path: &Path) -> anyhow::Result<()> {
+    if path.exists() && std::os::unix::net::UnixStream::connect(path).is_ok() {
+        bail!(
+            "another showroomd is already listening on {}",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 async fn refuse(conn: &mut Conn, e: ProtocolError) {

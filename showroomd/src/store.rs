@@ -112,10 +112,38 @@ pub fn demo_names(layout: &Layout) -> Result<Vec<String>, StoreError> {
     Ok(names)
 }
 
+/// Takes the state folder for this daemon alone, for as long as the
+/// returned lock lives: two daemons repairing and changing one folder would
+/// undo each other's work. The kernel drops the lock when the process dies,
+/// so a crash never leaves it held.
+pub fn lock_state(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    use anyhow::Context;
+    let root = layout.root();
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("creating the state folder {}", root.display()))?;
+    let path = layout.lock_file();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
+        |(_, errno)| {
+            anyhow::anyhow!(
+                "another showroomd is already running on the state folder {} (it holds {}): {errno}",
+                root.display(),
+                path.display()
+            )
+        },
+    )
+}
+
 /// Moves a folder out of `demos/` into the trash, then deletes it. The rename
 /// is atomic, so a crash leaves either the whole demo or none of it under
-/// `demos/`; the trash is emptied at the next start.
-pub fn remove_demo_dir(layout: &Layout, name: &str) -> Result<(), StoreError> {
+/// `demos/`; the trash is emptied at the next start. The deletion (a demo
+/// may hold a large tree) runs on a blocking thread, off the runtime's.
+pub async fn remove_demo_dir(layout: &Layout, name: &str) -> Result<(), StoreError> {
     let dir = layout.demo_dir(name);
     if !dir.exists() {
         return Ok(());
@@ -126,7 +154,11 @@ pub fn remove_demo_dir(layout: &Layout, name: &str) -> Result<(), StoreError> {
         .unwrap_or(0);
     let trash = layout.trash().join(format!("{name}.{nanos}"));
     std::fs::rename(&dir, &trash).map_err(io_err(&dir))?;
-    std::fs::remove_dir_all(&trash).map_err(io_err(&trash))
+    let path = trash.clone();
+    tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&path))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        .map_err(io_err(&trash))
 }
 
 /// Deletes what an interrupted removal left in the trash; returns how many.
@@ -198,13 +230,13 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn removal_goes_through_the_trash() {
+    #[tokio::test]
+    async fn removal_goes_through_the_trash() {
         let d = tempfile::tempdir().unwrap();
         let l = Layout::new(d.path());
         l.create_dirs().unwrap();
         std::fs::create_dir_all(l.demo_dir("x").join("sub")).unwrap();
-        remove_demo_dir(&l, "x").unwrap();
+        remove_demo_dir(&l, "x").await.unwrap();
         assert!(!l.demo_dir("x").exists());
         assert_eq!(std::fs::read_dir(l.trash()).unwrap().count(), 0);
         std::fs::create_dir_all(l.trash().join("y.1/z")).unwrap();

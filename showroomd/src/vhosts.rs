@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use protocol::{DemoStatus, ErrorKind, ProtocolError};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::actor::{ok_if, sup_error, Actor};
 use crate::apache::{self, ApacheError};
@@ -21,21 +21,64 @@ pub(crate) fn apache_error(e: ApacheError) -> ProtocolError {
 }
 
 impl Actor {
-    fn apache_now(&self) -> Option<DemoStatus> {
-        self.procs.get(APACHE_PROGRAM).copied()
-    }
-
     /// Waits while Apache is STARTING: a USR1 before it has set up its
     /// signal handlers would kill it.
     async fn apache_settle(&mut self) -> Option<DemoStatus> {
         let t0 = Instant::now();
         loop {
             self.refresh(APACHE_PROGRAM).await;
-            let s = self.apache_now();
+            let s = self.apache_state();
             if s != Some(DemoStatus::Starting) || t0.elapsed() > Duration::from_secs(5) {
                 return s;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// supervisord was started afresh, with every program stopped: the
+    /// demos' vhosts go too, or a link would claim a vhost no Apache serves
+    /// and the next start of any demo would bring them all back at once.
+    pub(crate) fn disable_all_vhosts(&mut self) {
+        let links = apache::linked_names(&self.layout);
+        for name in &links {
+            if let Err(e) = apache::unlink(&self.layout, name) {
+                warn!(demo = %name, error = %e, "cannot disable a vhost");
+                continue;
+            }
+            if let Some(d) = self.demos.get_mut(name) {
+                d.linked = false;
+            }
+        }
+        if !links.is_empty() {
+            warn!(
+                vhosts = links.len(),
+                "supervisord was started afresh with every demo stopped: their vhosts are disabled too"
+            );
+        }
+    }
+
+    /// Brings the running Apache in line with the links, as a crash between
+    /// a link change and its reload may have left them apart.
+    pub(crate) async fn apache_reconcile(&mut self) {
+        let links = apache::linked_names(&self.layout);
+        self.refresh(APACHE_PROGRAM).await;
+        let idle = matches!(
+            self.apache_state(),
+            None | Some(DemoStatus::Stopped | DemoStatus::Exited | DemoStatus::Fatal)
+        );
+        if links.is_empty() && idle {
+            return;
+        }
+        match self.apache_apply().await {
+            Ok(()) => info!(
+                vhosts = links.len(),
+                "Apache brought in line with the enabled vhosts"
+            ),
+            Err(e) => error!(
+                error = %e.message,
+                detail = e.detail.as_deref().unwrap_or(""),
+                "Apache could not be brought in line with the enabled vhosts"
+            ),
         }
     }
 
@@ -74,19 +117,7 @@ impl Actor {
                 Err(e) => {
                     self.mark_hot(APACHE_PROGRAM);
                     self.refresh(APACHE_PROGRAM).await;
-                    let log = self.layout.apache_logs().join("error.log");
-                    let tail = std::fs::read_to_string(&log)
-                        .map(|t| {
-                            t.lines()
-                                .rev()
-                                .take(5)
-                                .collect::<Vec<_>>()
-                                .into_iter()
-                                .rev()
-                                .collect::<Vec<_>>()
-                                .join("\n")
-                        })
-                        .unwrap_or_default();
+                    let tail = last_lines(&self.layout.apache_logs().join("error.log"), 5);
                     warn!(error = %e, "Apache did not start");
                     return Err(ProtocolError::new(
                         ErrorKind::ApacheConfig,
@@ -125,4 +156,19 @@ pub(crate) async fn wait_ports(ports: &[u16], up: bool, limit: Duration) -> bool
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The last `n` lines of a log that is never rotated: only its end is read.
+fn last_lines(path: &std::path::Path, n: usize) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }

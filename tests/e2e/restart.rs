@@ -65,20 +65,18 @@ fn a_deploy_cut_short_by_a_crash_is_rolled_back_at_the_next_start() {
     );
 
     s.kill_daemon();
-    // The killed daemon's script would otherwise run on; a crash of the whole host would end it too.
-    for p in s
-        .processes_inside("sleep")
-        .into_iter()
-        .chain(s.processes_inside("bash"))
-    {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(p),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
     let _ = deploy.wait();
+    assert!(
+        !s.processes_inside("bash").is_empty(),
+        "the killed daemon's deploy script runs on"
+    );
     s.start_daemon();
 
+    // The next start ends the script along with its reservation.
+    s.wait_for("the script to be gone", Duration::from_secs(5), || {
+        s.processes_inside("bash").is_empty() && s.processes_inside("sleep").is_empty()
+    });
+    assert!(s.daemon_log().contains("killed its deploy script"));
     assert_eq!(s.demo_names_on_disk(), ["kept"]);
     let names: Vec<String> = s.installed().into_iter().map(|d| d.0).collect();
     assert_eq!(names, ["kept"]);
@@ -126,5 +124,115 @@ fn half_done_states_on_disk_are_repaired_at_start() {
         "Apache link whose demo is gone",
     ] {
         assert!(log.contains(said), "the log says {said:?}");
+    }
+}
+
+#[test]
+fn a_second_daemon_on_the_same_state_folder_changes_nothing() {
+    let s = Showroom::with_apps(25100, &["slow"]);
+    let mut deploy = s.spawn_ctl(&["deploy", "slow", "busy", "--param", "seconds=20"]);
+    deploy.until("the deploy's first line", Duration::from_secs(10), |l| {
+        l.contains("step 1")
+    });
+    // Same state, another socket: it must not repair (roll back) the live deploy.
+    let other_socket = s.dir.path().join("other.sock");
+    let out = run_limited(
+        std::process::Command::new(crate::harness::bin("showroomd"))
+            .arg("--config")
+            .arg(&s.config)
+            .arg("--socket")
+            .arg(&other_socket),
+        Duration::from_secs(20),
+    );
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("already running on the state folder"),
+        "{}",
+        out.stderr
+    );
+    assert!(!other_socket.exists());
+    assert_eq!(s.status("busy"), "DEPLOYING");
+    assert!(s.state.join("demos/busy/demo.conf").exists());
+    assert!(!s.daemon_log().contains("rolling back"));
+}
+
+#[test]
+fn a_fresh_supervisord_leaves_every_vhost_disabled_and_start_brings_one_back() {
+    let s = Showroom::start(25200);
+    s.ok(&["deploy", "testapache", "web"]);
+    s.ok(&["start", "web"]);
+    let port = s.json(&["list"])[0]["port"].as_u64().unwrap() as u16;
+    assert_eq!(crate::harness::http_get(port, "/").map(|r| r.0), Some(200));
+
+    s.ok(&["supervisor", "stop"]);
+    s.ok(&["supervisor", "start"]);
+    // Every program of a fresh supervisord is stopped: the vhost goes with them.
+    assert_eq!(s.status("web"), "STOPPED");
+    assert!(!s.state.join("apache/demos/web.conf").exists());
+    assert_eq!(crate::harness::http_get(port, "/"), None);
+    s.ok(&["start", "web"]);
+    assert_eq!(s.status("web"), "RUNNING");
+    assert_eq!(s.statename("apache2"), "RUNNING");
+    assert_eq!(crate::harness::http_get(port, "/").map(|r| r.0), Some(200));
+}
+
+#[test]
+fn apache_is_brought_in_line_with_the_links_at_start() {
+    let mut s = Showroom::start(25300);
+    s.ok(&["deploy", "testapache", "web"]);
+    s.ok(&["start", "web"]);
+    let port = s.json(&["list"])[0]["port"].as_u64().unwrap() as u16;
+    assert_eq!(s.stop_daemon(), Some(0));
+    // A crash between removing the link and reloading Apache.
+    std::fs::remove_file(s.state.join("apache/demos/web.conf")).unwrap();
+    assert_eq!(crate::harness::http_get(port, "/").map(|r| r.0), Some(200));
+
+    s.start_daemon();
+    assert_eq!(s.statename("apache2"), "STOPPED", "no vhost is enabled");
+    assert_eq!(crate::harness::http_get(port, "/"), None);
+    assert_eq!(s.status("web"), "STOPPED");
+    s.ok(&["start", "web"]);
+    assert_eq!(crate::harness::http_get(port, "/").map(|r| r.0), Some(200));
+}
+
+/// Runs a command to its end, killed (and failing the test) past `limit`;
+/// its output is captured, never the test runner's.
+fn run_limited(cmd: &mut std::process::Command, limit: Duration) -> crate::harness::Out {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawning");
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    crate::harness::Out {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
     }
 }

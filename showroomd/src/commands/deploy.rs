@@ -196,6 +196,7 @@ impl Actor {
             env,
             timeout: Duration::from_secs(self.cfg.deploy_timeout_secs),
             log: self.layout.deploy_log(name),
+            pgid_file: self.layout.deploy_pgid(name),
         })
     }
 
@@ -272,11 +273,11 @@ impl Actor {
                 warn!(demo = name, error = %e, "removing the group of a failed deploy");
             }
         }
-        if let Err(e) = store::remove_demo_dir(&self.layout, name) {
+        if let Err(e) = store::remove_demo_dir(&self.layout, name).await {
             warn!(demo = name, error = %e, "removing the folder of a failed deploy");
         }
         self.demos.remove(name);
-        self.procs.remove(name);
+        self.forget_proc(name);
         self.publish();
     }
 }

@@ -13,9 +13,10 @@ impl Actor {
         self.stop_parts(name).await?;
         self.remove_group(name).await.map_err(sup_error)?;
         store::remove_demo_dir(&self.layout, name)
+            .await
             .map_err(|e| internal("removing the demo's folder", e))?;
         self.demos.remove(name);
-        self.procs.remove(name);
+        self.forget_proc(name);
         self.publish();
         info!(demo = name, "destroyed");
         self.emit(Some(name), EventKind::Destroyed, "");

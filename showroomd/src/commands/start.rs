@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use protocol::{ErrorKind, EventKind, ProtocolError, Response};
+use protocol::{DemoStatus, ErrorKind, EventKind, ProtocolError, Response};
 use tracing::{info, warn};
 
 use crate::actor::{ok_if, sup_error, Actor};
 use crate::apache;
+use crate::supervisor::config::APACHE_PROGRAM;
 use crate::supervisor::rpc::codes;
 use crate::vhosts::{apache_error, wait_ports};
 
@@ -44,15 +45,26 @@ impl Actor {
         vhost: bool,
     ) -> Result<Response, ProtocolError> {
         let already_linked = apache::is_linked(&self.layout, name);
+        self.refresh(APACHE_PROGRAM).await;
+        let apache_up = matches!(
+            self.apache_state(),
+            Some(DemoStatus::Running | DemoStatus::Starting)
+        );
+        // A link with no Apache behind it (Apache died, or a crash came
+        // between link and reload) is enabled again like a new one.
+        let enable = vhost && !(already_linked && apache_up);
         let ports = if vhost {
             apache::listen_ports(&self.layout.vhost(name))
         } else {
             vec![]
         };
-        if vhost && !already_linked {
-            apache::config_test(&self.layout, &self.cfg, Some(&self.layout.vhost(name)))
-                .await
-                .map_err(apache_error)?;
+        if enable {
+            // Already linked, it is in the live tree: `apache_apply` tests it there.
+            if !already_linked {
+                apache::config_test(&self.layout, &self.cfg, Some(&self.layout.vhost(name)))
+                    .await
+                    .map_err(apache_error)?;
+            }
             // Apache's config test passes a port someone else holds, and a
             // graceful reload onto it would take every vhost down with it.
             for p in &ports {
@@ -84,7 +96,7 @@ impl Actor {
                 Err(e) => return Err(sup_error(e)),
             }
         }
-        if vhost && !already_linked {
+        if enable {
             apache::link(&self.layout, name).map_err(apache_error)?;
             let applied = self.apache_apply().await;
             let serving = applied.is_ok() && wait_ports(&ports, true, Duration::from_secs(5)).await;

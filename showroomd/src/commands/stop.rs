@@ -5,7 +5,7 @@ use std::time::Duration;
 use protocol::{EventKind, ProtocolError, Response};
 use tracing::info;
 
-use crate::actor::{sup_error, Actor};
+use crate::actor::{ok_if, sup_error, Actor};
 use crate::apache;
 use crate::supervisor::rpc::codes;
 use crate::vhosts::{apache_error, wait_ports};
@@ -33,6 +33,12 @@ impl Actor {
                 Ok(()) => {}
                 Err(e) if matches!(e.fault_code(), Some(codes::NOT_RUNNING | codes::BAD_NAME)) => {}
                 Err(e) => return Err(sup_error(e)),
+            }
+            if self.stale_sections.remove(name) {
+                self.remove_group(name).await.map_err(sup_error)?;
+                ok_if(self.sup.add_process_group(name).await, codes::ALREADY_ADDED)
+                    .map_err(sup_error)?;
+                info!(demo = name, "its rewritten program section now applies");
             }
         }
         if apache::unlink(&self.layout, name).map_err(apache_error)? {

@@ -46,6 +46,7 @@ impl Actor {
             .await
             .map_err(|e| ProtocolError::new(protocol::ErrorKind::Supervisor, e.to_string()))?;
         if started {
+            self.disable_all_vhosts();
             if let Err(e) = self.sync_groups().await {
                 error!(error = %e, "cannot bring supervisord's groups in line with the demos");
                 return Err(sup_error(e));
