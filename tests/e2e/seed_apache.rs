@@ -66,6 +66,12 @@ fn seed_apache_support() {
     assert!(err.contains("line 3"), "with the line: {err}");
     assert_eq!(s.status("test"), "STOPPED");
     assert_eq!(s.statename("apache2"), "STOPPED");
+    // "we don't start the app": its process (a `sleep 99999999`) never ran.
+    assert_eq!(s.statename("test"), "STOPPED", "its process is not started");
+    assert!(
+        s.processes_inside("sleep").is_empty(),
+        "no sleep 99999999 runs after a refused start"
+    );
     assert!(
         s.state
             .join("apache/demos/test.conf")
