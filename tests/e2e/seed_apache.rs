@@ -143,21 +143,26 @@ fn seed_apache_and_a_process() {
     s.ok(&["deploy", "test2", "test2"]);
     s.ok(&["deploy", "test2", "test2bis"]);
     assert_eq!(s.statename("apache2"), "STOPPED");
+    let (p2, p2bis) = (port_of(&s, "test2"), port_of(&s, "test2bis"));
     s.ok(&["start", "test2"]);
     s.ok(&["start", "test2bis"]);
     assert_eq!(s.status("test2"), "RUNNING");
     assert_eq!(s.status("test2bis"), "RUNNING");
-    serves(port_of(&s, "test2bis"), "test2 test2bis");
+    serves(p2, "test2 test2");
+    serves(p2bis, "test2 test2bis");
     s.wait_for("Apache to leave STARTING", Duration::from_secs(10), || {
         s.statename("apache2") != "STARTING"
     });
     s.ok(&["stop", "test2"]);
     assert_eq!(s.statename("apache2"), "RUNNING");
-    serves(port_of(&s, "test2bis"), "test2 test2bis");
+    silent(p2);
+    serves(p2bis, "test2 test2bis");
     s.ok(&["stop", "test2bis"]);
     assert_eq!(s.statename("apache2"), "STOPPED");
     assert_eq!(s.status("test2"), "STOPPED");
     assert_eq!(s.status("test2bis"), "STOPPED");
+    silent(p2);
+    silent(p2bis);
     s.ok(&["destroy", "test2"]);
     s.ok(&["destroy", "test2bis"]);
 
@@ -173,9 +178,19 @@ fn seed_apache_and_a_process() {
 
     // A good vhost and a bad startup script.
     s.ok(&["deploy", "error4", "error4"]);
+    let p4 = port_of(&s, "error4");
     assert_eq!(s.statename("apache2"), "STOPPED");
     let err = s.refused(&["start", "error4"]);
     assert!(err.contains("ABNORMAL_TERMINATION: error4"), "{err}");
+    // The process failed, so its vhost is not enabled: nothing serves its port.
+    silent(p4);
+    assert!(
+        s.state
+            .join("apache/demos/error4.conf")
+            .symlink_metadata()
+            .is_err(),
+        "error4's vhost left unlinked"
+    );
     let st = s.status("error4");
     assert!(["STARTING", "BACKOFF"].contains(&st.as_str()), "{st}");
     assert_eq!(s.statename("apache2"), "STOPPED");
