@@ -10,5 +10,8 @@ cargo build --workspace --bins --locked
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
 else
-    cargo test --workspace --locked --no-fail-fast
+    # Without nextest there is no per-test limit (.config/nextest.toml sets
+    # one): bound the whole run, so that a hang fails it instead of eating
+    # CI's budget. timeout signals cargo's whole process group.
+    timeout --kill-after=30s 30m cargo test --workspace --locked --no-fail-fast
 fi
