@@ -264,30 +264,9 @@ impl Showroom {
 
     /// Starts showroomctl in the background (`watch`, `logs --follow`, a long deploy); stopped on drop.
     pub fn spawn_ctl(&self, args: &[&str]) -> Bg {
-        let mut child = Command::new(bin("showroomctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning showroomctl");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufRead::lines(std::io::BufReader::new(out)) {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Bg {
-            child,
-            lines,
-            seen: vec![],
-        }
+        let mut cmd = Command::new(bin("showroomctl"));
+        cmd.arg("--socket").arg(&self.socket).args(args);
+        Bg::spawn(&mut cmd, Stream::Stdout)
     }
 
     /// How many times showroomd's log has a line containing `needle`.
@@ -424,7 +403,7 @@ impl Showroom {
     }
 }
 
-/// A showroomctl running in the background, its stdout read line by line; killed on drop.
+/// A process running in the background (a showroomctl, a second showroomd), one of its streams read line by line; killed on drop.
 pub struct Bg {
     child: Child,
     lines: std::sync::mpsc::Receiver<String>,
@@ -432,7 +411,44 @@ pub struct Bg {
     pub seen: Vec<String>,
 }
 
+/// Which of a background process's output streams a [`Bg`] reads; the other goes to /dev/null.
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
 impl Bg {
+    /// Starts `cmd` in the background with no stdin, reading `read` line by
+    /// line; neither stream is the test runner's. Killed on drop.
+    pub fn spawn(cmd: &mut Command, read: Stream) -> Bg {
+        cmd.stdin(Stdio::null());
+        match read {
+            Stream::Stdout => cmd.stdout(Stdio::piped()).stderr(Stdio::null()),
+            Stream::Stderr => cmd.stdout(Stdio::null()).stderr(Stdio::piped()),
+        };
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {:?}: {e}", cmd.get_program()));
+        let out: Box<dyn Read + Send> = match read {
+            Stream::Stdout => Box::new(child.stdout.take().unwrap()),
+            Stream::Stderr => Box::new(child.stderr.take().unwrap()),
+        };
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(out)) {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Bg {
+            child,
+            lines,
+            seen: vec![],
+        }
+    }
+
     /// Reads lines until one satisfies `f` (returned), or panics after `limit` with all that was seen.
     #[track_caller]
     pub fn until(&mut self, what: &str, limit: Duration, f: impl Fn(&str) -> bool) -> String {
@@ -457,6 +473,24 @@ impl Bg {
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for it to exit by itself and returns its exit code (None: killed by a
+    /// signal); panics after `limit`, and then the drop kills it.
+    #[track_caller]
+    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let t0 = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "still running after {limit:?}; seen:\n{}",
+                self.seen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Interrupts it as a person would (SIGINT) and returns its exit code.

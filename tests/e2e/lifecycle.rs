@@ -1,32 +1,25 @@
 //! Deploys run as jobs: reads and other demos are served meanwhile, output streams, the name is held.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use crate::harness::{bin, Options, Showroom};
+use crate::harness::{Options, Showroom};
 
 #[test]
 fn a_long_deploy_streams_its_output_and_blocks_nobody() {
     let s = Showroom::with_apps(21200, &["slow"]);
     s.ok(&["deploy", "test1", "other"]);
-    let mut deploy = Command::new(bin("showroomctl"))
-        .arg("--socket")
-        .arg(&s.socket)
-        .args([
-            "deploy",
-            "slow",
-            "long",
-            "--param",
-            "seconds=6",
-            "--comment",
-            "a slow one",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(deploy.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
+    // In the background, its stdout read line by line, its stderr away from
+    // the runner's; killed on drop if an assertion fails first.
+    let mut deploy = s.spawn_ctl(&[
+        "deploy",
+        "slow",
+        "long",
+        "--param",
+        "seconds=6",
+        "--comment",
+        "a slow one",
+    ]);
+    let first = deploy.until("a first line of output", Duration::from_secs(30), |_| true);
     assert!(
         first.contains("step 1"),
         "progress arrives as it comes: {first:?}"
@@ -51,16 +44,18 @@ fn a_long_deploy_streams_its_output_and_blocks_nobody() {
     s.ok(&["start", "other"]);
     assert_eq!(s.status("other"), "RUNNING");
     assert!(
-        deploy.try_wait().unwrap().is_none(),
+        deploy.running(),
         "all of that was answered while the deploy still ran"
     );
 
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    assert!(deploy.wait().unwrap().success());
+    deploy.until("deployed long", Duration::from_secs(60), |l| {
+        l.contains("deployed long")
+    });
+    assert_eq!(deploy.wait(Duration::from_secs(30)), Some(0));
     assert!(
-        rest.contains("step 6") && rest.contains("deployed long"),
-        "{rest}"
+        deploy.seen.iter().any(|l| l.contains("step 6")),
+        "{:?}",
+        deploy.seen
     );
     assert_eq!(s.status("long"), "STOPPED");
     assert_eq!(

@@ -3,12 +3,13 @@
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
+use std::process::Command;
 use std::time::Duration;
 
 use protocol::codec::{decode, encode};
 use protocol::{ErrorKind, Request, Response, PROTOCOL_VERSION};
 
-use crate::harness::Showroom;
+use crate::harness::{bin, Bg, Showroom, Stream};
 
 fn send_raw(sock: &mut UnixStream, payload: &[u8]) {
     sock.write_all(&(payload.len() as u32).to_be_bytes())
@@ -162,13 +163,20 @@ fn the_socket_is_0660_a_stale_one_is_replaced_and_a_live_one_kept() {
     assert_eq!(mode, 0o660);
 
     // A second daemon on the same socket refuses to start and leaves the first alone.
-    let o = std::process::Command::new(crate::harness::bin("showroomd"))
-        .arg("--config")
-        .arg(&s.config)
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("already listening"));
+    // It runs under a guard: killed on drop, and given 30 s to give up.
+    let mut second = Bg::spawn(
+        Command::new(bin("showroomd"))
+            .arg("--config")
+            .arg(&s.config),
+        Stream::Stderr,
+    );
+    let code = second.wait(Duration::from_secs(30));
+    assert_ne!(code, Some(0), "a second showroomd must not start");
+    assert!(code.is_some(), "it exits by itself, not by a signal");
+    second.until("already listening", Duration::from_secs(10), |l| {
+        l.contains("already listening")
+    });
+    drop(second);
     s.ok(&["list"]);
 
     // A crash leaves the socket file behind: the next start replaces it.
