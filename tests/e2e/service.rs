@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::{bin, Options, Out, Showroom};
+use crate::harness::{bin, pid_alive, Options, Out, Showroom};
 
 fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
@@ -80,7 +80,17 @@ fn systemd_analyze_verifies_every_unit() {
 #[test]
 fn readiness_and_stopping_reach_notify_socket() {
     let mut s = Showroom::start(22800);
+    // supervisord down first, so that the daemon given NOTIFY_SOCKET is the
+    // one that starts it: else the environment check below could not fail.
+    let first_supervisord = s.supervisord_pid().expect("supervisord's pid");
+    s.ok(&["supervisor", "stop"]);
+    assert_eq!(s.json(&["supervisor", "status"])["running"], false);
     s.stop_daemon();
+    assert!(
+        s.supervisord_pid().is_none_or(|p| !pid_alive(p)),
+        "supervisord stays down while no showroomd runs"
+    );
+    let started_before = s.log_count("supervisord started");
     let notify_path = s.dir.path().join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
     notify
@@ -93,10 +103,32 @@ fn readiness_and_stopping_reach_notify_socket() {
     assert!(msg.lines().any(|l| l == "READY=1"), "{msg}");
     // Ready means usable: supervisord answers through showroomd.
     assert_eq!(s.json(&["supervisor", "status"])["running"], true);
-    // supervisord (and so the demos) must not inherit systemd's socket.
+    // supervisord (and so the demos) must not inherit systemd's socket, which
+    // the daemon that started it had.
+    let environ = |pid: i32| {
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).unwrap())
+            .into_owned()
+    };
+    let daemon = s.daemon_pid().unwrap() as i32;
+    assert!(
+        environ(daemon).contains("NOTIFY_SOCKET="),
+        "showroomd itself runs with NOTIFY_SOCKET"
+    );
     let pid = s.supervisord_pid().unwrap();
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-    assert!(!String::from_utf8_lossy(&environ).contains("NOTIFY_SOCKET"));
+    assert_ne!(
+        pid, first_supervisord,
+        "supervisord was started again, by the daemon with NOTIFY_SOCKET"
+    );
+    assert_eq!(
+        s.log_count("supervisord started"),
+        started_before + 1,
+        "the showroomd with NOTIFY_SOCKET started supervisord:\n{}",
+        s.daemon_log()
+    );
+    assert!(
+        !environ(pid).contains("NOTIFY_SOCKET"),
+        "supervisord inherited NOTIFY_SOCKET"
+    );
 
     assert_eq!(s.stop_daemon(), Some(0));
     let n = notify.recv(&mut buf).expect("STOPPING=1");
