@@ -70,6 +70,7 @@ pub struct Showroom {
     pub scripts: PathBuf,
     pub log: PathBuf,
     daemon: Option<Child>,
+    reaper: Reaper,
 }
 
 pub struct Options {
@@ -138,6 +139,7 @@ impl Showroom {
             .unwrap();
         // Apache runs as www-data when the suite runs as root: it must reach the demos' files.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let reaper = Reaper::watch(dir.path());
         let state = dir.path().join("state");
         let scripts = dir.path().join("scripts");
         std::fs::create_dir(&scripts).unwrap();
@@ -169,6 +171,7 @@ impl Showroom {
             scripts,
             log,
             daemon: None,
+            reaper,
         };
         s.start_daemon();
         s
@@ -369,23 +372,7 @@ impl Showroom {
 
     /// Processes (other than supervisord) whose working folder is inside this showroom.
     pub fn processes_inside(&self, comm: &str) -> Vec<i32> {
-        let root = self.dir.path().canonicalize().unwrap();
-        let mut found = vec![];
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-            if name.trim() != comm || !pid_alive(pid) {
-                continue;
-            }
-            if let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) {
-                if cwd.starts_with(&root) {
-                    found.push(pid);
-                }
-            }
-        }
-        found
+        processes_inside(self.dir.path(), comm)
     }
 
     /// Polls until `f` holds, or panics after `limit` with `what`.
@@ -522,6 +509,130 @@ pub fn pid_alive(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok() && state != Some("Z")
 }
 
+/// Processes named `comm` (or `comm.N`: `python3.11` for `python3`; other
+/// than supervisord, which runs from `/`) whose working folder is inside `root`.
+pub fn processes_inside(root: &Path, comm: &str) -> Vec<i32> {
+    let Ok(root) = root.canonicalize() else {
+        return vec![];
+    };
+    let mut found = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        let name = name.trim();
+        // Debian's python3 is python3.11 (or so) by the time it runs.
+        let same = name == comm || name.starts_with(&format!("{comm}."));
+        if !same || !pid_alive(pid) {
+            continue;
+        }
+        if let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) {
+            if cwd.starts_with(&root) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Stops everything a test left in its folder when the test process dies
+/// without running its drops: nextest's slow-timeout terminates a hung test
+/// with SIGTERM then SIGKILL, and supervisord (which daemonizes into a session
+/// of its own), Apache and the demos would live on, holding the test's ports.
+///
+/// A small shell in a process group of its own (out of reach of the signals
+/// sent to the test's group) waits for the end of a pipe the test holds; when
+/// the test process is gone it kills every process whose command line names
+/// the folder or whose working folder is inside it, and removes the folder.
+/// A test that ends normally tells it `done` after its own teardown.
+pub struct Reaper {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+const REAPER_SCRIPT: &str = r#"
+read -r word
+[ "$word" = done ] && exit 0
+for round in 1 2 3; do
+    pids=$( { grep -lsF -- "$REAP_ROOT/" /proc/[0-9]*/cmdline
+              find /proc -mindepth 2 -maxdepth 2 -name cwd -lname "$REAP_ROOT/*" 2>/dev/null
+            } | cut -d/ -f3 | sort -u | grep -vx "$$")
+    [ -z "$pids" ] && break
+    kill -9 $pids 2>/dev/null
+    sleep 0.2
+done
+rm -rf -- "$REAP_ROOT"
+"#;
+
+impl Reaper {
+    pub fn watch(root: &Path) -> Reaper {
+        use std::os::unix::process::CommandExt;
+        let root = root.canonicalize().unwrap();
+        // The folder goes in the environment, not the command line, so the reaper does not find itself.
+        let mut child = Command::new("bash")
+            .args(["-c", REAPER_SCRIPT])
+            .env("REAP_ROOT", &root)
+            .current_dir("/")
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning the reaper");
+        let stdin = child.stdin.take();
+        Reaper { child, stdin }
+    }
+
+    /// The test tore down all it started: the reaper has nothing to do.
+    pub fn done(&mut self) {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"done\n");
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+/// SIGTERM, up to `grace` for it to go, then SIGKILL.
+pub fn terminate(pid: i32, grace: Duration) {
+    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    let t0 = Instant::now();
+    while pid_alive(pid) && t0.elapsed() < grace {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+}
+
+/// Stops what a showroom whose daemon is already gone left running in `root`
+/// (state folder `state`): supervisord (which stops Apache and the demos),
+/// then Apache, then whatever still runs from inside `root`. Also for a state
+/// folder the harness did not start showroomd on (demos/try.sh's).
+pub fn stop_showroom_in(root: &Path, state: &Path) {
+    let supervisord = std::fs::read_to_string(state.join("supervisor/supervisord.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    if let Some(pid) = supervisord {
+        terminate(pid, Duration::from_secs(20));
+    }
+    let apache_pid = std::fs::read_to_string(state.join("apache/run/apache2.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    if let Some(pid) = apache_pid {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    for comm in ["sleep", "apache2", "python3", "bash", "sh"] {
+        for pid in processes_inside(root, comm) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
 impl Drop for Showroom {
     /// Stops all this showroom started, pass or fail: showroomd, then
     /// supervisord (which stops Apache and the demos), then whatever is
@@ -541,25 +652,8 @@ impl Drop for Showroom {
             let _ = child.kill();
             let _ = child.wait();
         }
-        if let Some(pid) = self.supervisord_pid() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            let t0 = Instant::now();
-            while pid_alive(pid) && t0.elapsed() < Duration::from_secs(20) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        let apache_pid = std::fs::read_to_string(self.state.join("apache/run/apache2.pid"))
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok());
-        if let Some(pid) = apache_pid {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        for comm in ["sleep", "apache2", "python3", "bash", "sh"] {
-            for pid in self.processes_inside(comm) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        }
+        stop_showroom_in(self.dir.path(), &self.state);
+        self.reaper.done();
     }
 }
 
