@@ -62,6 +62,14 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// The checkout's root (where README.md and demos/ are).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the checkout")
+        .to_owned()
+}
+
 pub struct Showroom {
     pub dir: tempfile::TempDir,
     pub state: PathBuf,
@@ -78,6 +86,8 @@ pub struct Options {
     pub port_min: Option<u16>,
     /// Fixture scripts from `fixtures/extra` besides the seed's.
     pub extra_apps: Vec<&'static str>,
+    /// Scripts shipped in the checkout's `demos/` (`static`, `pyhttp`...) besides the seed's.
+    pub shipped_apps: Vec<&'static str>,
     pub extra_config: String,
     pub deploy_timeout_secs: u64,
     /// Faster than showroomd's defaults (200 ms, 30 s), so tests see changes soon.
@@ -90,6 +100,7 @@ impl Default for Options {
         Options {
             port_min: None,
             extra_apps: vec![],
+            shipped_apps: vec![],
             extra_config: String::new(),
             deploy_timeout_secs: 60,
             poll_moving_ms: 100,
@@ -150,6 +161,11 @@ impl Showroom {
         for app in &opts.extra_apps {
             let f = format!("demo_{app}.sh");
             std::fs::copy(fixtures().join("extra").join(&f), scripts.join(&f)).unwrap();
+        }
+        for app in &opts.shipped_apps {
+            let f = format!("demo_{app}.sh");
+            std::fs::copy(repo_root().join("demos").join(&f), scripts.join(&f))
+                .unwrap_or_else(|e| panic!("demos/{f}: {e}"));
         }
         let socket = dir.path().join("showroomd.sock");
         let config = dir.path().join("showroomd.toml");

@@ -11,3 +11,4 @@ mod restart;
 mod seed_apache;
 mod seed_core;
 mod service;
+mod shipped_demos;
