@@ -2,26 +2,45 @@
 # Runs showroom on this machine: installs what it drives, builds it, starts
 # showroomd in the background (state and socket at their defaults), deploys
 # and starts the sample `static` demo as `hello`, and prints its URL.
+#
+# Set nothing to try it. For a run kept apart from the defaults (the test
+# suite's), all optional:
+#   SHOWROOM_CONFIG=FILE      start showroomd with `--config FILE`
+#                             (try.sh's own `--scripts demos/` still wins)
+#   SHOWROOM_SOCKET=PATH      the socket showroomctl talks to (and showroomd's
+#                             default; a `socket` in the config file wins)
+#   SHOWROOMD_LOG_FILE=FILE   where showroomd's output goes
+#   CARGO_TARGET_DIR=DIR      cargo's, honoured: the binaries come from there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
 cargo build --workspace --bins --locked --quiet
-bin=$PWD/target/debug
+target=${CARGO_TARGET_DIR:-target}
+case $target in /*) ;; *) target=$PWD/$target ;; esac
+bin=$target/debug
 ctl="$bin/showroomctl"
 
 if ! "$ctl" list >/dev/null 2>&1; then
-    logdir=${XDG_STATE_HOME:-$HOME/.local/state}
-    [ "$(id -u)" -eq 0 ] && logdir=/var/log
-    mkdir -p "$logdir"
-    log=$logdir/showroomd.log
+    if [ -n "${SHOWROOMD_LOG_FILE:-}" ]; then
+        log=$SHOWROOMD_LOG_FILE
+    else
+        logdir=${XDG_STATE_HOME:-$HOME/.local/state}
+        [ "$(id -u)" -eq 0 ] && logdir=/var/log
+        mkdir -p "$logdir"
+        log=$logdir/showroomd.log
+    fi
+    args=(--scripts "$PWD/demos")
+    if [ -n "${SHOWROOM_CONFIG:-}" ]; then
+        args=(--config "$SHOWROOM_CONFIG" "${args[@]}")
+    fi
     # setsid + nohup: the daemon outlives this script and holds none of its streams.
-    setsid nohup "$bin/showroomd" --scripts "$PWD/demos" >>"$log" 2>&1 </dev/null &
+    setsid nohup "$bin/showroomd" "${args[@]}" >>"$log" 2>&1 </dev/null &
     for _ in $(seq 1 300); do
         "$ctl" list >/dev/null 2>&1 && break
         sleep 0.1
     done
     "$ctl" list >/dev/null || { echo "showroomd did not come up; see $log" >&2; exit 1; }
-    echo "showroomd is running (log: $log)"
+    echo "showroomd is running (pid $!, log: $log)"
 fi
 
 if [ "$("$ctl" status hello)" = DESTROYED ]; then

@@ -496,6 +496,20 @@ impl Bg {
         }
     }
 
+    /// Reads what is left into `seen`, up to the end of the stream or `limit`;
+    /// whether the stream ended (no process holds it open any more).
+    pub fn drain(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+
     /// Interrupts it as a person would (SIGINT) and returns its exit code.
     pub fn interrupt(&mut self) -> Option<i32> {
         let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT);

@@ -12,3 +12,4 @@ mod seed_apache;
 mod seed_core;
 mod service;
 mod shipped_demos;
+mod try_sh;
