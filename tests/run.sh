@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
 cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests drive the real binaries: build them first.
 cargo build --workspace --bins --locked
 if cargo nextest --version >/dev/null 2>&1; then

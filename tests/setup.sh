@@ -19,3 +19,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Debian's supervisor package may start a system-wide supervisord; showroom runs its own.
 command -v cargo >/dev/null 2>&1 || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
+# The suite checks formatting and lints: a minimal rustup profile lacks both.
+for tool in fmt clippy; do
+    if ! cargo "$tool" --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+        rustup component add "$( [ "$tool" = fmt ] && echo rustfmt || echo clippy )"
+    fi
+done

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use protocol::{EventKind, ProtocolError, Response};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::actor::{ok_if, sup_error, Actor};
 use crate::apache;
@@ -47,7 +47,13 @@ impl Actor {
             }
             self.apache_apply().await?;
             let ports = apache::listen_ports(&self.layout.vhost(name));
-            wait_ports(&ports, false, Duration::from_secs(5)).await;
+            if !wait_ports(&ports, false, Duration::from_secs(5)).await {
+                warn!(
+                    demo = name,
+                    ?ports,
+                    "Apache still answers on the stopped demo's port(s) after 5 s"
+                );
+            }
         }
         Ok(())
     }
