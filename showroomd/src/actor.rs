@@ -401,6 +401,10 @@ impl Actor {
                 complete,
                 taken,
             } => {
+                if !self.supervisor_up && self.supervisor_seen.is_some_and(|seen| seen > taken) {
+                    // Read before supervisord was found gone: nothing in it holds.
+                    return;
+                }
                 self.set_supervisor_up(true, "", taken);
                 if complete {
                     let gone: Vec<String> = self
@@ -598,6 +602,13 @@ impl Actor {
             &crate::apache::render_main(&layout, &self.cfg),
         )?;
 
+        // No deploy runs yet (the state lock is ours): every noted process
+        // group is a script left by a showroomd that died while it ran.
+        for (name, pgid_file) in deployer::noted_groups(&layout) {
+            if deployer::kill_leftover(&pgid_file, &layout.demo_dir(&name)) {
+                warn!(demo = %name, "killed its deploy script, still running since showroomd died");
+            }
+        }
         let mut rolled_back = Vec::new();
         for name in store::demo_names(&layout)? {
             if let Err(e) = protocol::names::validate_name(&name) {
@@ -633,9 +644,6 @@ impl Actor {
             };
             if record.phase == Phase::Deploying {
                 warn!(demo = %name, "rolling back a deploy cut short by a stop of showroomd");
-                if deployer::kill_leftover(&layout.deploy_pgid(&name), &layout.demo_dir(&name)) {
-                    warn!(demo = %name, "killed its deploy script, still running since then");
-                }
                 store::remove_demo_dir(&layout, &name).await?;
                 let _ = std::fs::remove_file(layout.program_section(&name));
                 rolled_back.push(name);

@@ -74,8 +74,9 @@ pub fn render_main(layout: &Layout, cfg: &Config) -> String {
     );
     out += "KeepAlive On\nTimeout 60\n";
     // IncludeOptional: a plain Include of an empty folder is an error.
+    // SHOWROOM_ALONE (`config_test_alone`) leaves the enabled vhosts out.
     out += &format!(
-        "IncludeOptional \"{}/*.conf\"\n",
+        "<IfDefine !{ALONE}>\n    IncludeOptional \"{}/*.conf\"\n</IfDefine>\n",
         layout.apache_links().display()
     );
     out
@@ -89,13 +90,24 @@ pub async fn config_test(
     cfg: &Config,
     extra: Option<&Path>,
 ) -> Result<(), ApacheError> {
-    let mut cmd = tokio::process::Command::new(&cfg.apache_bin);
-    cmd.arg("-t").arg("-f").arg(layout.apache_conf());
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "-t".into(),
+        "-f".into(),
+        layout.apache_conf().into_os_string(),
+    ];
     if let Some(extra) = extra {
-        cmd.arg("-c")
-            .arg(format!("Include \"{}\"", extra.display()));
+        args.push("-c".into());
+        args.push(format!("Include \"{}\"", extra.display()).into());
     }
-    let out = cmd
+    run_config_test(cfg, args).await
+}
+
+async fn run_config_test(
+    cfg: &Config,
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<(), ApacheError> {
+    let out = tokio::process::Command::new(&cfg.apache_bin)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -114,6 +126,31 @@ pub async fn config_test(
         msg = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     }
     Err(ApacheError::Rejected(msg))
+}
+
+/// Defined for a test of one vhost without the enabled ones.
+const ALONE: &str = "SHOWROOM_ALONE";
+
+/// Runs Apache's config test on the main config with `vhost` as its only
+/// virtual host: whether Apache refuses that file on its own.
+pub async fn config_test_alone(
+    layout: &Layout,
+    cfg: &Config,
+    vhost: &Path,
+) -> Result<(), ApacheError> {
+    run_config_test(
+        cfg,
+        [
+            "-t".into(),
+            "-f".into(),
+            layout.apache_conf().into_os_string(),
+            "-D".into(),
+            ALONE.into(),
+            "-c".into(),
+            format!("Include \"{}\"", vhost.display()).into(),
+        ],
+    )
+    .await
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApacheError + '_ {

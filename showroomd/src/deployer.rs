@@ -231,6 +231,26 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
     }
 }
 
+/// The deploy scripts' process groups noted on disk: (demo, file).
+pub fn noted_groups(layout: &crate::layout::Layout) -> Vec<(String, PathBuf)> {
+    let dir = layout.logs().join("deploy");
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            let name = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(crate::layout::DEPLOY_PGID_EXT)?
+                .strip_suffix('.')?
+                .to_owned();
+            Some((name, path))
+        })
+        .collect()
+}
+
 /// Kills what is left of a deploy script whose showroomd died while it ran:
 /// the process group noted in `pgid_file`, provided one of its processes
 /// still works inside `demo_dir` (so a reused group id is never hit).
@@ -245,6 +265,11 @@ pub fn kill_leftover(pgid_file: &Path, demo_dir: &Path) -> bool {
         return false;
     };
     let _ = std::fs::remove_file(pgid_file);
+    // /proc shows working folders resolved: compare with the resolved one.
+    let Ok(demo_dir) = demo_dir.canonicalize() else {
+        return false;
+    };
+    let demo_dir = demo_dir.as_path();
     let ours = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()

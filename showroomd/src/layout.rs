@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// The ending of the files `deploy_pgid` names.
+pub const DEPLOY_PGID_EXT: &str = "pgid";
+
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
@@ -26,10 +29,6 @@ impl Layout {
     }
     pub fn record(&self, name: &str) -> PathBuf {
         self.demo_dir(name).join("demo.conf")
-    }
-    /// The process group of the demo's deploy script, while it runs.
-    pub fn deploy_pgid(&self, name: &str) -> PathBuf {
-        self.demo_dir(name).join(".deploy.pgid")
     }
     pub fn start_script(&self, name: &str) -> PathBuf {
         self.demo_dir(name).join("start.sh")
@@ -83,6 +82,13 @@ impl Layout {
     }
     pub fn deploy_log(&self, name: &str) -> PathBuf {
         self.logs().join("deploy").join(format!("{name}.log"))
+    }
+    /// The process group of the demo's deploy script, while it runs: out of
+    /// the script's reach, beside its log.
+    pub fn deploy_pgid(&self, name: &str) -> PathBuf {
+        self.logs()
+            .join("deploy")
+            .join(format!("{name}.{DEPLOY_PGID_EXT}"))
     }
 
     /// Creates the folders showroom writes into.

@@ -23,7 +23,7 @@ pub(crate) fn apache_error(e: ApacheError) -> ProtocolError {
 impl Actor {
     /// Waits while Apache is STARTING: a USR1 before it has set up its
     /// signal handlers would kill it.
-    async fn apache_settle(&mut self) -> Option<DemoStatus> {
+    pub(crate) async fn apache_settle(&mut self) -> Option<DemoStatus> {
         let t0 = Instant::now();
         loop {
             self.refresh(APACHE_PROGRAM).await;
@@ -70,7 +70,7 @@ impl Actor {
             return;
         }
         match self.apache_apply().await {
-            Ok(()) => info!(
+            Ok(_) => info!(
                 vhosts = links.len(),
                 "Apache brought in line with the enabled vhosts"
             ),
@@ -82,13 +82,72 @@ impl Actor {
         }
     }
 
+    /// Disables a linked vhost Apache cannot serve, so that it never takes
+    /// the others down with it.
+    fn prune(&mut self, name: &str, why: &str, pruned: &mut Vec<(String, String)>) {
+        if let Err(e) = apache::unlink(&self.layout, name) {
+            warn!(demo = %name, error = %e, "cannot disable a vhost Apache cannot serve");
+            return;
+        }
+        if let Some(d) = self.demos.get_mut(name) {
+            d.linked = false;
+        }
+        warn!(demo = %name, reason = why, "disabled a vhost Apache cannot serve; the others go on");
+        pruned.push((name.to_owned(), why.to_owned()));
+    }
+
+    /// Disables the linked vhosts that keep Apache from serving the rest:
+    /// with Apache down, those whose port another program holds (its start
+    /// would fail on them); when the live config test fails, those Apache
+    /// refuses on their own (a demo may have rewritten its file since).
+    async fn prune_links(&mut self, apache_idle: bool) -> Vec<(String, String)> {
+        let mut pruned = Vec::new();
+        if apache_idle {
+            for name in apache::linked_names(&self.layout) {
+                let ports = apache::listen_ports(&self.layout.vhost(&name));
+                if let Some(p) = ports
+                    .iter()
+                    .find(|p| std::net::TcpListener::bind(("0.0.0.0", **p)).is_err())
+                {
+                    let why = format!("port {p} of its virtual host is taken by another program");
+                    self.prune(&name, &why, &mut pruned);
+                }
+            }
+        }
+        if apache::config_test(&self.layout, &self.cfg, None)
+            .await
+            .is_err()
+        {
+            for name in apache::linked_names(&self.layout) {
+                let vhost = self.layout.vhost(&name);
+                if let Err(ApacheError::Rejected(msg)) =
+                    apache::config_test_alone(&self.layout, &self.cfg, &vhost).await
+                {
+                    self.prune(&name, &msg, &mut pruned);
+                }
+            }
+        }
+        pruned
+    }
+
     /// Makes the running Apache serve exactly the linked vhosts: a graceful
     /// reload when it runs, a start when it does not, a stop when no link is
-    /// left. The config test runs first, every time.
-    pub(crate) async fn apache_apply(&mut self) -> Result<(), ProtocolError> {
-        let links = apache::linked_names(&self.layout);
+    /// left. The config test runs first, every time; vhosts that would take
+    /// the others down are disabled first, and returned with the reason.
+    pub(crate) async fn apache_apply(&mut self) -> Result<Vec<(String, String)>, ProtocolError> {
         let state = self.apache_settle().await;
         let running = matches!(state, Some(DemoStatus::Running | DemoStatus::Starting));
+        let pruned = if apache::linked_names(&self.layout).is_empty() {
+            Vec::new()
+        } else {
+            // Only an Apache that holds no port leaves a taken one to another program.
+            let idle = matches!(
+                state,
+                None | Some(DemoStatus::Stopped | DemoStatus::Exited | DemoStatus::Fatal)
+            );
+            self.prune_links(idle).await
+        };
+        let links = apache::linked_names(&self.layout);
         if links.is_empty() {
             if running || state == Some(DemoStatus::Backoff) {
                 ok_if(
@@ -99,7 +158,7 @@ impl Actor {
                 info!("Apache stopped: no vhost is enabled");
             }
             self.refresh(APACHE_PROGRAM).await;
-            return Ok(());
+            return Ok(pruned);
         }
         apache::config_test(&self.layout, &self.cfg, None)
             .await
@@ -129,7 +188,7 @@ impl Actor {
         }
         self.mark_hot(APACHE_PROGRAM);
         self.refresh(APACHE_PROGRAM).await;
-        Ok(())
+        Ok(pruned)
     }
 }
 

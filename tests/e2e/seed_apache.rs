@@ -253,3 +253,31 @@ fn reloads_drop_no_request_of_the_demos_already_served() {
         ok + failed
     );
 }
+
+#[test]
+fn a_vhost_rewritten_bad_after_its_start_is_disabled_and_the_others_go_on() {
+    let s = Showroom::start(25400);
+    for name in ["a", "b", "c"] {
+        s.ok(&["deploy", "testapache", name]);
+        s.ok(&["start", name]);
+    }
+    let (pa, pb) = (port_of(&s, "a"), port_of(&s, "b"));
+    // The demo owns its folder: nothing stops it from breaking its own vhost.
+    std::fs::write(
+        s.state.join("demos/c/apache2.conf"),
+        "Listen 1\n<VirtualHost *:1>\n    BrokenOnPurpose on\n</VirtualHost>\n",
+    )
+    .unwrap();
+    s.ok(&["stop", "a"]);
+    silent(pa);
+    serves(pb, "hello from b");
+    assert_eq!(s.status("b"), "RUNNING");
+    assert_eq!(s.status("c"), "STOPPED", "c's vhost was disabled");
+    assert!(!s.state.join("apache/demos/c.conf").exists());
+    assert!(s
+        .daemon_log()
+        .contains("disabled a vhost Apache cannot serve"));
+    // And c, started again, is refused with Apache's words.
+    assert!(s.refused(&["start", "c"]).contains("BrokenOnPurpose"));
+    serves(pb, "hello from b");
+}

@@ -42,7 +42,10 @@ impl Actor {
         if let Ok(entries) = std::fs::read_dir(self.layout.logs().join("deploy")) {
             for e in entries.flatten() {
                 let file = e.file_name().to_string_lossy().into_owned();
-                let demo = file.strip_suffix(".log").unwrap_or(&file);
+                // Only logs: a running deploy's process group is noted here too.
+                let Some(demo) = file.strip_suffix(".log") else {
+                    continue;
+                };
                 if !self.demos.contains_key(demo) {
                     leftovers.push((format!("deploy log {file}"), Leftover::File(e.path())));
                 }

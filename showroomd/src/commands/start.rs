@@ -7,7 +7,6 @@ use tracing::{info, warn};
 
 use crate::actor::{ok_if, sup_error, Actor};
 use crate::apache;
-use crate::supervisor::config::APACHE_PROGRAM;
 use crate::supervisor::rpc::codes;
 use crate::vhosts::{apache_error, wait_ports};
 
@@ -45,13 +44,9 @@ impl Actor {
         vhost: bool,
     ) -> Result<Response, ProtocolError> {
         let already_linked = apache::is_linked(&self.layout, name);
-        self.refresh(APACHE_PROGRAM).await;
-        let apache_up = matches!(
-            self.apache_state(),
-            Some(DemoStatus::Running | DemoStatus::Starting)
-        );
-        // A link with no Apache behind it (Apache died, or a crash came
-        // between link and reload) is enabled again like a new one.
+        // A link with no running Apache behind it (Apache died, or a crash
+        // came between link and reload) is enabled again like a new one.
+        let apache_up = vhost && self.apache_settle().await == Some(DemoStatus::Running);
         let enable = vhost && !(already_linked && apache_up);
         let ports = if vhost {
             apache::listen_ports(&self.layout.vhost(name))
@@ -69,6 +64,10 @@ impl Actor {
             // graceful reload onto it would take every vhost down with it.
             for p in &ports {
                 if let Err(e) = std::net::TcpListener::bind(("0.0.0.0", *p)) {
+                    // Linked, it would keep Apache from starting for the others.
+                    if already_linked {
+                        let _ = apache::unlink(&self.layout, name);
+                    }
                     return Err(ProtocolError::new(
                         ErrorKind::ApacheConfig,
                         format!("port {p} of this demo's virtual host is taken by another program"),
@@ -78,6 +77,13 @@ impl Actor {
             }
         }
         if process {
+            // A process that ended by itself still runs on its old section.
+            if !matches!(
+                self.procs.get(name),
+                Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff)
+            ) {
+                self.apply_stale_section(name).await?;
+            }
             match self.sup.start_process(name, true).await {
                 Ok(()) => {}
                 Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => {}
@@ -98,7 +104,16 @@ impl Actor {
         }
         if enable {
             apache::link(&self.layout, name).map_err(apache_error)?;
-            let applied = self.apache_apply().await;
+            let applied = self.apache_apply().await.and_then(|pruned| {
+                match pruned.into_iter().find(|(n, _)| n == name) {
+                    Some((_, why)) => Err(ProtocolError::new(
+                        ErrorKind::ApacheConfig,
+                        "Apache refused the virtual host",
+                    )
+                    .with_detail(why)),
+                    None => Ok(()),
+                }
+            });
             let serving = applied.is_ok() && wait_ports(&ports, true, Duration::from_secs(5)).await;
             if !serving {
                 // Undo: the demo goes back to stopped, Apache back to the others.

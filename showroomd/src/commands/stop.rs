@@ -11,6 +11,19 @@ use crate::supervisor::rpc::codes;
 use crate::vhosts::{apache_error, wait_ports};
 
 impl Actor {
+    /// Applies a program section rewritten while the demo ran, now that it
+    /// does not: its group is added again. Kept pending if that fails.
+    pub(crate) async fn apply_stale_section(&mut self, name: &str) -> Result<(), ProtocolError> {
+        if !self.stale_sections.contains(name) {
+            return Ok(());
+        }
+        self.remove_group(name).await.map_err(sup_error)?;
+        ok_if(self.sup.add_process_group(name).await, codes::ALREADY_ADDED).map_err(sup_error)?;
+        self.stale_sections.remove(name);
+        info!(demo = name, "its rewritten program section now applies");
+        Ok(())
+    }
+
     pub(crate) async fn stop_demo(&mut self, name: &str) -> Result<Response, ProtocolError> {
         self.installed(name)?;
         self.require_supervisor().await?;
@@ -34,12 +47,7 @@ impl Actor {
                 Err(e) if matches!(e.fault_code(), Some(codes::NOT_RUNNING | codes::BAD_NAME)) => {}
                 Err(e) => return Err(sup_error(e)),
             }
-            if self.stale_sections.remove(name) {
-                self.remove_group(name).await.map_err(sup_error)?;
-                ok_if(self.sup.add_process_group(name).await, codes::ALREADY_ADDED)
-                    .map_err(sup_error)?;
-                info!(demo = name, "its rewritten program section now applies");
-            }
+            self.apply_stale_section(name).await?;
         }
         if apache::unlink(&self.layout, name).map_err(apache_error)? {
             if let Some(d) = self.demos.get_mut(name) {
