@@ -70,6 +70,17 @@ pub fn repo_root() -> PathBuf {
         .to_owned()
 }
 
+/// A fresh temporary folder for one test, watched by a reaper; fails
+/// loudly first when a real component is missing.
+pub fn test_dir(prefix: &str) -> (tempfile::TempDir, Reaper) {
+    require_tools();
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    // Apache runs as www-data when the suite runs as root: it must reach the demos' files.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let reaper = Reaper::watch(dir.path());
+    (dir, reaper)
+}
+
 pub struct Showroom {
     pub dir: tempfile::TempDir,
     pub state: PathBuf,
@@ -143,14 +154,7 @@ impl Showroom {
     }
 
     pub fn with(opts: Options) -> Showroom {
-        require_tools();
-        let dir = tempfile::Builder::new()
-            .prefix("showroom-e2e")
-            .tempdir()
-            .unwrap();
-        // Apache runs as www-data when the suite runs as root: it must reach the demos' files.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let reaper = Reaper::watch(dir.path());
+        let (dir, reaper) = test_dir("showroom-e2e");
         let state = dir.path().join("state");
         let scripts = dir.path().join("scripts");
         std::fs::create_dir(&scripts).unwrap();
@@ -330,6 +334,18 @@ impl Showroom {
     }
 
     #[track_caller]
+    /// The port `list` gives a demo.
+    pub fn port_of(&self, name: &str) -> u16 {
+        self.json(&["list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is listed"))["port"]
+            .as_u64()
+            .unwrap() as u16
+    }
+
     pub fn status(&self, name: &str) -> String {
         self.ok(&["status", name])
     }

@@ -4,17 +4,6 @@ use std::time::Duration;
 
 use crate::harness::{http_get, Hammer, Showroom};
 
-fn port_of(s: &Showroom, name: &str) -> u16 {
-    s.json(&["list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == name)
-        .unwrap_or_else(|| panic!("{name} is listed"))["port"]
-        .as_u64()
-        .unwrap() as u16
-}
-
 #[track_caller]
 fn serves(port: u16, body: &str) {
     match http_get(port, "/") {
@@ -34,7 +23,7 @@ fn seed_apache_support() {
 
     // A vhost only: its link decides its status.
     s.ok(&["deploy", "testapache", "test"]);
-    let port = port_of(&s, "test");
+    let port = s.port_of("test");
     assert_eq!(s.status("test"), "STOPPED");
     assert_eq!(s.statename("apache2"), "STOPPED");
     s.ok(&["start", "test"]);
@@ -90,7 +79,7 @@ fn seed_apache_support() {
     s.ok(&["deploy", "testapache", "test2"]);
     s.ok(&["start", "test"]);
     s.ok(&["start", "test2"]);
-    let (p1, p2) = (port_of(&s, "test"), port_of(&s, "test2"));
+    let (p1, p2) = (s.port_of("test"), s.port_of("test2"));
     assert_eq!(s.status("test"), "RUNNING");
     assert_eq!(s.status("test2"), "RUNNING");
     assert_eq!(s.statename("apache2"), "RUNNING");
@@ -129,7 +118,7 @@ fn seed_apache_and_a_process() {
 
     s.ok(&["deploy", "test2", "test2"]);
     s.ok(&["start", "test2"]);
-    let port = port_of(&s, "test2");
+    let port = s.port_of("test2");
     assert_eq!(s.status("test2"), "RUNNING");
     assert_eq!(s.statename("apache2"), "RUNNING");
     serves(port, "test2 test2");
@@ -143,7 +132,7 @@ fn seed_apache_and_a_process() {
     s.ok(&["deploy", "test2", "test2"]);
     s.ok(&["deploy", "test2", "test2bis"]);
     assert_eq!(s.statename("apache2"), "STOPPED");
-    let (p2, p2bis) = (port_of(&s, "test2"), port_of(&s, "test2bis"));
+    let (p2, p2bis) = (s.port_of("test2"), s.port_of("test2bis"));
     s.ok(&["start", "test2"]);
     s.ok(&["start", "test2bis"]);
     assert_eq!(s.status("test2"), "RUNNING");
@@ -178,7 +167,7 @@ fn seed_apache_and_a_process() {
 
     // A good vhost and a bad startup script.
     s.ok(&["deploy", "error4", "error4"]);
-    let p4 = port_of(&s, "error4");
+    let p4 = s.port_of("error4");
     assert_eq!(s.statename("apache2"), "STOPPED");
     let err = s.refused(&["start", "error4"]);
     assert!(err.contains("ABNORMAL_TERMINATION: error4"), "{err}");
@@ -212,11 +201,11 @@ fn a_port_taken_by_another_program_is_refused_and_the_others_keep_serving() {
     let s = Showroom::start(22200);
     s.ok(&["deploy", "testapache", "good"]);
     s.ok(&["start", "good"]);
-    let good = port_of(&s, "good");
+    let good = s.port_of("good");
     // Something else holds the port the next demo gets.
     let squatter = std::net::TcpListener::bind(("0.0.0.0", good + 1)).unwrap();
     s.ok(&["deploy", "testapache", "unlucky"]);
-    assert_eq!(port_of(&s, "unlucky"), good + 1);
+    assert_eq!(s.port_of("unlucky"), good + 1);
     let err = s.refused(&["start", "unlucky"]);
     assert!(err.contains("taken by another program"), "{err}");
     assert_eq!(s.status("unlucky"), "STOPPED");
@@ -235,7 +224,7 @@ fn reloads_drop_no_request_of_the_demos_already_served() {
         s.ok(&["deploy", "testapache", &name]);
         s.ok(&["start", &name]);
     }
-    let hammered = port_of(&s, "d0");
+    let hammered = s.port_of("d0");
     s.ok(&["deploy", "testapache", "newcomer"]);
     s.ok(&["deploy", "testapachebad", "bad"]);
     let hammer = Hammer::start(hammered);
@@ -261,7 +250,7 @@ fn a_vhost_rewritten_bad_after_its_start_is_disabled_and_the_others_go_on() {
         s.ok(&["deploy", "testapache", name]);
         s.ok(&["start", name]);
     }
-    let (pa, pb) = (port_of(&s, "a"), port_of(&s, "b"));
+    let (pa, pb) = (s.port_of("a"), s.port_of("b"));
     // The demo owns its folder: nothing stops it from breaking its own vhost.
     std::fs::write(
         s.state.join("demos/c/apache2.conf"),

@@ -7,17 +7,6 @@ use crate::harness::{http_get, Options, Showroom};
 /// Ports 24000-24099; proxied's inner ports are 10000 above (34000-34099).
 const PORT_MIN: u16 = 24000;
 
-fn port_of(s: &Showroom, name: &str) -> u16 {
-    s.json(&["list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == name)
-        .unwrap_or_else(|| panic!("{name} is listed"))["port"]
-        .as_u64()
-        .unwrap() as u16
-}
-
 /// `port` answers 200 at once (Apache serves a vhost by the time `start`
 /// answers), with each of `wanted` in the body.
 #[track_caller]
@@ -89,11 +78,7 @@ fn the_shipped_demos_deploy_serve_stop_and_go() {
     ]);
     s.ok(&["deploy", "pyhttp", "pyapp"]);
     s.ok(&["deploy", "proxied", "behind"]);
-    let (site, pyapp, behind) = (
-        port_of(&s, "site"),
-        port_of(&s, "pyapp"),
-        port_of(&s, "behind"),
-    );
+    let (site, pyapp, behind) = (s.port_of("site"), s.port_of("pyapp"), s.port_of("behind"));
     assert_eq!(
         [site, pyapp, behind],
         [PORT_MIN, PORT_MIN + 1, PORT_MIN + 2]

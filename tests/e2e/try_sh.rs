@@ -2,14 +2,12 @@
 //! from the defaults: its own config, socket, state folder and log, in a
 //! temporary folder; the showroomd it starts and all under it stopped on drop.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use crate::harness::{
-    bin, http_get, pid_alive, repo_root, require_tools, stop_showroom_in, terminate, Bg, Reaper,
-    Stream,
+    bin, http_get, pid_alive, repo_root, stop_showroom_in, terminate, test_dir, Bg, Reaper, Stream,
 };
 
 /// Ports 24100-24199: no other test uses them.
@@ -26,14 +24,7 @@ struct TryRun {
 
 impl TryRun {
     fn new() -> TryRun {
-        require_tools();
-        let dir = tempfile::Builder::new()
-            .prefix("showroom-e2e-try")
-            .tempdir()
-            .unwrap();
-        // Apache runs as www-data when the suite runs as root: it must reach the demos' files.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let reaper = Reaper::watch(dir.path());
+        let (dir, reaper) = test_dir("showroom-e2e-try");
         let state = dir.path().join("state");
         let socket = dir.path().join("showroomd.sock");
         let config = dir.path().join("showroomd.toml");
