@@ -407,10 +407,12 @@ impl Actor {
                 }
                 self.set_supervisor_up(true, "", taken);
                 if complete {
+                    let present: std::collections::HashSet<&str> =
+                        infos.iter().map(|i| i.name.as_str()).collect();
                     let gone: Vec<String> = self
                         .procs
                         .keys()
-                        .filter(|p| !infos.iter().any(|i| &i.name == *p))
+                        .filter(|p| !present.contains(p.as_str()))
                         .cloned()
                         .collect();
                     for p in gone {
@@ -526,8 +528,7 @@ impl Actor {
                 self.stale_sections.insert(g);
             } else {
                 info!(group = %g, "its program section changed; applying it");
-                self.remove_group(&g).await?;
-                ok_if(self.sup.add_process_group(&g).await, codes::ALREADY_ADDED)?;
+                self.readd_group(&g).await?;
             }
         }
         for g in removed {
@@ -562,6 +563,12 @@ impl Actor {
             ok_if(self.sup.add_process_group(&g).await, codes::ALREADY_ADDED)?;
         }
         Ok(())
+    }
+
+    /// Removes a group and adds it again, so that its rewritten section applies.
+    pub(crate) async fn readd_group(&self, name: &str) -> Result<(), RpcError> {
+        self.remove_group(name).await?;
+        ok_if(self.sup.add_process_group(name).await, codes::ALREADY_ADDED)
     }
 
     /// Stops a group's process and removes the group; absent is fine.

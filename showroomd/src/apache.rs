@@ -198,6 +198,16 @@ pub fn linked_names(layout: &Layout) -> Vec<String> {
     names
 }
 
+/// The first of `ports` that some program already holds, with the error
+/// binding it gave. Apache's config test passes such a port; its start fails.
+pub fn taken_port(ports: &[u16]) -> Option<(u16, std::io::Error)> {
+    ports.iter().find_map(|p| {
+        std::net::TcpListener::bind(("0.0.0.0", *p))
+            .err()
+            .map(|e| (*p, e))
+    })
+}
+
 /// The ports a vhost file asks Apache to listen on (`Listen [addr:]PORT`).
 pub fn listen_ports(vhost: &Path) -> Vec<u16> {
     let text = std::fs::read_to_string(vhost).unwrap_or_default();

@@ -41,13 +41,7 @@ impl Actor {
     pub(crate) fn disable_all_vhosts(&mut self) {
         let links = apache::linked_names(&self.layout);
         for name in &links {
-            if let Err(e) = apache::unlink(&self.layout, name) {
-                warn!(demo = %name, error = %e, "cannot disable a vhost");
-                continue;
-            }
-            if let Some(d) = self.demos.get_mut(name) {
-                d.linked = false;
-            }
+            self.disable_vhost(name);
         }
         if !links.is_empty() {
             warn!(
@@ -62,11 +56,7 @@ impl Actor {
     pub(crate) async fn apache_reconcile(&mut self) {
         let links = apache::linked_names(&self.layout);
         self.refresh(APACHE_PROGRAM).await;
-        let idle = matches!(
-            self.apache_state(),
-            None | Some(DemoStatus::Stopped | DemoStatus::Exited | DemoStatus::Fatal)
-        );
-        if links.is_empty() && idle {
+        if links.is_empty() && holds_no_port(self.apache_state()) {
             return;
         }
         match self.apache_apply().await {
@@ -82,52 +72,50 @@ impl Actor {
         }
     }
 
-    /// Disables a linked vhost Apache cannot serve, so that it never takes
-    /// the others down with it.
-    fn prune(&mut self, name: &str, why: &str, pruned: &mut Vec<(String, String)>) {
+    /// Removes a demo's link; false (logged) when that failed.
+    fn disable_vhost(&mut self, name: &str) -> bool {
         if let Err(e) = apache::unlink(&self.layout, name) {
-            warn!(demo = %name, error = %e, "cannot disable a vhost Apache cannot serve");
-            return;
+            warn!(demo = %name, error = %e, "cannot disable a vhost");
+            return false;
         }
         if let Some(d) = self.demos.get_mut(name) {
             d.linked = false;
         }
-        warn!(demo = %name, reason = why, "disabled a vhost Apache cannot serve; the others go on");
-        pruned.push((name.to_owned(), why.to_owned()));
+        true
     }
 
-    /// Disables the linked vhosts that keep Apache from serving the rest:
-    /// with Apache down, those whose port another program holds (its start
-    /// would fail on them); when the live config test fails, those Apache
+    /// Disables a linked vhost Apache cannot serve, so that it never takes
+    /// the others down with it.
+    fn prune(&mut self, name: &str, why: String, pruned: &mut Vec<(String, String)>) {
+        if self.disable_vhost(name) {
+            warn!(demo = %name, reason = %why, "disabled a vhost Apache cannot serve; the others go on");
+            pruned.push((name.to_owned(), why));
+        }
+    }
+
+    /// With Apache holding no port: disables the linked vhosts whose port
+    /// another program holds, as Apache's start would fail on them.
+    fn prune_taken_ports(&mut self, pruned: &mut Vec<(String, String)>) {
+        for name in apache::linked_names(&self.layout) {
+            let ports = apache::listen_ports(&self.layout.vhost(&name));
+            if let Some((p, _)) = apache::taken_port(&ports) {
+                let why = format!("port {p} of its virtual host is taken by another program");
+                self.prune(&name, why, pruned);
+            }
+        }
+    }
+
+    /// The live config test failed: disables the linked vhosts Apache
     /// refuses on their own (a demo may have rewritten its file since).
-    async fn prune_links(&mut self, apache_idle: bool) -> Vec<(String, String)> {
-        let mut pruned = Vec::new();
-        if apache_idle {
-            for name in apache::linked_names(&self.layout) {
-                let ports = apache::listen_ports(&self.layout.vhost(&name));
-                if let Some(p) = ports
-                    .iter()
-                    .find(|p| std::net::TcpListener::bind(("0.0.0.0", **p)).is_err())
-                {
-                    let why = format!("port {p} of its virtual host is taken by another program");
-                    self.prune(&name, &why, &mut pruned);
-                }
+    async fn prune_rejected(&mut self, pruned: &mut Vec<(String, String)>) {
+        for name in apache::linked_names(&self.layout) {
+            let vhost = self.layout.vhost(&name);
+            if let Err(ApacheError::Rejected(msg)) =
+                apache::config_test_alone(&self.layout, &self.cfg, &vhost).await
+            {
+                self.prune(&name, msg, pruned);
             }
         }
-        if apache::config_test(&self.layout, &self.cfg, None)
-            .await
-            .is_err()
-        {
-            for name in apache::linked_names(&self.layout) {
-                let vhost = self.layout.vhost(&name);
-                if let Err(ApacheError::Rejected(msg)) =
-                    apache::config_test_alone(&self.layout, &self.cfg, &vhost).await
-                {
-                    self.prune(&name, &msg, &mut pruned);
-                }
-            }
-        }
-        pruned
     }
 
     /// Makes the running Apache serve exactly the linked vhosts: a graceful
@@ -137,16 +125,19 @@ impl Actor {
     pub(crate) async fn apache_apply(&mut self) -> Result<Vec<(String, String)>, ProtocolError> {
         let state = self.apache_settle().await;
         let running = matches!(state, Some(DemoStatus::Running | DemoStatus::Starting));
-        let pruned = if apache::linked_names(&self.layout).is_empty() {
-            Vec::new()
-        } else {
-            // Only an Apache that holds no port leaves a taken one to another program.
-            let idle = matches!(
-                state,
-                None | Some(DemoStatus::Stopped | DemoStatus::Exited | DemoStatus::Fatal)
-            );
-            self.prune_links(idle).await
-        };
+        let mut pruned = Vec::new();
+        // Only an Apache that holds no port leaves a taken one to another program.
+        if holds_no_port(state) {
+            self.prune_taken_ports(&mut pruned);
+        }
+        let mut tested = false;
+        if !apache::linked_names(&self.layout).is_empty() {
+            let live = apache::config_test(&self.layout, &self.cfg, None).await;
+            tested = live.is_ok();
+            if live.is_err() {
+                self.prune_rejected(&mut pruned).await;
+            }
+        }
         let links = apache::linked_names(&self.layout);
         if links.is_empty() {
             if running || state == Some(DemoStatus::Backoff) {
@@ -160,9 +151,11 @@ impl Actor {
             self.refresh(APACHE_PROGRAM).await;
             return Ok(pruned);
         }
-        apache::config_test(&self.layout, &self.cfg, None)
-            .await
-            .map_err(apache_error)?;
+        if !tested {
+            apache::config_test(&self.layout, &self.cfg, None)
+                .await
+                .map_err(apache_error)?;
+        }
         if state == Some(DemoStatus::Running) {
             self.sup
                 .signal_process(APACHE_PROGRAM, "USR1")
@@ -215,6 +208,14 @@ pub(crate) async fn wait_ports(ports: &[u16], up: bool, limit: Duration) -> bool
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Apache is down for good or was never started: it holds no port.
+fn holds_no_port(state: Option<DemoStatus>) -> bool {
+    matches!(
+        state,
+        None | Some(DemoStatus::Stopped | DemoStatus::Exited | DemoStatus::Fatal)
+    )
 }
 
 /// The last `n` lines of a log that is never rotated: only its end is read.

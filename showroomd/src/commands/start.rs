@@ -62,18 +62,16 @@ impl Actor {
             }
             // Apache's config test passes a port someone else holds, and a
             // graceful reload onto it would take every vhost down with it.
-            for p in &ports {
-                if let Err(e) = std::net::TcpListener::bind(("0.0.0.0", *p)) {
-                    // Linked, it would keep Apache from starting for the others.
-                    if already_linked {
-                        let _ = apache::unlink(&self.layout, name);
-                    }
-                    return Err(ProtocolError::new(
-                        ErrorKind::ApacheConfig,
-                        format!("port {p} of this demo's virtual host is taken by another program"),
-                    )
-                    .with_detail(e.to_string()));
+            if let Some((p, e)) = apache::taken_port(&ports) {
+                // Linked, it would keep Apache from starting for the others.
+                if already_linked {
+                    let _ = apache::unlink(&self.layout, name);
                 }
+                return Err(ProtocolError::new(
+                    ErrorKind::ApacheConfig,
+                    format!("port {p} of this demo's virtual host is taken by another program"),
+                )
+                .with_detail(e.to_string()));
             }
         }
         if process {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use protocol::{EventKind, ProtocolError, Response};
 use tracing::{info, warn};
 
-use crate::actor::{ok_if, sup_error, Actor};
+use crate::actor::{sup_error, Actor};
 use crate::apache;
 use crate::supervisor::rpc::codes;
 use crate::vhosts::{apache_error, wait_ports};
@@ -17,8 +17,7 @@ impl Actor {
         if !self.stale_sections.contains(name) {
             return Ok(());
         }
-        self.remove_group(name).await.map_err(sup_error)?;
-        ok_if(self.sup.add_process_group(name).await, codes::ALREADY_ADDED).map_err(sup_error)?;
+        self.readd_group(name).await.map_err(sup_error)?;
         self.stale_sections.remove(name);
         info!(demo = name, "its rewritten program section now applies");
         Ok(())
