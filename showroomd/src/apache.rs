@@ -2,6 +2,9 @@
 
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
+
+use tracing::warn;
 
 use crate::config::Config;
 use crate::layout::Layout;
@@ -196,6 +199,74 @@ pub fn linked_names(layout: &Layout) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Disables a demo's vhost; false (logged) when that failed.
+pub fn disable(layout: &Layout, name: &str) -> bool {
+    match unlink(layout, name) {
+        Ok(_) => true,
+        Err(e) => {
+            warn!(demo = %name, error = %e, "cannot disable a vhost");
+            false
+        }
+    }
+}
+
+/// Disables a linked vhost Apache cannot serve, so that it never takes the
+/// others down with it; adds it to `disabled` with the reason.
+fn prune(layout: &Layout, name: &str, why: String, disabled: &mut Vec<(String, String)>) {
+    if disable(layout, name) {
+        warn!(demo = %name, reason = %why, "disabled a vhost Apache cannot serve; the others go on");
+        disabled.push((name.to_owned(), why));
+    }
+}
+
+/// For an Apache that holds no port: disables the linked vhosts whose port
+/// another program holds, as Apache's start would fail on them. Returns
+/// what it disabled, with the reason.
+pub fn prune_taken_ports(layout: &Layout) -> Vec<(String, String)> {
+    let mut disabled = Vec::new();
+    for name in linked_names(layout) {
+        if let Some((p, _)) = taken_port(&listen_ports(&layout.vhost(&name))) {
+            let why = format!("port {p} of its virtual host is taken by another program");
+            prune(layout, &name, why, &mut disabled);
+        }
+    }
+    disabled
+}
+
+/// After a failed live config test: disables the linked vhosts Apache
+/// refuses on their own (a demo may have rewritten its file since).
+/// Returns what it disabled, with Apache's words.
+pub async fn prune_rejected(layout: &Layout, cfg: &Config) -> Vec<(String, String)> {
+    let mut disabled = Vec::new();
+    for name in linked_names(layout) {
+        if let Err(ApacheError::Rejected(msg)) =
+            config_test_alone(layout, cfg, &layout.vhost(&name)).await
+        {
+            prune(layout, &name, msg, &mut disabled);
+        }
+    }
+    disabled
+}
+
+/// Waits until something accepts connections on each port (`up`), or until
+/// nothing does (`!up`); false if that did not happen within `limit`.
+pub async fn wait_ports(ports: &[u16], up: bool, limit: Duration) -> bool {
+    crate::wait::until(limit, Duration::from_millis(50), || all_answer(ports, up)).await
+}
+
+/// True when every port answers (`up`), or none does (`!up`).
+async fn all_answer(ports: &[u16], up: bool) -> bool {
+    for p in ports {
+        let answers = tokio::net::TcpStream::connect(("127.0.0.1", *p))
+            .await
+            .is_ok();
+        if answers != up {
+            return false;
+        }
+    }
+    true
 }
 
 /// The first of `ports` that some program already holds, with the error

@@ -13,7 +13,8 @@ pub mod poller;
 pub mod status;
 pub mod store;
 pub mod supervisor;
-mod vhosts;
+pub mod tail;
+pub mod wait;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -45,12 +46,13 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         ),
     };
     let jobs_cancel = CancellationToken::new();
-    let (actor, handle) = actor::Actor::start(cfg.clone(), jobs_cancel.clone()).await?;
+    let layout = layout::Layout::new(&cfg.state_dir);
+    let sup = supervisor::Supervisor::new(layout.supervisor_socket());
+    let (actor, handle) =
+        actor::Actor::start(cfg.clone(), sup.clone(), jobs_cancel.clone()).await?;
     let actor_task = tokio::spawn(actor.run());
     let listener = listener::bind(&cfg.socket, cfg.socket_mode, socket_gid)?;
 
-    let layout = layout::Layout::new(&cfg.state_dir);
-    let sup = supervisor::Supervisor::new(layout.supervisor_socket());
     let poll_stop = CancellationToken::new();
     let poller_task = tokio::spawn(poller::run(
         sup.clone(),

@@ -50,16 +50,8 @@ pub async fn run(sup: Supervisor, handle: Handle, cfg: Arc<Config>, stop: Cancel
             last_sweep = now;
             next_sweep = now + sweep_every;
             next_liveness = now + LIVENESS_EVERY;
-            match sup.all_process_info().await {
-                Ok(infos) => Observation::Processes {
-                    infos,
-                    complete: true,
-                    taken,
-                },
-                Err(e) if e.is_unreachable() => Observation::SupervisorDown {
-                    why: e.to_string(),
-                    taken,
-                },
+            match Observation::sweep(sup.all_process_info().await, taken) {
+                Ok(o) => o,
                 Err(e) => {
                     debug!(error = %e, "sweep failed");
                     continue;

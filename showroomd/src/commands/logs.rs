@@ -1,6 +1,5 @@
 //! `logs NAME`: the deploy log and the process's output, then (with follow) what they gain.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use protocol::codec::{self, CodecError};
 use protocol::{LogChunk, ProtocolError, Response};
 
 use super::{Conn, Ctx};
+use crate::tail;
 
 /// Most bytes sent of one file's end when not following.
 const MAX_TAIL_BYTES: u64 = 1 << 20;
@@ -44,7 +44,7 @@ pub async fn handle(
     }
     let mut offsets = Vec::new();
     for (source, path) in &sources {
-        let (text, end) = tail(path, lines as usize);
+        let (text, end) = tail::last_lines(path, lines as usize, MAX_TAIL_BYTES);
         if !text.is_empty() {
             codec::write_frame(
                 conn,
@@ -66,7 +66,7 @@ pub async fn handle(
                 _ = ctx.streams_stop.cancelled() => break,
             }
             for (i, (source, path)) in sources.iter().enumerate() {
-                if let Some((text, end)) = grown(path, offsets[i]) {
+                if let Some((text, end)) = tail::grown(path, offsets[i], MAX_TAIL_BYTES) {
                     offsets[i] = end;
                     if !text.is_empty() {
                         codec::write_frame(
@@ -83,42 +83,4 @@ pub async fn handle(
         }
     }
     super::reply(conn, Ok(Response::Done)).await
-}
-
-/// The last `lines` lines of a file (at most its last MiB) and its length.
-fn tail(path: &PathBuf, lines: usize) -> (String, u64) {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return (String::new(), 0);
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(MAX_TAIL_BYTES);
-    let mut buf = Vec::new();
-    if f.seek(SeekFrom::Start(start)).is_err() || f.read_to_end(&mut buf).is_err() {
-        return (String::new(), len);
-    }
-    let text = String::from_utf8_lossy(&buf);
-    let all: Vec<&str> = text.lines().collect();
-    let keep = &all[all.len().saturating_sub(lines)..];
-    let mut out = keep.join("\n");
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    (out, len)
-}
-
-/// What the file gained since `from` (from its start again if it was truncated or rotated).
-fn grown(path: &PathBuf, from: u64) -> Option<(String, u64)> {
-    let mut f = std::fs::File::open(path).ok()?;
-    let len = f.metadata().ok()?.len();
-    if len == from {
-        return None;
-    }
-    let start = if len < from { 0 } else { from };
-    f.seek(SeekFrom::Start(start)).ok()?;
-    let mut buf = Vec::new();
-    f.take(MAX_TAIL_BYTES).read_to_end(&mut buf).ok()?;
-    Some((
-        String::from_utf8_lossy(&buf).into_owned(),
-        start + buf.len() as u64,
-    ))
 }

@@ -1,14 +1,11 @@
-//! One file per command: the connection side (reading the request, writing the answer) and, for the mutating ones, what the actor does.
+//! The connection side, one file per command: each turns a request into a read of the snapshot or a `Handle` call and writes the frames. What the actor does is in `actor/ops/`.
 
 pub mod available;
-pub mod cleanup;
 pub mod deploy;
-pub mod destroy;
+pub mod lifecycle;
 pub mod list;
 pub mod logs;
-pub mod start;
 pub mod status;
-pub mod stop;
 pub mod supervisor;
 pub mod watch;
 
@@ -19,7 +16,7 @@ use protocol::{ErrorKind, ProtocolError, Request, Response};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::actor::{Command, Handle};
+use crate::actor::Handle;
 use crate::config::Config;
 use crate::layout::Layout;
 use crate::supervisor::Supervisor;
@@ -59,7 +56,6 @@ pub async fn reply(conn: &mut Conn, r: Result<Response, ProtocolError>) -> Resul
 
 /// Answers one request, with one frame or several.
 pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), CodecError> {
-    let h = &ctx.handle;
     match req {
         Request::Hello { .. } => {
             let e = ProtocolError::new(ErrorKind::InvalidRequest, "hello was already said");
@@ -69,9 +65,9 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
         Request::List => reply(conn, Ok(list::answer(ctx))).await,
         Request::Status { name } => reply(conn, status::answer(ctx, &name).await).await,
         Request::Deploy(req) => deploy::handle(ctx, conn, req).await,
-        Request::Start { name } => reply(conn, h.command(Command::Start(name)).await).await,
-        Request::Stop { name } => reply(conn, h.command(Command::Stop(name)).await).await,
-        Request::Destroy { name } => reply(conn, h.command(Command::Destroy(name)).await).await,
+        Request::Start { name } => reply(conn, lifecycle::start(ctx, name).await).await,
+        Request::Stop { name } => reply(conn, lifecycle::stop(ctx, name).await).await,
+        Request::Destroy { name } => reply(conn, lifecycle::destroy(ctx, name).await).await,
         Request::Supervisor(action) => reply(conn, supervisor::answer(ctx, action).await).await,
         Request::Logs {
             name,
@@ -79,6 +75,6 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
             lines,
         } => logs::handle(ctx, conn, &name, follow, lines).await,
         Request::Watch => watch::handle(ctx, conn).await,
-        Request::Cleanup(req) => reply(conn, h.command(Command::Cleanup(req)).await).await,
+        Request::Cleanup(req) => reply(conn, lifecycle::cleanup(ctx, req).await).await,
     }
 }

@@ -3,10 +3,11 @@
 use protocol::{DemoStatus, ProtocolError, Response};
 
 use super::Ctx;
-use crate::status::{demo_status, from_supervisor, Parts};
+use crate::status::from_supervisor;
 use crate::store::Phase;
 use crate::supervisor::config::APACHE_PROGRAM;
 use crate::supervisor::rpc::codes;
+use crate::supervisor::{ProcessInfo, RpcError};
 
 pub async fn answer(ctx: &Ctx, name: &str) -> Result<Response, ProtocolError> {
     protocol::names::validate_name(name)?;
@@ -17,10 +18,10 @@ pub async fn answer(ctx: &Ctx, name: &str) -> Result<Response, ProtocolError> {
     if demo.record.phase == Phase::Deploying {
         return Ok(Response::Status(DemoStatus::Deploying));
     }
-    let linked = crate::apache::is_linked(&ctx.layout, name);
+    let mut demo = demo.clone();
+    demo.linked = crate::apache::is_linked(&ctx.layout, name);
     let mut up = true;
-    let mut look = |r: Result<crate::supervisor::ProcessInfo, crate::supervisor::RpcError>| match r
-    {
+    let mut look = |r: Result<ProcessInfo, RpcError>| match r {
         Ok(i) => Some(from_supervisor(&i.statename)),
         Err(e) if e.fault_code() == Some(codes::BAD_NAME) => None,
         Err(_) => {
@@ -29,21 +30,14 @@ pub async fn answer(ctx: &Ctx, name: &str) -> Result<Response, ProtocolError> {
         }
     };
     let process = if demo.has_process {
-        Some(look(ctx.sup.process_info(name).await))
+        look(ctx.sup.process_info(name).await)
     } else {
         None
     };
-    let apache = if demo.has_vhost && linked {
+    let apache = if demo.has_vhost && demo.linked {
         look(ctx.sup.process_info(APACHE_PROGRAM).await)
     } else {
         None
     };
-    Ok(Response::Status(demo_status(Parts {
-        deploying: false,
-        has_port: demo.record.port.is_some(),
-        process,
-        vhost_linked: demo.has_vhost.then_some(linked),
-        apache,
-        supervisor_up: up,
-    })))
+    Ok(Response::Status(demo.status_given(process, apache, up)))
 }

@@ -1,11 +1,9 @@
 //! `supervisor status|start|stop`: the supervisord that showroomd drives.
 
 use protocol::{ProtocolError, Response, SupervisorAction, SupervisorInfo};
-use tracing::error;
 
 use super::Ctx;
-use crate::actor::{sup_error, Actor, Command};
-use crate::supervisor::control;
+use crate::actor::Command;
 
 pub async fn answer(ctx: &Ctx, action: SupervisorAction) -> Result<Response, ProtocolError> {
     match action {
@@ -37,32 +35,5 @@ async fn info(ctx: &Ctx) -> SupervisorInfo {
             version: String::new(),
             config,
         },
-    }
-}
-
-impl Actor {
-    pub(crate) async fn supervisor_start(&mut self) -> Result<Response, ProtocolError> {
-        let started = control::start(&self.layout, &self.cfg, &self.sup)
-            .await
-            .map_err(|e| ProtocolError::new(protocol::ErrorKind::Supervisor, e.to_string()))?;
-        if started {
-            self.disable_all_vhosts();
-            if let Err(e) = self.sync_groups().await {
-                error!(error = %e, "cannot bring supervisord's groups in line with the demos");
-                return Err(sup_error(e));
-            }
-        }
-        self.refresh_all().await;
-        self.publish();
-        Ok(Response::Done)
-    }
-
-    pub(crate) async fn supervisor_stop(&mut self) -> Result<Response, ProtocolError> {
-        control::stop(&self.sup)
-            .await
-            .map_err(|e| ProtocolError::new(protocol::ErrorKind::Supervisor, e.to_string()))?;
-        self.refresh_all().await;
-        self.publish();
-        Ok(Response::Done)
     }
 }

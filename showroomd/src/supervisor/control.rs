@@ -1,13 +1,14 @@
 //! Starting and stopping the supervisord process itself.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::{info, warn};
 
 use super::rpc::{RpcError, Supervisor};
 use crate::config::Config;
 use crate::layout::Layout;
+use crate::wait;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -69,13 +70,9 @@ pub async fn start(layout: &Layout, cfg: &Config, sup: &Supervisor) -> Result<bo
         });
     }
     let limit = Duration::from_secs(20);
-    let t0 = Instant::now();
-    loop {
-        match sup.state().await {
-            Ok(s) if s == "RUNNING" => break,
-            _ if t0.elapsed() > limit => return Err(ControlError::NotReady(limit)),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
+    let ready = async || sup.state().await.is_ok_and(|s| s == "RUNNING");
+    if !wait::until(limit, Duration::from_millis(50), ready).await {
+        return Err(ControlError::NotReady(limit));
     }
     info!(config = %conf.display(), "supervisord started");
     Ok(true)
@@ -92,12 +89,9 @@ pub async fn stop(sup: &Supervisor) -> Result<bool, ControlError> {
     }
     sup.shutdown().await?;
     let limit = Duration::from_secs(30);
-    let t0 = Instant::now();
-    while is_running(sup).await {
-        if t0.elapsed() > limit {
-            return Err(ControlError::StillRunning(limit));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let gone = async || !is_running(sup).await;
+    if !wait::until(limit, Duration::from_millis(50), gone).await {
+        return Err(ControlError::StillRunning(limit));
     }
     info!("supervisord stopped");
     Ok(true)

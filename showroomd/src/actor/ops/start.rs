@@ -1,27 +1,29 @@
 //! `start NAME`: vhost config test, then the process, then the vhost; each failure undoes what came before.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use protocol::{DemoStatus, ErrorKind, EventKind, ProtocolError, Response};
 use tracing::{info, warn};
 
-use crate::actor::{ok_if, sup_error, Actor};
+use crate::actor::vhosts::apache_error;
+use crate::actor::{sup_error, Actor};
 use crate::apache;
 use crate::supervisor::rpc::codes;
-use crate::vhosts::{apache_error, wait_ports};
+use crate::supervisor::Supervisord;
 
-impl Actor {
-    pub(crate) async fn start_demo(&mut self, name: &str) -> Result<Response, ProtocolError> {
-        let demo = self.installed(name)?;
+impl<S: Supervisord> Actor<S> {
+    pub(in crate::actor) async fn start_demo(
+        &mut self,
+        name: &str,
+    ) -> Result<Response, ProtocolError> {
+        let demo = self.state.installed(name)?;
         self.require_supervisor().await?;
         let result = self
             .start_parts(name, demo.has_process, demo.has_vhost)
             .await;
         let linked = apache::is_linked(&self.layout, name);
-        if let Some(d) = self.demos.get_mut(name) {
-            d.linked = linked;
-        }
-        self.mark_hot(name);
+        self.state.set_linked(name, linked);
+        self.state.mark_hot(name, Instant::now());
         self.refresh(name).await;
         self.publish();
         match &result {
@@ -77,12 +79,12 @@ impl Actor {
         if process {
             // A process that ended by itself still runs on its old section.
             if !matches!(
-                self.procs.get(name),
+                self.state.proc(name),
                 Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff)
             ) {
                 self.apply_stale_section(name).await?;
             }
-            match self.sup.start_process(name, true).await {
+            match self.sup.start_process(name).await {
                 Ok(()) => {}
                 Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => {}
                 Err(e)
@@ -102,8 +104,8 @@ impl Actor {
         }
         if enable {
             apache::link(&self.layout, name).map_err(apache_error)?;
-            let applied = self.apache_apply().await.and_then(|pruned| {
-                match pruned.into_iter().find(|(n, _)| n == name) {
+            let applied = self.apache_apply().await.and_then(|disabled| {
+                match disabled.into_iter().find(|(n, _)| n == name) {
                     Some((_, why)) => Err(ProtocolError::new(
                         ErrorKind::ApacheConfig,
                         "Apache refused the virtual host",
@@ -112,7 +114,8 @@ impl Actor {
                     None => Ok(()),
                 }
             });
-            let serving = applied.is_ok() && wait_ports(&ports, true, Duration::from_secs(5)).await;
+            let serving =
+                applied.is_ok() && apache::wait_ports(&ports, true, Duration::from_secs(5)).await;
             if !serving {
                 // Undo: the demo goes back to stopped, Apache back to the others.
                 let _ = apache::unlink(&self.layout, name);
@@ -120,7 +123,7 @@ impl Actor {
                     warn!(error = %e.message, "restoring Apache after a failed vhost start");
                 }
                 if process {
-                    let _ = ok_if(self.sup.stop_process(name, true).await, codes::NOT_RUNNING);
+                    let _ = self.stop_program(name).await;
                 }
                 return Err(applied.err().unwrap_or_else(|| {
                     ProtocolError::new(

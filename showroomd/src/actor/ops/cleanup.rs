@@ -1,0 +1,110 @@
+//! `cleanup`: destroy the demos that match (for cron), and remove what earlier failures left behind.
+
+use protocol::{CleanupReport, CleanupRequest, ProtocolError, Response};
+use tracing::{info, warn};
+
+use crate::actor::Actor;
+use crate::apache;
+use crate::store;
+use crate::supervisor::Supervisord;
+
+enum Leftover {
+    Link(String),
+    Group(String),
+    File(std::path::PathBuf),
+}
+
+impl<S: Supervisord> Actor<S> {
+    pub(in crate::actor) async fn cleanup(
+        &mut self,
+        req: CleanupRequest,
+    ) -> Result<Response, ProtocolError> {
+        self.refresh_all().await;
+        let matching = self.state.cleanup_matches(&req, store::now_secs());
+        let leftovers = self.leftovers().await;
+        let mut report = CleanupReport {
+            dry_run: req.dry_run,
+            destroyed: vec![],
+            failed: vec![],
+            leftovers: leftovers.iter().map(|(d, _)| d.clone()).collect(),
+        };
+        if req.dry_run {
+            report.destroyed = matching;
+            return Ok(Response::Cleanup(report));
+        }
+        for name in matching {
+            match self.destroy_demo(&name).await {
+                Ok(_) => {
+                    // `destroy` keeps the deploy log for a post-mortem; cleanup is the end of the line.
+                    remove_if_present(&self.layout.deploy_log(&name));
+                    report.destroyed.push(name)
+                }
+                Err(e) => {
+                    warn!(demo = %name, error = %e.message, "cleanup could not destroy it");
+                    report.failed.push((name, e.message));
+                }
+            }
+        }
+        for (what, l) in leftovers {
+            let r = match l {
+                Leftover::Link(n) => apache::unlink(&self.layout, &n)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Leftover::Group(g) => self.remove_group(&g).await.map_err(|e| e.to_string()),
+                Leftover::File(p) => std::fs::remove_file(p).map_err(|e| e.to_string()),
+            };
+            if let Err(e) = r {
+                report.failed.push((what, e));
+            }
+        }
+        info!(
+            destroyed = report.destroyed.len(),
+            leftovers = report.leftovers.len(),
+            failed = report.failed.len(),
+            "cleanup done"
+        );
+        self.publish();
+        Ok(Response::Cleanup(report))
+    }
+
+    /// What earlier failures left: links, groups and deploy logs without a demo.
+    async fn leftovers(&self) -> Vec<(String, Leftover)> {
+        let mut leftovers = Vec::new();
+        for link in apache::linked_names(&self.layout) {
+            if self.state.is_leftover_link(&link) {
+                leftovers.push((format!("apache link {link}.conf"), Leftover::Link(link)));
+            }
+        }
+        if let Ok(infos) = self.sup.all_process_info().await {
+            for i in infos {
+                if self.state.is_leftover_group(&i.group) {
+                    leftovers.push((
+                        format!("supervisord group {}", i.group),
+                        Leftover::Group(i.group),
+                    ));
+                }
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(self.layout.logs().join("deploy")) {
+            for e in entries.flatten() {
+                let file = e.file_name().to_string_lossy().into_owned();
+                // Only logs: a running deploy's process group is noted here too.
+                let Some(demo) = file.strip_suffix(".log") else {
+                    continue;
+                };
+                if !self.state.demos.contains_key(demo) {
+                    leftovers.push((format!("deploy log {file}"), Leftover::File(e.path())));
+                }
+            }
+        }
+        leftovers
+    }
+}
+
+fn remove_if_present(path: &std::path::Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => warn!(path = %path.display(), error = %e, "could not remove a deploy log"),
+    }
+}

@@ -1,0 +1,8 @@
+//! The operations, one file each: what the actor does for deploy, start, stop, destroy, cleanup and supervisor start/stop.
+
+mod cleanup;
+mod deploy;
+mod destroy;
+mod start;
+mod stop;
+mod supervisor;

@@ -1,0 +1,50 @@
+//! `stop NAME`: stop the process and all it left behind, disable the vhost, reload or stop Apache.
+
+use std::time::Duration;
+
+use protocol::{EventKind, ProtocolError, Response};
+use tracing::{info, warn};
+
+use crate::actor::{sup_error, Actor};
+use crate::apache;
+use crate::supervisor::Supervisord;
+
+impl<S: Supervisord> Actor<S> {
+    pub(in crate::actor) async fn stop_demo(
+        &mut self,
+        name: &str,
+    ) -> Result<Response, ProtocolError> {
+        self.state.installed(name)?;
+        self.require_supervisor().await?;
+        let result = self.stop_parts(name).await;
+        self.refresh(name).await;
+        self.publish();
+        if result.is_ok() {
+            info!(demo = name, "stopped");
+            self.emit(Some(name), EventKind::Stopped, "");
+        }
+        result.map(|()| Response::Done)
+    }
+
+    /// Shared by stop and destroy.
+    pub(super) async fn stop_parts(&mut self, name: &str) -> Result<(), ProtocolError> {
+        let demo = self.state.installed(name)?;
+        if demo.has_process {
+            // stopasgroup/killasgroup in its section take its children along.
+            self.stop_program(name).await.map_err(sup_error)?;
+            self.apply_stale_section(name).await?;
+        }
+        if self.unlink_vhost(name)? {
+            self.apache_apply().await?;
+            let ports = apache::listen_ports(&self.layout.vhost(name));
+            if !apache::wait_ports(&ports, false, Duration::from_secs(5)).await {
+                warn!(
+                    demo = name,
+                    ?ports,
+                    "Apache still answers on the stopped demo's port(s) after 5 s"
+                );
+            }
+        }
+        Ok(())
+    }
+}

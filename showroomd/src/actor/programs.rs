@@ -1,0 +1,131 @@
+//! The one place demos' supervisord programs are written and applied: sections generated, groups added, re-added and removed, supervisord's groups brought in line with the folders.
+
+use protocol::ProtocolError;
+use tracing::info;
+
+use super::{internal, sup_error, Actor};
+use crate::store;
+use crate::supervisor::config::{render_program, APACHE_PROGRAM};
+use crate::supervisor::rpc::codes;
+use crate::supervisor::{ok_if, RpcError, Supervisord};
+
+/// A stop of a program that is not running, or that supervisord does not know, is done.
+const STOPPED_ALREADY: &[i32] = &[codes::NOT_RUNNING, codes::BAD_NAME];
+
+impl<S: Supervisord> Actor<S> {
+    /// Writes a demo's program section; true when its content changed.
+    pub(super) fn write_section(&self, name: &str, port: u16) -> Result<bool, ProtocolError> {
+        let text = render_program(&self.layout, &self.cfg, name, port);
+        store::write_if_changed(&self.layout.program_section(name), &text)
+            .map_err(|e| internal("writing the supervisord program section", e))
+    }
+
+    /// Makes supervisord read a new demo's section and add its group.
+    pub(super) async fn add_program(&self, name: &str) -> Result<(), ProtocolError> {
+        self.sup.reload_config().await.map_err(sup_error)?;
+        ok_if(
+            self.sup.add_process_group(name).await,
+            &[codes::ALREADY_ADDED],
+        )
+        .map_err(sup_error)
+    }
+
+    /// Stops a program and waits for it; one that does not run is stopped already.
+    pub(super) async fn stop_program(&self, name: &str) -> Result<(), RpcError> {
+        ok_if(self.sup.stop_process(name).await, STOPPED_ALREADY)
+    }
+
+    /// Stops a group's process and removes the group; absent is fine.
+    pub(super) async fn remove_group(&self, name: &str) -> Result<(), RpcError> {
+        self.stop_program(name).await?;
+        ok_if(
+            self.sup.remove_process_group(name).await,
+            &[codes::BAD_NAME],
+        )
+    }
+
+    /// Removes a group and adds it again, so that its rewritten section applies.
+    async fn readd_group(&self, name: &str) -> Result<(), RpcError> {
+        self.remove_group(name).await?;
+        ok_if(
+            self.sup.add_process_group(name).await,
+            &[codes::ALREADY_ADDED],
+        )
+    }
+
+    /// Applies a program section rewritten while the demo ran, now that it
+    /// does not: its group is added again. Kept pending if that fails.
+    pub(super) async fn apply_stale_section(&mut self, name: &str) -> Result<(), ProtocolError> {
+        if !self.state.is_stale(name) {
+            return Ok(());
+        }
+        self.readd_group(name).await.map_err(sup_error)?;
+        self.state.clear_stale(name);
+        info!(demo = name, "its rewritten program section now applies");
+        Ok(())
+    }
+
+    /// Makes supervisord's groups match the demo folders: rereads its config,
+    /// adds every demo program it lacks and removes the ones without a folder.
+    pub(super) async fn sync_groups(&mut self) -> Result<(), RpcError> {
+        let [added, changed, removed] = self.sup.reload_config().await?;
+        // A rewritten section applies only once its group is added again,
+        // which would stop a running process: that waits for its next stop.
+        for g in changed {
+            if g == APACHE_PROGRAM || !self.state.demos.contains_key(&g) {
+                continue;
+            }
+            let running = self
+                .sup
+                .process_info(&g)
+                .await
+                .is_ok_and(|i| !matches!(i.statename.as_str(), "STOPPED" | "EXITED" | "FATAL"));
+            if running {
+                info!(group = %g, "its program section changed; it applies at the demo's next stop");
+                self.state.mark_stale(&g);
+            } else {
+                info!(group = %g, "its program section changed; applying it");
+                self.readd_group(&g).await?;
+            }
+        }
+        for g in removed {
+            if self.state.is_leftover_group(&g) {
+                info!(group = %g, "removing a supervisord group whose demo is gone");
+                self.remove_group(&g).await?;
+            }
+        }
+        for g in added {
+            ok_if(
+                self.sup.add_process_group(&g).await,
+                &[codes::ALREADY_ADDED],
+            )?;
+        }
+        let known: Vec<String> = self
+            .sup
+            .all_process_info()
+            .await?
+            .into_iter()
+            .map(|i| i.group)
+            .collect();
+        for g in &known {
+            if self.state.is_leftover_group(g) {
+                info!(group = %g, "removing a supervisord group whose demo is gone");
+                self.remove_group(g).await?;
+            }
+        }
+        let wanted: Vec<String> = self
+            .state
+            .demos
+            .iter()
+            .filter(|(n, d)| d.has_process && !known.contains(n))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for g in wanted {
+            ok_if(
+                self.sup.add_process_group(&g).await,
+                &[codes::ALREADY_ADDED],
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,156 @@
+//! The repairs at start: what a crash left half done is rolled back or finished, supervisord brought up, its groups and Apache brought in line with the folders and links.
+
+use std::os::unix::fs::PermissionsExt;
+
+use anyhow::Context;
+use tracing::{error, info, warn};
+
+use super::Actor;
+use crate::store::{self, DemoRecord, Phase};
+use crate::supervisor::Supervisord;
+use crate::{apache, deployer};
+
+/// A record that cannot be read: the demo shows as FATAL until destroyed.
+fn damaged(e: &store::StoreError) -> DemoRecord {
+    DemoRecord {
+        app: "?".into(),
+        port: None,
+        comment: format!("damaged record: {e}"),
+        created: 0,
+        phase: Phase::Installed,
+        params: Default::default(),
+    }
+}
+
+impl<S: Supervisord> Actor<S> {
+    /// Repairs what a crash left half done, then brings supervisord up.
+    pub(super) async fn recover(&mut self) -> anyhow::Result<()> {
+        let layout = self.layout.clone();
+        layout
+            .create_dirs()
+            .with_context(|| format!("creating the state folder {}", layout.root().display()))?;
+        // Apache (running as www-data when showroomd is root) must reach the demos' files.
+        for d in [layout.root().to_path_buf(), layout.demos()] {
+            let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755));
+        }
+        let trashed = store::empty_trash(&layout)?;
+        if trashed > 0 {
+            warn!(
+                count = trashed,
+                "finished removing folders an interrupted removal left behind"
+            );
+        }
+        store::write_if_changed(
+            &layout.supervisord_conf(),
+            &crate::supervisor::config::render_main(&layout, &self.cfg),
+        )?;
+        store::write_if_changed(
+            &layout.apache_conf(),
+            &apache::render_main(&layout, &self.cfg),
+        )?;
+
+        // No deploy runs yet (the state lock is ours): every noted process
+        // group is a script left by a showroomd that died while it ran.
+        for (name, pgid_file) in deployer::noted_groups(&layout) {
+            if deployer::kill_leftover(&pgid_file, &layout.demo_dir(&name)) {
+                warn!(demo = %name, "killed its deploy script, still running since showroomd died");
+            }
+        }
+        let rolled_back = self.load_demos().await?;
+        for link in apache::linked_names(&layout) {
+            if self.state.is_leftover_link(&link) {
+                warn!(link = %link, "removing an Apache link whose demo is gone");
+                apache::unlink(&layout, &link)?;
+            }
+        }
+
+        match self.sup.start_daemon(&layout, &self.cfg).await {
+            Ok(started) => {
+                let events = self
+                    .state
+                    .set_supervisor_up(true, "", std::time::Instant::now());
+                self.send(events);
+                if started {
+                    self.disable_all_vhosts();
+                } else {
+                    info!("supervisord was already running: picking up its demos");
+                }
+                for name in &rolled_back {
+                    if let Err(e) = self.remove_group(name).await {
+                        warn!(demo = %name, error = %e, "removing the group of a rolled-back deploy");
+                    }
+                }
+                if let Err(e) = self.sync_groups().await {
+                    error!(error = %e, "cannot bring supervisord's groups in line with the demos");
+                }
+            }
+            Err(e) => {
+                error!(error = %e, "supervisord could not be started; demos show UNKNOWN until it is")
+            }
+        }
+        self.refresh_all().await;
+        if self.state.supervisor_up() {
+            self.apache_reconcile().await;
+        }
+        self.publish();
+        info!(
+            demos = self.state.demos.len(),
+            rolled_back = rolled_back.len(),
+            "state loaded from {}",
+            layout.root().display()
+        );
+        Ok(())
+    }
+
+    /// Reads every demo folder into the state table, rolling back the
+    /// deploys a crash cut short and rewriting program sections; returns the
+    /// names rolled back.
+    async fn load_demos(&mut self) -> anyhow::Result<Vec<String>> {
+        let layout = self.layout.clone();
+        let mut rolled_back = Vec::new();
+        for name in store::demo_names(&layout)? {
+            if let Err(e) = protocol::names::validate_name(&name) {
+                warn!(folder = %name, "ignoring a folder that is not a demo: {e}");
+                continue;
+            }
+            if store::remove_stale_tmp(&layout, &name) {
+                warn!(demo = %name, "removed a record's temporary file left by an interrupted write");
+            }
+            let record = match store::read_record(&layout, &name) {
+                Ok(r) => r,
+                Err(store::StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    // The record is written right after the folder is made:
+                    // a folder without one is a deploy cut short at its start.
+                    warn!(demo = %name, "rolling back a deploy cut short before its record was written");
+                    store::remove_demo_dir(&layout, &name).await?;
+                    rolled_back.push(name);
+                    continue;
+                }
+                Err(e) => {
+                    error!(demo = %name, error = %e, "damaged record: the demo is shown as FATAL until destroyed");
+                    damaged(&e)
+                }
+            };
+            if record.phase == Phase::Deploying {
+                warn!(demo = %name, "rolling back a deploy cut short by a stop of showroomd");
+                store::remove_demo_dir(&layout, &name).await?;
+                let _ = std::fs::remove_file(layout.program_section(&name));
+                rolled_back.push(name);
+                continue;
+            }
+            let view = self.load_view(&name, record);
+            if let (true, Some(port)) = (view.has_process, view.record.port) {
+                if self
+                    .write_section(&name, port)
+                    .map_err(|e| anyhow::anyhow!(e.message))?
+                {
+                    info!(demo = %name, "rewrote its supervisord program section");
+                }
+            }
+            self.state.demos.insert(name, view);
+        }
+        Ok(rolled_back)
+    }
+}

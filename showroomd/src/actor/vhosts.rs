@@ -1,0 +1,160 @@
+//! The one place Apache's config is applied: the running Apache made to serve exactly the linked vhosts, never fed a config it refuses.
+
+use std::time::Instant;
+
+use protocol::{DemoStatus, ErrorKind, ProtocolError};
+use tracing::{error, info, warn};
+
+use super::{sup_error, Actor};
+use crate::apache::{self, ApacheError};
+use crate::supervisor::config::APACHE_PROGRAM;
+use crate::supervisor::rpc::codes;
+use crate::supervisor::{ok_if, Supervisord};
+use crate::tail;
+
+pub(super) fn apache_error(e: ApacheError) -> ProtocolError {
+    match e {
+        ApacheError::Rejected(msg) => {
+            ProtocolError::new(ErrorKind::ApacheConfig, "Apache refused the virtual host")
+                .with_detail(msg)
+        }
+        other => ProtocolError::new(ErrorKind::Internal, other.to_string()),
+    }
+}
+
+/// Apache is down for good or was never started: it holds no port.
+fn holds_no_port(state: Option<DemoStatus>) -> bool {
+    matches!(
+        state,
+        None | Some(DemoStatus::Stopped | DemoStatus::Exited | DemoStatus::Fatal)
+    )
+}
+
+impl<S: Supervisord> Actor<S> {
+    /// Removes a demo's link and says so in the state table.
+    pub(super) fn unlink_vhost(&mut self, name: &str) -> Result<bool, ProtocolError> {
+        let removed = apache::unlink(&self.layout, name).map_err(apache_error)?;
+        self.state.set_linked(name, false);
+        Ok(removed)
+    }
+
+    /// supervisord was started afresh, with every program stopped: the
+    /// demos' vhosts go too, or a link would claim a vhost no Apache serves
+    /// and the next start of any demo would bring them all back at once.
+    pub(super) fn disable_all_vhosts(&mut self) {
+        let links = apache::linked_names(&self.layout);
+        for name in &links {
+            if apache::disable(&self.layout, name) {
+                self.state.set_linked(name, false);
+            }
+        }
+        if !links.is_empty() {
+            warn!(
+                vhosts = links.len(),
+                "supervisord was started afresh with every demo stopped: their vhosts are disabled too"
+            );
+        }
+    }
+
+    /// Brings the running Apache in line with the links, as a crash between
+    /// a link change and its reload may have left them apart.
+    pub(super) async fn apache_reconcile(&mut self) {
+        let links = apache::linked_names(&self.layout);
+        self.refresh(APACHE_PROGRAM).await;
+        if links.is_empty() && holds_no_port(self.state.apache()) {
+            return;
+        }
+        match self.apache_apply().await {
+            Ok(_) => info!(
+                vhosts = links.len(),
+                "Apache brought in line with the enabled vhosts"
+            ),
+            Err(e) => error!(
+                error = %e.message,
+                detail = e.detail.as_deref().unwrap_or(""),
+                "Apache could not be brought in line with the enabled vhosts"
+            ),
+        }
+    }
+
+    /// Makes the running Apache serve exactly the linked vhosts: a graceful
+    /// reload when it runs, a start when it does not, a stop when no link is
+    /// left. The config test runs first, every time; vhosts that would take
+    /// the others down are disabled first, and returned with the reason.
+    pub(super) async fn apache_apply(&mut self) -> Result<Vec<(String, String)>, ProtocolError> {
+        let state = self.apache_settle().await;
+        let mut disabled = Vec::new();
+        // Only an Apache that holds no port leaves a taken one to another program.
+        if holds_no_port(state) {
+            disabled.extend(apache::prune_taken_ports(&self.layout));
+        }
+        let mut tested = false;
+        if !apache::linked_names(&self.layout).is_empty() {
+            tested = apache::config_test(&self.layout, &self.cfg, None)
+                .await
+                .is_ok();
+            if !tested {
+                disabled.extend(apache::prune_rejected(&self.layout, &self.cfg).await);
+            }
+        }
+        for (name, _) in &disabled {
+            self.state.set_linked(name, false);
+        }
+        self.apache_serve(state, tested).await?;
+        Ok(disabled)
+    }
+
+    /// Stops, reloads or starts Apache for the links now in place.
+    async fn apache_serve(
+        &mut self,
+        state: Option<DemoStatus>,
+        tested: bool,
+    ) -> Result<(), ProtocolError> {
+        let running = matches!(state, Some(DemoStatus::Running | DemoStatus::Starting));
+        let links = apache::linked_names(&self.layout);
+        if links.is_empty() {
+            if running || state == Some(DemoStatus::Backoff) {
+                ok_if(
+                    self.sup.stop_process(APACHE_PROGRAM).await,
+                    &[codes::NOT_RUNNING],
+                )
+                .map_err(sup_error)?;
+                info!("Apache stopped: no vhost is enabled");
+            }
+            self.refresh(APACHE_PROGRAM).await;
+            return Ok(());
+        }
+        if !tested {
+            apache::config_test(&self.layout, &self.cfg, None)
+                .await
+                .map_err(apache_error)?;
+        }
+        if state == Some(DemoStatus::Running) {
+            self.sup
+                .signal_process(APACHE_PROGRAM, "USR1")
+                .await
+                .map_err(sup_error)?;
+            info!(vhosts = links.len(), "Apache reloaded gracefully");
+        } else {
+            match self.sup.start_process(APACHE_PROGRAM).await {
+                Ok(()) => info!(vhosts = links.len(), "Apache started"),
+                Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => {}
+                Err(e) => {
+                    self.state.mark_hot(APACHE_PROGRAM, Instant::now());
+                    self.refresh(APACHE_PROGRAM).await;
+                    let log = self.layout.apache_logs().join("error.log");
+                    let (tail, _) = tail::last_lines(&log, 5, 16 * 1024);
+                    warn!(error = %e, "Apache did not start");
+                    return Err(ProtocolError::new(
+                        ErrorKind::ApacheConfig,
+                        "Apache could not start",
+                    )
+                    .with_detail(format!("{e}\n{}", tail.trim_end())));
+                }
+            }
+        }
+        self.state.mark_hot(APACHE_PROGRAM, Instant::now());
+        self.refresh(APACHE_PROGRAM).await;
+        Ok(())
+    }
+}
