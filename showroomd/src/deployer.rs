@@ -368,21 +368,61 @@ mod tests {
         assert!(o.how.contains('3'), "{}", o.how);
     }
 
+    /// The pids a script printed as `pid=N`.
+    fn pids(lines: &[String]) -> Vec<i32> {
+        let pids: Vec<i32> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("pid=")?.parse().ok())
+            .collect();
+        assert!(!pids.is_empty(), "the script printed its pids: {lines:?}");
+        pids
+    }
+
+    /// Asserts that each process is gone (or a zombie nobody reaped yet) within 2 s.
+    async fn assert_gone(pids: &[i32]) {
+        for pid in pids {
+            let dead = || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+                    s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+            };
+            let t0 = std::time::Instant::now();
+            while !dead() {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(2),
+                    "process {pid} still runs"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_script_past_its_time_is_killed_with_its_children() {
         let t0 = std::time::Instant::now();
-        let (o, _) = run_script("sleep 300 & sleep 300", Duration::from_millis(300)).await;
+        let body = "sleep 300 & echo pid=$!; echo pid=$$; sleep 300";
+        let (o, lines) = run_script(body, Duration::from_millis(300)).await;
         assert!(!o.success);
         assert!(o.how.contains("killed"), "{}", o.how);
         assert!(t0.elapsed() < Duration::from_secs(5));
+        assert_gone(&pids(&lines)).await;
     }
 
     #[tokio::test]
     async fn a_background_child_does_not_hold_the_job_open() {
         let t0 = std::time::Instant::now();
-        let (o, _) = run_script("sleep 300 &\necho done", Duration::from_secs(60)).await;
+        let (o, lines) = run_script(
+            "sleep 300 &\necho pid=$!\necho done",
+            Duration::from_secs(60),
+        )
+        .await;
         assert!(o.success, "{o:?}");
         assert!(t0.elapsed() < Duration::from_secs(5));
+        assert_gone(&pids(&lines)).await;
     }
 
     #[tokio::test]
