@@ -1,4 +1,4 @@
-//! Where each file lives under the state folder (see DESIGN's "On disk").
+//! Where each file lives under the state folder (docs/ARCHITECTURE.md, "On disk").
 
 use std::path::{Path, PathBuf};
 

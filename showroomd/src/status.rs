@@ -1,4 +1,4 @@
-//! DESIGN's status rules: one demo's status word from the states of its parts.
+//! The status rules of docs/ARCHITECTURE.md: one demo's status word from the states of its parts.
 
 use protocol::DemoStatus;
 
