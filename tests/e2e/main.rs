@@ -13,3 +13,4 @@ mod seed_core;
 mod service;
 mod shipped_demos;
 mod try_sh;
+mod workspace;
