@@ -4,30 +4,25 @@ use std::io::Write;
 
 use protocol::ProtocolError;
 
-/// Prints rows as left-aligned columns under a header.
+/// Prints rows as left-aligned columns under a header, two spaces apart,
+/// no borders: a person reads it, `awk` splits it.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
+    let _ = writeln!(std::io::stdout().lock(), "{}", render_table(header, rows));
+}
+
+fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header.to_vec())
+        .add_rows(rows.iter().cloned());
+    for c in t.column_iter_mut() {
+        c.set_padding((0, 2));
     }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s += c;
-            } else {
-                s += &format!("{c:<w$}  ", w = widths[i]);
-            }
-        }
-        s.trim_end().to_owned()
-    };
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", line(header.to_vec()));
-    for r in rows {
-        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
-    }
+    t.lines()
+        .map(|l| l.trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn json(v: &serde_json::Value) {
@@ -44,54 +39,15 @@ pub fn error_json(e: &ProtocolError) -> serde_json::Value {
 
 /// Seconds since the epoch as `2026-11-25T03:04:05Z`.
 pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// `90s`, `30m`, `12h`, `7d`, `2w`, and sums like `1d12h`, in seconds.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let bad = || format!("{s:?} is not a duration like 90s, 30m, 12h, 7d, 2w or 1d12h");
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        digits.clear();
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return Err(bad()),
-        };
-        total = total
-            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
-    }
-    if !digits.is_empty() || total == 0 && s.trim().is_empty() {
-        return Err(bad());
-    }
-    Ok(total)
+    humantime::parse_duration(s.trim())
+        .map(|d| d.as_secs())
+        .map_err(|e| format!("{s:?} is not a duration like 90s, 30m, 12h, 7d, 2w or 1d12h: {e}"))
 }
 
 #[cfg(test)]
@@ -107,6 +63,18 @@ mod tests {
         for bad in ["", "7", "d", "7x", "-1d", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn tables_are_columns_two_spaces_apart() {
+        let rows = vec![
+            vec!["a".to_string(), "1".to_string(), "x".to_string()],
+            vec!["long-name".to_string(), "".to_string(), "y z".to_string()],
+        ];
+        assert_eq!(
+            render_table(&["NAME", "N", "COMMENT"], &rows),
+            "NAME       N  COMMENT\na          1  x\nlong-name     y z"
+        );
     }
 
     #[test]

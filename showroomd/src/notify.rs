@@ -1,4 +1,8 @@
 //! systemd's readiness protocol (`Type=notify`): a datagram to `$NOTIFY_SOCKET`, when there is one.
+//!
+//! Our own rather than the sd-notify crate: its 0.4 and 0.5 connect to the
+//! variable as a path, so an abstract socket (`@…`, as systemd hands to some
+//! services) would get no READY=1 and the unit would time out.
 
 use std::os::unix::net::UnixDatagram;
 
