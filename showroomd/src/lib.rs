@@ -10,6 +10,7 @@ pub mod layout;
 pub mod listener;
 pub mod notify;
 pub mod poller;
+pub mod sandbox;
 pub mod status;
 pub mod store;
 pub mod supervisor;
