@@ -543,4 +543,4 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SandboxError + '_ {
 
 #[cfg(test)]
 #[path = "sandbox_tests.rs"]
-mod tests;
+pub(crate) mod tests;

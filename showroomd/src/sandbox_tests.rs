@@ -326,7 +326,7 @@ fn a_sandboxed_demo_can_serve_on_loopback() {
 }
 
 /// Host pids whose command line holds `needle` as an argument.
-fn pids_with_arg(needle: &str) -> Vec<i32> {
+pub(crate) fn pids_with_arg(needle: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
