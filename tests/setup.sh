@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components showroom drives (and its tests need), when missing:
-# supervisord, Apache (Debian's apache2-bin) with media-types, and systemd-analyze.
+# supervisord, Apache (Debian's apache2-bin) with media-types, bubblewrap (the
+# demos' sandbox), and systemd-analyze; as root, the account sandboxed programs run as.
 set -euo pipefail
 need=()
 command -v supervisord >/dev/null 2>&1 || need+=(supervisor)
@@ -10,12 +11,16 @@ command -v supervisorctl >/dev/null 2>&1 || need+=(supervisor)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+[ -x /usr/bin/bwrap ] || need+=(bubblewrap)
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "installing: ${need[*]}"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ "$(id -u)" -eq 0 ] && ! getent passwd showroom-demo >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin showroom-demo
 fi
 # Debian's supervisor package may start a system-wide supervisord; showroom runs its own.
 command -v cargo >/dev/null 2>&1 || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }

@@ -43,6 +43,11 @@ pub struct Config {
     pub operator_group: Option<String>,
     /// How long in-flight requests may run on at shutdown before deploys are cut short.
     pub shutdown_grace_secs: u64,
+    /// Demos, deploy scripts and Apache run in bubblewrap (see docs/sandbox.md);
+    /// false only for a host where it cannot work.
+    pub sandbox: bool,
+    /// As root, the unprivileged account they run as instead (sandbox or not).
+    pub sandbox_user: String,
 }
 
 impl Default for Config {
@@ -75,6 +80,8 @@ impl Default for Config {
             socket_group: None,
             operator_group: None,
             shutdown_grace_secs: 30,
+            sandbox: true,
+            sandbox_user: crate::sandbox::DEFAULT_ACCOUNT.into(),
         }
     }
 }

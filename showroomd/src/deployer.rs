@@ -280,14 +280,7 @@ pub fn kill_leftover(pgid_file: &Path, demo_dir: &Path) -> bool {
 }
 
 fn process_group(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After "pid (comm)": state, ppid, pgrp.
-    stat.rsplit(')')
-        .next()?
-        .split_whitespace()
-        .nth(2)?
-        .parse()
-        .ok()
+    crate::sandbox::proc_stat_field(pid, 2)
 }
 
 fn cwd_inside(pid: i32, dir: &Path) -> bool {

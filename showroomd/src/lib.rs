@@ -3,6 +3,7 @@
 pub mod access;
 pub mod actor;
 pub mod apache;
+pub mod apache_policy;
 pub mod commands;
 pub mod config;
 pub mod deployer;
@@ -11,6 +12,7 @@ pub mod layout;
 pub mod listener;
 pub mod notify;
 pub mod poller;
+pub mod sandbox;
 pub mod status;
 pub mod store;
 pub mod supervisor;

@@ -1,0 +1,546 @@
+//! The sandbox every demo process, deploy script and the shared Apache run in: bubblewrap's argv, the unprivileged account, the start-up probe.
+//!
+//! Pure argv builders: the caller (the actor, supervisord's program sections)
+//! decides when to run them. See docs/sandbox.md for what is allowed and why.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+/// Where Debian's `bubblewrap` puts it.
+pub const DEFAULT_BWRAP: &str = "/usr/bin/bwrap";
+/// util-linux's, on every Debian: drops root before bwrap starts.
+pub const DEFAULT_SETPRIV: &str = "/usr/bin/setpriv";
+/// The account sandboxed things run as when showroomd is root.
+pub const DEFAULT_ACCOUNT: &str = "showroom-demo";
+/// The system service's runtime folder: hidden even when the socket is elsewhere.
+const SYSTEM_RUNTIME_DIR: &str = "/run/showroom";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("the sandbox needs bubblewrap at {0}, which is missing or not executable: install Debian's `bubblewrap` package, or set `sandbox = false`")]
+    NoBwrap(PathBuf),
+    #[error("showroomd runs as root and must drop to an unprivileged account with {0}, which is missing or not executable: install util-linux")]
+    NoSetpriv(PathBuf),
+    #[error("showroomd runs as root and sandboxed programs run as the account {0:?}, which does not exist: create it with `useradd --system --no-create-home --shell /usr/sbin/nologin {0}`, or name another with `sandbox_user`")]
+    NoAccount(String),
+    #[error("the sandbox account {0:?} is root (uid 0); it must be an unprivileged account")]
+    RootAccount(String),
+    #[error("user namespaces are disabled on this host ({0}), and bubblewrap needs them: set it to a non-zero value, or set `sandbox = false`")]
+    NoUserNamespaces(String),
+    #[error("cannot look up the account {name:?}: {source}")]
+    Lookup { name: String, source: nix::Error },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("bubblewrap failed to set up the sandbox ({how}): {stderr}")]
+    ProbeFailed { how: String, stderr: String },
+    /// A supervisord `command=` value cannot carry this argument.
+    #[error(
+        "argument {index} of the command cannot be written in a supervisord command line ({why})"
+    )]
+    Unquotable { index: usize, why: &'static str },
+}
+
+/// A uid/gid pair in the host's user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Account {
+    /// Looks an account up by name; it must not be root.
+    pub fn by_name(name: &str) -> Result<Account, SandboxError> {
+        let user = nix::unistd::User::from_name(name)
+            .map_err(|source| SandboxError::Lookup {
+                name: name.into(),
+                source,
+            })?
+            .ok_or_else(|| SandboxError::NoAccount(name.into()))?;
+        if user.uid.is_root() {
+            return Err(SandboxError::RootAccount(name.into()));
+        }
+        Ok(Account {
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+        })
+    }
+}
+
+/// How sandboxed programs are run: the daemon's `sandbox` setting, and what
+/// they must not see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sandbox {
+    /// false (`sandbox = false`): no namespaces; `run_as` still applies.
+    pub enabled: bool,
+    pub bwrap: PathBuf,
+    pub setpriv: PathBuf,
+    /// Folders replaced by an empty read-only tmpfs inside the sandbox: the
+    /// state folder (demos, records, supervisord's socket, logs), the control
+    /// socket's folder, the daemon's runtime and home folders.
+    pub hidden: Vec<PathBuf>,
+    /// Set when showroomd is root: everything sandboxed (demos, deploy
+    /// scripts, Apache, Apache's config test) runs as this account instead.
+    pub run_as: Option<Account>,
+}
+
+/// What one sandboxed program may see beyond the read-only host.
+#[derive(Debug, Clone)]
+pub struct Spec<'a> {
+    /// The working folder, and `HOME`.
+    pub chdir: &'a Path,
+    /// Bound read-write at the same path (after the hidden folders are covered).
+    pub rw: Vec<&'a Path>,
+    /// Bound read-only at the same path (after the hidden folders, before `rw`).
+    pub ro: Vec<&'a Path>,
+    /// The command is PID 1 of its namespace: its death ends every process in
+    /// it, and a signal to it needs no forwarding (Apache's graceful reload).
+    pub as_pid_1: bool,
+}
+
+impl Sandbox {
+    /// The daemon's sandbox: hides `state_dir`, the socket's folder,
+    /// /run/showroom, and (as another user than root) the runtime and home
+    /// folders, whose user sockets (D-Bus, systemd --user) would let a demo
+    /// out. As root, resolves `account` and runs everything as it.
+    pub fn for_daemon(
+        enabled: bool,
+        state_dir: &Path,
+        socket: &Path,
+        account: &str,
+    ) -> Result<Sandbox, SandboxError> {
+        let root = nix::unistd::geteuid().is_root();
+        let mut hidden = vec![state_dir.to_owned(), PathBuf::from(SYSTEM_RUNTIME_DIR)];
+        if let Some(dir) = socket.parent() {
+            hidden.push(dir.to_owned());
+        }
+        if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+            hidden.push(PathBuf::from(dir));
+        }
+        hidden.push(PathBuf::from(format!(
+            "/run/user/{}",
+            nix::unistd::geteuid()
+        )));
+        if !root {
+            if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+                hidden.push(PathBuf::from(home));
+            }
+        }
+        let run_as = if root {
+            Some(Account::by_name(account)?)
+        } else {
+            None
+        };
+        Ok(Sandbox {
+            enabled,
+            bwrap: PathBuf::from(DEFAULT_BWRAP),
+            setpriv: PathBuf::from(DEFAULT_SETPRIV),
+            hidden,
+            run_as,
+        })
+    }
+
+    /// One line for showroomd's start-up log: which mode, and why.
+    pub fn describe(&self) -> String {
+        let who = match self.run_as {
+            Some(a) => format!("as uid {} gid {} (showroomd is root)", a.uid, a.gid),
+            None => "as showroomd's own user".into(),
+        };
+        if self.enabled {
+            format!(
+                "sandbox on: demos, deploy scripts and Apache run in bubblewrap ({}) {who}",
+                self.bwrap.display()
+            )
+        } else {
+            format!("sandbox off (`sandbox = false`): demos, deploy scripts and Apache run without namespaces {who}; they can see each other and showroom's state")
+        }
+    }
+
+    /// `setpriv` to the account, when there is one: the prefix that keeps
+    /// root out of every sandboxed program (and out of Apache's config test).
+    pub fn drop_privileges(&self) -> Vec<String> {
+        let Some(a) = self.run_as else {
+            return vec![];
+        };
+        vec![
+            self.setpriv.display().to_string(),
+            format!("--reuid={}", a.uid),
+            format!("--regid={}", a.gid),
+            "--clear-groups".into(),
+            "--inh-caps=-all".into(),
+            "--bounding-set=-all".into(),
+            "--".into(),
+        ]
+    }
+
+    /// The whole argv: privilege drop, bwrap with `spec`, then `command`.
+    pub fn argv(&self, spec: &Spec<'_>, command: &[String]) -> Vec<String> {
+        let mut out = self.drop_privileges();
+        if !self.enabled {
+            out.extend(command.iter().cloned());
+            return out;
+        }
+        let s = |p: &Path| p.display().to_string();
+        out.push(s(&self.bwrap));
+        out.extend(
+            [
+                // Unprivileged bwrap needs a user namespace; the demo may not make more.
+                "--unshare-user",
+                "--disable-userns",
+                "--unshare-pid",
+                "--unshare-ipc",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--die-with-parent",
+                "--new-session",
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "--tmpfs",
+                "/tmp",
+            ]
+            .map(String::from),
+        );
+        let hidden = outermost(&self.hidden);
+        for h in &hidden {
+            out.extend(["--tmpfs".into(), s(h)]);
+        }
+        for p in &spec.ro {
+            out.extend(["--ro-bind".into(), s(p), s(p)]);
+        }
+        for p in &spec.rw {
+            out.extend(["--bind".into(), s(p), s(p)]);
+        }
+        // Not recursive: the binds inside stay as they are; the rest of the
+        // cover is read-only, so nothing can be planted where showroom looks.
+        for h in &hidden {
+            out.extend(["--remount-ro".into(), s(h)]);
+        }
+        out.extend([
+            "--setenv".into(),
+            "HOME".into(),
+            s(spec.chdir),
+            "--setenv".into(),
+            "TMPDIR".into(),
+            "/tmp".into(),
+            "--chdir".into(),
+            s(spec.chdir),
+        ]);
+        if spec.as_pid_1 {
+            out.push("--as-pid-1".into());
+        }
+        out.push("--".into());
+        out.extend(command.iter().cloned());
+        out
+    }
+
+    /// A demo's process under supervisord: its folder read-write, nothing
+    /// else of showroom's. `command` is what the program section ran before
+    /// (the start script, or `/bin/sh` and it).
+    pub fn demo_argv(&self, demo_dir: &Path, command: &[String]) -> Vec<String> {
+        let spec = Spec {
+            chdir: demo_dir,
+            rw: vec![demo_dir],
+            ro: vec![],
+            as_pid_1: false,
+        };
+        self.argv(&spec, command)
+    }
+
+    /// A deploy script run by showroomd (`bash SCRIPT` in the demo's folder);
+    /// the script is bound read-only in case its folder is hidden.
+    ///
+    /// Spawn it from an async task, not `spawn_blocking`: `--die-with-parent`
+    /// ties it to the thread that forked it, and blocking threads come and go.
+    pub fn deploy_argv(&self, demo_dir: &Path, script: &Path) -> Vec<String> {
+        let spec = Spec {
+            chdir: demo_dir,
+            rw: vec![demo_dir],
+            ro: vec![script],
+            as_pid_1: false,
+        };
+        self.argv(&spec, &["bash".into(), script.display().to_string()])
+    }
+
+    /// The shared Apache under supervisord: the demos and its own folder
+    /// read-only, its run and log folders read-write, as PID 1 so that its
+    /// death takes every worker along and supervisord's USR1 can reach it
+    /// once forwarded (see `main_pid`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn apache_argv(
+        &self,
+        demos: &Path,
+        apache_dir: &Path,
+        run_dir: &Path,
+        log_dir: &Path,
+        apache_bin: &Path,
+        conf: &Path,
+    ) -> Vec<String> {
+        let spec = Spec {
+            chdir: apache_dir,
+            ro: vec![demos, apache_dir],
+            rw: vec![run_dir, log_dir],
+            as_pid_1: true,
+        };
+        self.argv(
+            &spec,
+            &[
+                apache_bin.display().to_string(),
+                "-f".into(),
+                conf.display().to_string(),
+                "-DFOREGROUND".into(),
+            ],
+        )
+    }
+
+    /// Makes a fresh demo folder the sandboxed programs' own: theirs to
+    /// write, no one else's to read (Apache runs as the same account).
+    pub fn prepare_demo_dir(&self, dir: &Path) -> Result<(), SandboxError> {
+        if let Some(a) = self.run_as {
+            std::os::unix::fs::chown(dir, Some(a.uid), Some(a.gid)).map_err(io(dir))?;
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))
+    }
+
+    /// The modes of the state folder's parts: readable by showroom's user and
+    /// group only. `group_traversable` are the folders an unprivileged bwrap
+    /// must pass through to bind a demo's folder (the state folder, `demos/`,
+    /// Apache's folder); as root they get the account's group. `owned` (Apache's
+    /// run and log folders) become the account's. `private` are 0700.
+    pub fn secure_state(
+        &self,
+        group_traversable: &[&Path],
+        owned: &[&Path],
+        private: &[&Path],
+    ) -> Result<(), SandboxError> {
+        for d in group_traversable {
+            if let Some(a) = self.run_as {
+                std::os::unix::fs::chown(d, None, Some(a.gid)).map_err(io(d))?;
+            }
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o750)).map_err(io(d))?;
+        }
+        for d in owned {
+            if let Some(a) = self.run_as {
+                std::os::unix::fs::chown(d, Some(a.uid), Some(a.gid)).map_err(io(d))?;
+            }
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(io(d))?;
+        }
+        for d in private {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(io(d))?;
+        }
+        Ok(())
+    }
+
+    /// Checks at start that the sandbox can be built here, naming what is
+    /// missing: runs `true` in a sandbox of a demo folder made in `scratch`
+    /// (a folder under the state folder, removed afterwards).
+    pub fn probe(&self, scratch: &Path) -> Result<(), SandboxError> {
+        if self.run_as.is_some() && !is_executable(&self.setpriv) {
+            return Err(SandboxError::NoSetpriv(self.setpriv.clone()));
+        }
+        if !self.enabled {
+            return Ok(());
+        }
+        if !is_executable(&self.bwrap) {
+            return Err(SandboxError::NoBwrap(self.bwrap.clone()));
+        }
+        for (file, what) in [
+            ("/proc/sys/user/max_user_namespaces", "0"),
+            ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
+        ] {
+            if std::fs::read_to_string(file).is_ok_and(|v| v.trim() == what) {
+                return Err(SandboxError::NoUserNamespaces(format!("{file} is {what}")));
+            }
+        }
+        let _ = std::fs::remove_dir_all(scratch);
+        std::fs::create_dir_all(scratch).map_err(io(scratch))?;
+        let result = self.probe_in(scratch);
+        let _ = std::fs::remove_dir_all(scratch);
+        result
+    }
+
+    fn probe_in(&self, scratch: &Path) -> Result<(), SandboxError> {
+        self.prepare_demo_dir(scratch)?;
+        // The same flags a demo gets, and a write to its folder.
+        let argv = self.demo_argv(
+            scratch,
+            &["/bin/sh".into(), "-c".into(), "echo ok > probe".into()],
+        );
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .env_clear()
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(io(Path::new(&argv[0])))?;
+        let wrote = std::fs::read_to_string(scratch.join("probe")).is_ok_and(|t| t == "ok\n");
+        if out.status.success() && wrote {
+            return Ok(());
+        }
+        let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        if stderr.is_empty() && !wrote {
+            stderr = "the sandboxed program could not write to its own folder".into();
+        }
+        if std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+            .is_ok_and(|v| v.trim() == "1")
+        {
+            stderr += " (AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns is 1)";
+        }
+        Err(SandboxError::ProbeFailed {
+            how: out.status.to_string(),
+            stderr,
+        })
+    }
+}
+
+/// The host pid of the command a sandbox started with `as_pid_1`, given the
+/// pid of bwrap (what supervisord started): bwrap does not forward signals,
+/// so a reload (USR1) must go to this pid, not to bwrap, which dies of it.
+pub fn main_pid(bwrap_pid: i32) -> Option<i32> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{bwrap_pid}/task/{bwrap_pid}/children")).ok()?;
+    let mut it = children.split_whitespace();
+    let first = it.next()?.parse().ok()?;
+    it.next().is_none().then_some(first)
+}
+
+/// Processes left by a showroom from before the sandbox (or a supervisord
+/// killed without one): those whose working folder is under `demos`, or
+/// whose command line names `apache_conf`, and that do not descend from
+/// `keep` (the live supervisord). Exact: nothing else matches.
+pub fn strays(demos: &Path, apache_conf: &Path, keep: Option<i32>) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let conf = apache_conf.as_os_str().as_encoded_bytes();
+    let mut found: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|&pid| {
+            let in_demos = std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd.starts_with(demos) && cwd != demos);
+            let apache = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == conf));
+            in_demos || apache
+        })
+        .filter(|&pid| keep.is_none_or(|k| !descends_from(pid, k)))
+        .collect();
+    found.sort();
+    found
+}
+
+fn descends_from(mut pid: i32, ancestor: i32) -> bool {
+    for _ in 0..64 {
+        if pid == ancestor {
+            return true;
+        }
+        match parent_of(pid) {
+            Some(p) if p > 0 => pid = p,
+            _ => return false,
+        }
+    }
+    false
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    proc_stat_field(pid, 1)
+}
+
+/// A numeric field of `/proc/PID/stat` counted after "pid (comm)": 0 is the
+/// state, 1 the parent, 2 the process group.
+pub(crate) fn proc_stat_field(pid: i32, index: usize) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(index)?
+        .parse()
+        .ok()
+}
+
+/// Writes an argv as a supervisord `command=` value: supervisord expands
+/// `%(…)s` and then splits with Python's `shlex` (POSIX rules); its INI
+/// reader ends a value at a line break and cuts ` ;` / ` #` comments.
+pub fn supervisor_command(argv: &[String]) -> Result<String, SandboxError> {
+    let mut words = Vec::with_capacity(argv.len());
+    for (index, arg) in argv.iter().enumerate() {
+        if arg.chars().any(|c| c.is_control()) {
+            return Err(SandboxError::Unquotable {
+                index,
+                why: "a control character or line break",
+            });
+        }
+        let safe = !arg.is_empty()
+            && arg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@".contains(c));
+        let word = if safe {
+            arg.clone()
+        } else {
+            if arg.contains(" ;") || arg.contains(" #") {
+                return Err(SandboxError::Unquotable {
+                    index,
+                    why: "\" ;\" or \" #\", which supervisord reads as a comment",
+                });
+            }
+            format!("'{}'", arg.replace('\'', r#"'"'"'"#))
+        };
+        words.push(word.replace('%', "%%"));
+    }
+    Ok(words.join(" "))
+}
+
+/// The hidden folders without those inside another (whose cover already
+/// hides them), normalised, shortest first so bwrap mounts parents first.
+fn outermost(hidden: &[PathBuf]) -> Vec<PathBuf> {
+    let all: BTreeSet<PathBuf> = hidden
+        .iter()
+        .filter(|p| p.is_absolute())
+        .map(|p| normalise(p))
+        .filter(|p| p != Path::new("/"))
+        .collect();
+    let mut out: Vec<PathBuf> = all
+        .iter()
+        .filter(|p| !all.iter().any(|q| q != *p && p.starts_with(q)))
+        .cloned()
+        .collect();
+    out.sort_by_key(|p| p.components().count());
+    out
+}
+
+/// Lexical: `.` and repeated separators go, `..` steps up.
+fn normalise(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SandboxError + '_ {
+    move |source| SandboxError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+#[path = "sandbox_tests.rs"]
+pub(crate) mod tests;
