@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components showroom drives (and its tests need), when missing:
-# supervisord, Apache (Debian's apache2-bin) with media-types, and systemd-analyze.
+# supervisord, Apache (Debian's apache2-bin) with media-types, and systemd-analyze;
+# for the front door's tests, openssl (a test certificate) and chromium (the index in a real browser).
 set -euo pipefail
 need=()
 command -v supervisord >/dev/null 2>&1 || need+=(supervisor)
@@ -10,6 +11,8 @@ command -v supervisorctl >/dev/null 2>&1 || need+=(supervisor)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
