@@ -39,6 +39,13 @@ const MODULES: &[(&str, &str)] = &[
     ("setenvif_module", "mod_setenvif.so"),
     ("proxy_module", "mod_proxy.so"),
     ("proxy_http_module", "mod_proxy_http.so"),
+    ("proxy_wstunnel_module", "mod_proxy_wstunnel.so"),
+];
+
+/// Modules the front door's HTTPS needs, loaded only when it has a certificate.
+const TLS_MODULES: &[(&str, &str)] = &[
+    ("socache_shmcb_module", "mod_socache_shmcb.so"),
+    ("ssl_module", "mod_ssl.so"),
 ];
 
 pub fn render_main(layout: &Layout, cfg: &Config) -> String {
@@ -64,11 +71,19 @@ pub fn render_main_as(layout: &Layout, cfg: &Config, switch_user: bool) -> Strin
         layout.apache_logs().display()
     );
     out += "LogLevel warn\n";
-    for (id, file) in MODULES {
+    let tls = cfg.front_port != 0 && cfg.tls_cert.is_some();
+    let tls_modules = if tls { TLS_MODULES } else { &[] };
+    for (id, file) in MODULES.iter().chain(tls_modules) {
         let path = cfg.apache_modules_dir.join(file);
         if path.exists() {
             out += &format!("LoadModule {id} \"{}\"\n", path.display());
         }
+    }
+    if tls {
+        out += &format!(
+            "SSLSessionCache \"shmcb:{}/ssl_scache(512000)\"\n",
+            layout.apache_run().display()
+        );
     }
     // Apache refuses to run as root; as anyone else it cannot switch users.
     if switch_user {
@@ -85,6 +100,13 @@ pub fn render_main_as(layout: &Layout, cfg: &Config, switch_user: bool) -> Strin
         layout.apache_logs().display()
     );
     out += "KeepAlive On\nTimeout 60\n";
+    // Before the demos: the first vhost on the front port must be the front door's default.
+    if cfg.front_port != 0 {
+        out += &format!(
+            "<IfDefine !{CANDIDATE}>\n    IncludeOptional \"{}\"\n</IfDefine>\n",
+            layout.frontdoor_conf().display()
+        );
+    }
     // IncludeOptional: a plain Include of an empty folder is an error.
     // SHOWROOM_ALONE (`config_test_alone`) leaves the enabled vhosts out.
     out += &format!(
@@ -143,12 +165,15 @@ async fn run_config_test(
 /// Defined for a test of one vhost without the enabled ones.
 const ALONE: &str = "SHOWROOM_ALONE";
 
-/// Runs Apache's config test on the main config with `vhost` as its only
-/// virtual host: whether Apache refuses that file on its own.
-pub async fn config_test_alone(
+/// Defined for a test of a front door config in place of the live one.
+const CANDIDATE: &str = "SHOWROOM_FRONTDOOR_CANDIDATE";
+
+/// Runs Apache's config test on the main config with `define` set and `file` included.
+async fn config_test_with(
     layout: &Layout,
     cfg: &Config,
-    vhost: &Path,
+    define: &str,
+    file: &Path,
 ) -> Result<(), ApacheError> {
     run_config_test(
         cfg,
@@ -157,12 +182,32 @@ pub async fn config_test_alone(
             "-f".into(),
             layout.apache_conf().into_os_string(),
             "-D".into(),
-            ALONE.into(),
+            define.into(),
             "-c".into(),
-            format!("Include \"{}\"", vhost.display()).into(),
+            format!("Include \"{}\"", file.display()).into(),
         ],
     )
     .await
+}
+
+/// Runs Apache's config test on the main config with `vhost` as its only
+/// virtual host: whether Apache refuses that file on its own.
+pub async fn config_test_alone(
+    layout: &Layout,
+    cfg: &Config,
+    vhost: &Path,
+) -> Result<(), ApacheError> {
+    config_test_with(layout, cfg, ALONE, vhost).await
+}
+
+/// Runs Apache's config test on the live tree with `candidate` in place of
+/// the front door's live config: whether Apache would take it.
+pub async fn config_test_front_door(
+    layout: &Layout,
+    cfg: &Config,
+    candidate: &Path,
+) -> Result<(), ApacheError> {
+    config_test_with(layout, cfg, CANDIDATE, candidate).await
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApacheError + '_ {

@@ -48,6 +48,15 @@ pub struct Config {
     pub sandbox: bool,
     /// As root, the unprivileged account they run as instead (sandbox or not).
     pub sandbox_user: String,
+    /// The front door serves each demo at NAME.DOMAIN and the index at DOMAIN.
+    pub domain: String,
+    /// The front door's HTTP port; 0 turns the front door off.
+    pub front_port: u16,
+    /// The front door's HTTPS port, used when `tls_cert` and `tls_key` are set.
+    pub tls_port: u16,
+    /// A certificate (chain) for DOMAIN and *.DOMAIN, PEM; with `tls_key`, HTTP redirects to HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -82,6 +91,12 @@ impl Default for Config {
             shutdown_grace_secs: 30,
             sandbox: true,
             sandbox_user: crate::sandbox::DEFAULT_ACCOUNT.into(),
+            domain: "localhost".into(),
+            // Below 1024 only root may listen.
+            front_port: if root { 80 } else { 8080 },
+            tls_port: if root { 443 } else { 8443 },
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -133,14 +148,119 @@ impl Config {
         if !self.state_dir.is_absolute() {
             bail!("state_dir {s:?} must be an absolute path");
         }
-        if self.host.is_empty()
-            || !self
-                .host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-        {
-            bail!("host {:?} is not a plain host name", self.host);
+        for (key, name) in [("host", &self.host), ("domain", &self.domain)] {
+            if !is_plain_host_name(name) {
+                bail!("{key} {name:?} is not a plain host name");
+            }
+        }
+        self.validate_front_door()
+    }
+
+    fn validate_front_door(&self) -> anyhow::Result<()> {
+        if self.front_port == 0 {
+            return Ok(());
+        }
+        let demo_ports = self.port_min..=self.port_max;
+        let mut ports = vec![("front_port", self.front_port)];
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => {}
+            (Some(cert), Some(key)) => {
+                ports.push(("tls_port", self.tls_port));
+                if self.tls_port == 0 || self.tls_port == self.front_port {
+                    bail!(
+                        "tls_port {} must be set and differ from front_port",
+                        self.tls_port
+                    );
+                }
+                for (k, p) in [("tls_cert", cert), ("tls_key", key)] {
+                    let s = p.to_string_lossy();
+                    // Apache reads the path between quotes.
+                    if !p.is_absolute() || s.chars().any(|c| c == '"' || c.is_control()) {
+                        bail!("{k} {s:?} must be an absolute path without quotes");
+                    }
+                    if !p.is_file() {
+                        bail!("{k} {s:?} is not a file");
+                    }
+                }
+            }
+            _ => bail!("tls_cert and tls_key go together: set both or neither"),
+        }
+        for (k, p) in ports {
+            if demo_ports.contains(&p) {
+                bail!(
+                    "{k} {p} is inside the demos' port range {}..={}",
+                    self.port_min,
+                    self.port_max
+                );
+            }
         }
         Ok(())
+    }
+}
+
+/// Letters, digits, '.' and '-': safe in Apache's config, a URL and a script's environment.
+fn is_plain_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config {
+            state_dir: "/var/lib/showroom".into(),
+            front_port: 8080,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn the_front_door_is_checked() {
+        cfg().validate().unwrap();
+        Config {
+            front_port: 0,
+            ..cfg()
+        }
+        .validate()
+        .unwrap();
+        let refused = |c: Config, why: &str| {
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        };
+        refused(
+            Config {
+                domain: "a b".into(),
+                ..cfg()
+            },
+            "domain",
+        );
+        refused(
+            Config {
+                front_port: 20005,
+                ..cfg()
+            },
+            "inside the demos' port range",
+        );
+        refused(
+            Config {
+                tls_cert: Some("/etc/hostname".into()),
+                ..cfg()
+            },
+            "set both or neither",
+        );
+        let with_tls = |cert: &str, tls_port| Config {
+            tls_cert: Some(cert.into()),
+            tls_key: Some("/etc/hostname".into()),
+            tls_port,
+            ..cfg()
+        };
+        refused(with_tls("/etc/hostname", 8080), "differ from front_port");
+        refused(with_tls("/nonexistent.pem", 8443), "is not a file");
+        refused(with_tls("relative.pem", 8443), "absolute path");
+        with_tls("/etc/hostname", 8443).validate().unwrap();
     }
 }

@@ -88,6 +88,21 @@ impl Layout {
     pub fn apache_logs(&self) -> PathBuf {
         self.apache_dir().join("logs")
     }
+    /// The front door's generated Apache config and pages.
+    pub fn frontdoor_dir(&self) -> PathBuf {
+        self.root.join("frontdoor")
+    }
+    pub fn frontdoor_conf(&self) -> PathBuf {
+        self.frontdoor_dir().join("frontdoor.conf")
+    }
+    /// A config not yet tested: Apache includes it only in its config test.
+    pub fn frontdoor_candidate(&self) -> PathBuf {
+        self.frontdoor_dir().join("frontdoor.conf.new")
+    }
+    /// What Apache serves from the front door itself: the index, the 404 and stopped pages.
+    pub fn frontdoor_pages(&self) -> PathBuf {
+        self.frontdoor_dir().join("www")
+    }
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")
     }

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod deployer;
 pub mod event_receiver;
+pub mod frontdoor;
 pub mod layout;
 pub mod listener;
 pub mod notify;

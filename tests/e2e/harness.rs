@@ -27,6 +27,19 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// Whether `tool` (a path, or a program on PATH) is there.
+pub fn installed(tool: &str) -> bool {
+    if tool.starts_with('/') {
+        return Path::new(tool).is_file();
+    }
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
 /// Fails loudly when a real component the suite needs is not installed.
 pub fn require_tools() {
     for (tool, hint) in [
@@ -40,17 +53,10 @@ pub fn require_tools() {
             "apt-get install apache2-bin media-types",
         ),
     ] {
-        let found = if tool.starts_with('/') {
-            Path::new(tool).is_file()
-        } else {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        };
-        assert!(found, "{tool} is required by the end-to-end suite: {hint}");
+        assert!(
+            installed(tool),
+            "{tool} is required by the end-to-end suite: {hint}"
+        );
     }
     assert!(
         Path::new("/etc/mime.types").is_file(),
