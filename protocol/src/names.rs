@@ -8,6 +8,10 @@ pub const MAX_NAME_BYTES: usize = 64;
 /// Names that the generated configs use for showroom's own parts.
 pub const RESERVED_NAMES: &[&str] = &["apache2", "supervisor", "supervisord", "showroom"];
 
+/// Programs showroom adds to supervisord besides Apache (its event listener)
+/// are named with this prefix; no demo may begin with it.
+pub const RESERVED_PREFIX: &str = "showroom";
+
 /// Checks a demo name, with the seed's words for an empty one.
 pub fn validate_name(name: &str) -> Result<(), ProtocolError> {
     let bad = |why: &str| {
@@ -45,6 +49,11 @@ pub fn validate_name(name: &str) -> Result<(), ProtocolError> {
     if RESERVED_NAMES.contains(&name) {
         return bad("this name is used by showroom itself");
     }
+    if name.starts_with(RESERVED_PREFIX) {
+        return bad(&format!(
+            "names beginning with {RESERVED_PREFIX:?} are kept for showroom's own programs"
+        ));
+    }
     Ok(())
 }
 
@@ -63,8 +72,21 @@ mod tests {
     fn refuses_bad_names_with_reason() {
         assert_eq!(validate_name("").unwrap_err().message, "empty demo name");
         for n in [
-            "a/b", "..", "../x", "a..b", ".hidden", "-x", "a b", "a:b", "a\nb", "a\u{7}",
-            "apache2", "é",
+            "a/b",
+            "..",
+            "../x",
+            "a..b",
+            ".hidden",
+            "-x",
+            "a b",
+            "a:b",
+            "a\nb",
+            "a\u{7}",
+            "apache2",
+            "é",
+            "showroom",
+            "showroom-events",
+            "showroomX",
         ] {
             let e = validate_name(n).unwrap_err();
             assert_eq!(e.kind, ErrorKind::InvalidRequest, "{n:?}");

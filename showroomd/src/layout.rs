@@ -53,6 +53,17 @@ impl Layout {
     pub fn supervisor_socket(&self) -> PathBuf {
         self.supervisor_dir().join("supervisor.sock")
     }
+    /// Every demo's `[program:NAME]` in one file: one reload parses each
+    /// section once (one include file a demo made a reload O(N²)), and no
+    /// demo can write here.
+    pub fn programs_conf(&self) -> PathBuf {
+        self.supervisor_dir().join("programs.conf")
+    }
+    /// Where the event listener forwards supervisord's process events; the
+    /// folder is private to showroom's user.
+    pub fn events_socket(&self) -> PathBuf {
+        self.supervisor_dir().join("events.sock")
+    }
     pub fn supervisord_pid(&self) -> PathBuf {
         self.supervisor_dir().join("supervisord.pid")
     }

@@ -6,6 +6,7 @@ pub mod apache;
 pub mod commands;
 pub mod config;
 pub mod deployer;
+pub mod event_receiver;
 pub mod layout;
 pub mod listener;
 pub mod notify;

@@ -26,6 +26,12 @@ struct Args {
     /// The folder of deploy scripts (demo_APP.sh).
     #[arg(long)]
     scripts: Option<PathBuf>,
+    /// Run as supervisord's event listener instead of as the daemon: speak
+    /// supervisord's listener protocol on stdin/stdout and forward process
+    /// state changes to the daemon's events socket at this path. supervisord
+    /// runs this itself; nobody else needs to.
+    #[arg(long, value_name = "EVENTS_SOCKET", conflicts_with_all = ["config", "state_dir", "socket", "scripts"])]
+    supervisor_events: Option<PathBuf>,
 }
 
 async fn shutdown_signal() {
@@ -47,6 +53,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if let Some(events) = &args.supervisor_events {
+        return showroomd::supervisor::event_listener::run(events);
+    }
     let mut cfg = match &args.config {
         Some(path) => showroomd::Config::from_file(path)?,
         None => showroomd::Config::default(),

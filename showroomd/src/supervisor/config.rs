@@ -6,8 +6,42 @@ use crate::layout::Layout;
 /// The program name of the shared Apache inside supervisord.
 pub const APACHE_PROGRAM: &str = "apache2";
 
+/// The program name of the event listener inside supervisord. Demo names
+/// may not begin with `showroom` (`protocol::names`), so none collides.
+pub const EVENTS_PROGRAM: &str = "showroom-events";
+
+/// Whether a supervisord group is showroom's own (Apache, the event
+/// listener) and not a demo's: recovery and cleanup leave these alone.
+pub fn is_own_program(group: &str) -> bool {
+    group == APACHE_PROGRAM || group.starts_with(protocol::names::RESERVED_PREFIX)
+}
+
+/// How the main config lays out the demos' programs and the event listener.
+#[derive(Debug, Clone)]
+pub struct MainOptions {
+    /// `[include] files =` names one generated file (`Layout::programs_conf`)
+    /// rather than each demo's `supervisor.cfg`.
+    pub one_programs_file: bool,
+    /// The binary to run as the event listener (showroomd itself, from
+    /// `std::env::current_exe()`); None runs no listener.
+    pub event_listener: Option<std::path::PathBuf>,
+}
+
+impl MainOptions {
+    /// The layout before issue 11: one include file a demo, no listener.
+    pub const PER_DEMO_FILES: MainOptions = MainOptions {
+        one_programs_file: false,
+        event_listener: None,
+    };
+}
+
 /// The main config: usable as is with `supervisorctl -c`.
 pub fn render_main(layout: &Layout, cfg: &Config) -> String {
+    render_main_with(layout, cfg, &MainOptions::PER_DEMO_FILES)
+}
+
+/// The main config laid out as `opts` says.
+pub fn render_main_with(layout: &Layout, cfg: &Config, opts: &MainOptions) -> String {
     let sup = layout.supervisor_dir();
     let sock = layout.supervisor_socket();
     format!(
@@ -31,8 +65,9 @@ pub fn render_main(layout: &Layout, cfg: &Config) -> String {
          serverurl=unix://{sock}\n\
          \n\
          {apache}\n\
+         {listener}\
          [include]\n\
-         files = {demos}/*/supervisor.cfg\n",
+         files = {include}\n",
         sock = sock.display(),
         sup = sup.display(),
         pid = layout.supervisord_pid().display(),
@@ -40,8 +75,74 @@ pub fn render_main(layout: &Layout, cfg: &Config) -> String {
         root = layout.root().display(),
         minfds = cfg.minfds,
         apache = render_apache_program(layout, cfg),
-        demos = layout.demos().display(),
+        listener = match &opts.event_listener {
+            Some(exe) => format!("{}\n", render_event_listener(layout, exe)),
+            None => String::new(),
+        },
+        include = if opts.one_programs_file {
+            layout.programs_conf().display().to_string()
+        } else {
+            format!("{}/*/supervisor.cfg", layout.demos().display())
+        },
     )
+}
+
+/// How many events supervisord keeps for the listener. It acknowledges each
+/// at once, so they pile up only in a burst: a `stopAllProcesses` over 1000
+/// demos queues about two each. supervisord drops the oldest past this,
+/// which only makes a change seen at the next sweep instead.
+pub const EVENT_BUFFER: u32 = 8192;
+
+/// `[eventlistener:showroom-events]`: `exe --supervisor-events SOCKET`,
+/// told every PROCESS_STATE change, restarted whenever it exits. Its stdout
+/// is the protocol, so only its stderr (its log) is kept.
+pub fn render_event_listener(layout: &Layout, exe: &std::path::Path) -> String {
+    format!(
+        "[eventlistener:{EVENTS_PROGRAM}]\n\
+         command={exe} --supervisor-events {sock}\n\
+         events=PROCESS_STATE\n\
+         buffer_size={EVENT_BUFFER}\n\
+         autostart=true\n\
+         autorestart=true\n\
+         startsecs=0\n\
+         environment=SHOWROOM_LOG=\"info\"\n\
+         stdout_logfile=NONE\n\
+         stderr_logfile={logs}/{EVENTS_PROGRAM}.stderr.log\n\
+         stderr_logfile_maxbytes=1MB\n\
+         stderr_logfile_backups=2\n",
+        exe = config_word(&exe.display().to_string()),
+        sock = config_word(&layout.events_socket().display().to_string()),
+        logs = layout.supervisor_logs().display(),
+    )
+}
+
+/// A path as one word of a supervisord `command=`: supervisord expands
+/// `%(...)s` in values and splits commands as a shell would. On Linux a
+/// binary replaced since it started reads back as `PATH (deleted)`: the new
+/// file at PATH is the one to run.
+fn config_word(path: &str) -> String {
+    let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+    let path = path.replace('%', "%%");
+    if path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+,=@".contains(c))
+    {
+        path
+    } else {
+        format!("'{}'", path.replace('\'', "'\"'\"'"))
+    }
+}
+
+/// The one include file holding every demo's `[program:NAME]`
+/// (`render_program`'s output), keyed and so ordered by name: the same
+/// demos always give the same bytes, so an unchanged file is not rewritten.
+pub fn render_programs(sections: &std::collections::BTreeMap<String, String>) -> String {
+    let mut out = String::from("; Generated by showroomd: every demo's program; edits are lost.\n");
+    for section in sections.values() {
+        out.push('\n');
+        out.push_str(section);
+    }
+    out
 }
 
 /// Apache runs in the foreground under supervisord; it is started by
@@ -104,4 +205,85 @@ pub fn render_program(layout: &Layout, cfg: &Config, name: &str, port: u16) -> S
         host = cfg.host,
         logs = layout.supervisor_logs().display(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    fn setup() -> (Layout, Config) {
+        let cfg = Config {
+            state_dir: "/srv/state".into(),
+            ..Config::default()
+        };
+        (Layout::new("/srv/state"), cfg)
+    }
+
+    #[test]
+    fn default_layout_is_unchanged_one_file_a_demo_and_no_listener() {
+        let (layout, cfg) = setup();
+        let main = render_main(&layout, &cfg);
+        assert!(main.ends_with("[include]\nfiles = /srv/state/demos/*/supervisor.cfg\n"));
+        assert!(!main.contains("eventlistener"));
+    }
+
+    #[test]
+    fn scaled_layout_includes_one_file_and_runs_the_listener() {
+        let (layout, cfg) = setup();
+        let main = render_main_with(
+            &layout,
+            &cfg,
+            &MainOptions {
+                one_programs_file: true,
+                event_listener: Some("/usr/bin/showroomd".into()),
+            },
+        );
+        assert!(main.ends_with("[include]\nfiles = /srv/state/supervisor/programs.conf\n"));
+        assert!(main.contains(
+            "[eventlistener:showroom-events]\ncommand=/usr/bin/showroomd --supervisor-events /srv/state/supervisor/events.sock\nevents=PROCESS_STATE\n"
+        ));
+        assert!(main.contains("stdout_logfile=NONE\n"));
+        assert!(main.contains("autorestart=true\n"));
+    }
+
+    #[test]
+    fn listener_command_survives_odd_paths() {
+        let (layout, _) = setup();
+        let s = render_event_listener(
+            &layout,
+            Path::new("/opt/my dir/100%/it's/showroomd (deleted)"),
+        );
+        assert!(
+            s.contains("command='/opt/my dir/100%%/it'\"'\"'s/showroomd' --supervisor-events"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn programs_file_is_every_section_in_name_order() {
+        let mut sections = BTreeMap::new();
+        sections.insert(
+            "b".to_owned(),
+            "[program:b]\ncommand=/bin/true\n".to_owned(),
+        );
+        sections.insert(
+            "a".to_owned(),
+            "[program:a]\ncommand=/bin/true\n".to_owned(),
+        );
+        let text = render_programs(&sections);
+        let a = text.find("[program:a]").unwrap();
+        let b = text.find("[program:b]").unwrap();
+        assert!(a < b);
+        assert!(text.starts_with("; Generated"));
+        assert_eq!(render_programs(&BTreeMap::new()).lines().count(), 1);
+    }
+
+    #[test]
+    fn own_programs_are_told_from_demos() {
+        assert!(is_own_program(APACHE_PROGRAM));
+        assert!(is_own_program(EVENTS_PROGRAM));
+        assert!(!is_own_program("test1"));
+    }
 }

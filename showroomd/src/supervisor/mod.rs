@@ -2,6 +2,8 @@
 
 pub mod config;
 pub mod control;
+pub mod event_listener;
+pub mod events;
 pub mod rpc;
 
 pub use rpc::{Fault, ProcessInfo, RpcError, Supervisor};
