@@ -1,5 +1,7 @@
 //! Benchmarks on the real components, each reported as a ratio against a baseline run in the same invocation: `showroomctl list` against `supervisorctl status` with 100 demos, a vhost start with 20 vhosts served (against Apache's config test), showroomd's memory and idle CPU (against no demos).
 //!
+//! Then issue 11's figures at N demos (`BENCH_N`, default 30) against the same at 10: a deploy, 20 deploys at once against one, a `stop` sent during that burst against one alone, a crash of a running demo until `watch` shows it, a restart of showroomd until `list` answers, and supervisord's idle CPU.
+//!
 //! Run with `bash tests/bench.sh` (it builds the release binaries first). `BENCH_RUNS` sets the runs per figure (default 15).
 
 // A report printed for a person: stdout is where it belongs.
@@ -263,10 +265,235 @@ fn vhost_start_with_20_served() {
     );
 }
 
+/// The large N of the scale figures; the baseline is 10.
+fn bench_n() -> usize {
+    std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+        .max(11)
+}
+
+/// One scale point: the figures of issue 11 at the number of demos installed now.
+struct Point {
+    deploy: Duration,
+    burst: Duration,
+    stop_alone: Duration,
+    stop_in_burst: Duration,
+    crash_seen: Option<Duration>,
+    restart_to_list: Duration,
+    sup_idle_pct: f64,
+}
+
+/// How long a crash may go unseen before the figure says so: past the sweep (30 s).
+const CRASH_LIMIT: Duration = Duration::from_secs(40);
+
+fn deploy_many(s: &Showroom, prefix: &str, count: usize) -> Duration {
+    let t0 = Instant::now();
+    let mut jobs: Vec<_> = (0..count)
+        .map(|i| {
+            Command::new(harness::bin("showroomctl"))
+                .arg("--socket")
+                .arg(&s.socket)
+                .args(["deploy", "test1", &format!("{prefix}{i:02}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for j in &mut jobs {
+        assert!(j.wait().unwrap().success(), "a deploy of the burst failed");
+    }
+    t0.elapsed()
+}
+
+fn destroy_many(s: &Showroom, prefix: &str, count: usize) {
+    for i in 0..count {
+        s.ok(&["destroy", &format!("{prefix}{i:02}")]);
+    }
+}
+
+fn measure_point(s: &mut Showroom, tag: &str) -> Point {
+    let mut deploys = vec![];
+    for i in 0..runs().min(5) {
+        let name = format!("{tag}one{i}");
+        deploys.push(timed(|| {
+            s.ok(&["deploy", "test1", &name]);
+        }));
+        s.ok(&["destroy", &name]);
+    }
+    let burst = deploy_many(s, &format!("{tag}b"), 20);
+    destroy_many(s, &format!("{tag}b"), 20);
+
+    s.ok(&["start", "probe"]);
+    let stop_alone = timed(|| {
+        s.ok(&["stop", "probe"]);
+    });
+    s.ok(&["start", "probe"]);
+    let stop_in_burst = std::thread::scope(|scope| {
+        let burst = scope.spawn(|| deploy_many(s, &format!("{tag}c"), 20));
+        // Let the burst reach showroomd first.
+        std::thread::sleep(Duration::from_millis(200));
+        let d = timed(|| {
+            s.ok(&["stop", "probe"]);
+        });
+        burst.join().unwrap();
+        d
+    });
+    destroy_many(s, &format!("{tag}c"), 20);
+
+    // A demo that nobody is polling (out of the poller's "moving" set) dies.
+    s.ok(&["start", "probe"]);
+    std::thread::sleep(SETTLE);
+    let mut watch = s.spawn_ctl(&["watch"]);
+    let pid: i32 = s
+        .supervisorctl(&["pid", "probe"])
+        .trim()
+        .parse()
+        .expect("probe's pid");
+    let t0 = Instant::now();
+    // supervisord makes each program a process group leader: the script and its sleep go together.
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    // Not seen in time is a figure, not a failure: `until`'s panic is caught, and kept quiet.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let crash_seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        watch.until("probe's crash", CRASH_LIMIT, |l| {
+            l.contains("probe") && l.contains("RUNNING->")
+        });
+    }))
+    .ok()
+    .map(|()| t0.elapsed());
+    std::panic::set_hook(hook);
+    drop(watch);
+    s.ok(&["stop", "probe"]);
+
+    s.stop_daemon();
+    let restart_to_list = timed(|| s.start_daemon());
+    std::thread::sleep(SETTLE);
+    let (_, sup_ticks) = idle_ticks(s, Duration::from_secs(30));
+    let tick_ms = 1000
+        / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .unwrap()
+            .unwrap() as u64;
+    Point {
+        deploy: median(deploys),
+        burst,
+        stop_alone,
+        stop_in_burst,
+        crash_seen,
+        restart_to_list,
+        sup_idle_pct: (sup_ticks * tick_ms) as f64 / 30_000.0 * 100.0,
+    }
+}
+
+/// Issue 11's figures at N demos against 10, in one run, with showroomd's default polling.
+fn scale_figures() {
+    let n = bench_n();
+    let mut s = Showroom::with(Options {
+        poll_moving_ms: 200,
+        sweep_secs: 30,
+        // Room for N demos and the bursts' 20, above the other figures' ports.
+        extra_config: format!("port_min = 28000\nport_max = {}\n", 28000 + n + 40),
+        ..Options::default()
+    });
+    assert!(
+        28000 + n + 40 <= 29999,
+        "BENCH_N={n} is over what ports 28000-29999 hold"
+    );
+    s.ok(&["deploy", "test1", "probe"]);
+    for i in 0..9 {
+        s.ok(&["deploy", "test1", &format!("n{i:04}")]);
+    }
+    let base = measure_point(&mut s, "x");
+    for i in 9..n - 1 {
+        if i % 100 == 0 {
+            eprintln!("deployed {i} of {n}");
+        }
+        s.ok(&["deploy", "test1", &format!("n{i:04}")]);
+    }
+    // Half of them run, as on a demo host.
+    for i in (0..n - 1).step_by(2) {
+        s.ok(&["start", &format!("n{i:04}")]);
+    }
+    let big = measure_point(&mut s, "y");
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!("## {n} demos (half running) against 10 (baseline), showroomd's default polling");
+    println!("| figure | 10 demos | {n} demos | ratio |");
+    println!("| --- | --- | --- | --- |");
+    println!(
+        "| 20 deploys at once against one deploy (same N) | {:.2} | {:.2} | |",
+        ratio(base.burst, base.deploy),
+        ratio(big.burst, big.deploy)
+    );
+    for (what, a, b) in [
+        ("deploy test1 NAME (median)", base.deploy, big.deploy),
+        ("20 deploys at once, all done", base.burst, big.burst),
+        (
+            "stop of a running demo, alone",
+            base.stop_alone,
+            big.stop_alone,
+        ),
+        (
+            "stop sent during 20 deploys",
+            base.stop_in_burst,
+            big.stop_in_burst,
+        ),
+        (
+            "showroomd restart until list answers",
+            base.restart_to_list,
+            big.restart_to_list,
+        ),
+    ] {
+        println!("| {what} | {} | {} | {:.2} |", ms(a), ms(b), ratio(b, a));
+    }
+    let seen = |d: Option<Duration>| {
+        d.map(ms)
+            .unwrap_or_else(|| format!("not within {} s", CRASH_LIMIT.as_secs()))
+    };
+    println!(
+        "| crash of an unpolled running demo until watch shows it | {} | {} | {} |",
+        seen(base.crash_seen),
+        seen(big.crash_seen),
+        match (base.crash_seen, big.crash_seen) {
+            (Some(a), Some(b)) => format!("{:.2}", ratio(b, a)),
+            _ => "n/a".into(),
+        }
+    );
+    println!(
+        "| supervisord CPU while idle (30 s) | {:.2} % | {:.2} % | {:.2} |",
+        base.sup_idle_pct,
+        big.sup_idle_pct,
+        big.sup_idle_pct / base.sup_idle_pct.max(0.01)
+    );
+    println!();
+    println!("Issue 11's goals: deploy at N within 3x of 10; 20 at once within 3x of one; a stop during a burst, a crash until watch, a restart until list each within 1 s; supervisord idle at most 1 % of a core.");
+    println!();
+}
+
 fn main() {
-    // `cargo bench` passes --bench; nothing to filter.
     harness::require_tools();
     println!("# showroom benchmarks (real supervisord, real Apache, release binaries)\n");
-    list_against_supervisorctl();
-    vhost_start_with_20_served();
+    // `cargo bench --bench ops -- scale` runs only the figures named by a word given
+    // (`cargo bench` itself adds `--bench`).
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| words.is_empty() || words.iter().any(|w| name.contains(w.as_str()));
+    let benches: [(&str, fn()); 3] = [
+        ("list", list_against_supervisorctl),
+        ("vhost", vhost_start_with_20_served),
+        ("scale", scale_figures),
+    ];
+    for (name, f) in benches {
+        if wanted(name) {
+            f();
+        }
+    }
 }

@@ -4,6 +4,7 @@ mod harness;
 
 mod bad_input;
 mod cleanup;
+mod events;
 mod frontdoor;
 mod lifecycle;
 mod logs_watch;
