@@ -4,10 +4,31 @@ use std::io::Write;
 
 use protocol::ProtocolError;
 
+/// A cell on one line: control characters (a newline in a comment, a
+/// terminal escape) are shown escaped, so no cell adds a row or recolours the screen.
+pub fn cell(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Prints rows as left-aligned columns under a header.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cell(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in rows {
+    for r in &rows {
         for (i, c) in r.iter().enumerate() {
             widths[i] = widths[i].max(c.chars().count());
         }
@@ -25,7 +46,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", line(header.to_vec()));
-    for r in rows {
+    for r in &rows {
         let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
     }
 }
@@ -107,6 +128,12 @@ mod tests {
         for bad in ["", "7", "d", "7x", "-1d", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn cells_stay_on_one_line() {
+        assert_eq!(cell("plain é"), "plain é");
+        assert_eq!(cell("one\ntwo\t\u{1b}[31m"), "one\\ntwo\\t\\u{1b}[31m");
     }
 
     #[test]

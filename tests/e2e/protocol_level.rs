@@ -11,13 +11,13 @@ use protocol::{ErrorKind, Request, Response, PROTOCOL_VERSION};
 
 use crate::harness::{bin, Bg, Showroom, Stream};
 
-fn send_raw(sock: &mut UnixStream, payload: &[u8]) {
+pub(crate) fn send_raw(sock: &mut UnixStream, payload: &[u8]) {
     sock.write_all(&(payload.len() as u32).to_be_bytes())
         .unwrap();
     sock.write_all(payload).unwrap();
 }
 
-fn read_response(sock: &mut UnixStream) -> Option<Response> {
+pub(crate) fn read_response(sock: &mut UnixStream) -> Option<Response> {
     let mut len = [0u8; 4];
     sock.read_exact(&mut len).ok()?;
     let mut buf = vec![0; u32::from_be_bytes(len) as usize];
@@ -32,7 +32,7 @@ fn connect(s: &Showroom) -> UnixStream {
     sock
 }
 
-fn hello(s: &Showroom) -> UnixStream {
+pub(crate) fn hello(s: &Showroom) -> UnixStream {
     let mut sock = connect(s);
     send_raw(
         &mut sock,
@@ -58,7 +58,7 @@ fn error_kind(r: Option<Response>) -> ErrorKind {
 }
 
 /// The connection is closed: reading gives end of file.
-fn closed(sock: &mut UnixStream) -> bool {
+pub(crate) fn closed(sock: &mut UnixStream) -> bool {
     let mut b = [0u8; 1];
     matches!(sock.read(&mut b), Ok(0) | Err(_))
 }
