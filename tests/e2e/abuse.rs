@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use protocol::codec::encode;
-use protocol::{DeployRequest, ErrorKind, Request, Response, PROTOCOL_VERSION};
+use protocol::{DeployRequest, ErrorKind, Request, Response};
 
-use crate::harness::{Options, Showroom};
+use crate::harness::{hold_connections, Options, Showroom};
 use crate::protocol_level::{hello, read_response, send_raw};
 
 /// Sends a deploy on a connection of its own and returns it unread.
@@ -138,34 +138,6 @@ fn a_client_that_never_reads_stalls_neither_its_deploy_nor_the_others_nor_the_sh
     );
 }
 
-/// Opens `n` connections and holds them, half after a hello, half silent.
-async fn hold(socket: &std::path::Path, n: usize) -> Vec<tokio::net::UnixStream> {
-    use tokio::io::AsyncWriteExt;
-    let hello = encode(&Request::Hello {
-        version: PROTOCOL_VERSION,
-    })
-    .unwrap();
-    let mut frame = (hello.len() as u32).to_be_bytes().to_vec();
-    frame.extend_from_slice(&hello);
-    let mut held = Vec::with_capacity(n);
-    for i in 0..n {
-        // A full backlog makes a non-blocking connect fail at once rather than hang.
-        let Ok(Ok(mut c)) = tokio::time::timeout(
-            Duration::from_secs(1),
-            tokio::net::UnixStream::connect(socket),
-        )
-        .await
-        else {
-            continue;
-        };
-        if i % 2 == 0 {
-            let _ = c.write_all(&frame).await;
-        }
-        held.push(c);
-    }
-    held
-}
-
 #[test]
 fn two_thousand_held_connections_leave_showroomd_serving_and_supervisord_up() {
     // A system service starts with a soft limit of 1024 descriptors: 2000
@@ -186,7 +158,7 @@ fn two_thousand_held_connections_leave_showroomd_serving_and_supervisord_up() {
         .enable_all()
         .build()
         .unwrap();
-    let held = rt.block_on(hold(&s.socket, 2000));
+    let held = rt.block_on(hold_connections(&s.socket, 2000));
     assert!(
         held.len() > 1000,
         "only {} connections were taken",
