@@ -17,6 +17,10 @@ pub enum ClientError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A daemon listens but its queue of connections is full: a refusal
+    /// (exit 1), not a missing daemon.
+    #[error("showroomd at {} is too busy to take the connection (its queue is full): try again", path.display())]
+    Busy { path: PathBuf },
     /// The socket is there but not for this user: showroomctl's exit code 1.
     #[error("permission denied on {}: ask for the socket's group (socket_group) or run as its owner", path.display())]
     Forbidden { path: PathBuf },
@@ -56,6 +60,9 @@ impl Client {
             .await
             .map_err(|source| match source.kind() {
                 std::io::ErrorKind::PermissionDenied => ClientError::Forbidden {
+                    path: path.to_owned(),
+                },
+                std::io::ErrorKind::WouldBlock => ClientError::Busy {
                     path: path.to_owned(),
                 },
                 _ => ClientError::Connect {

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ProtocolError;
+use crate::error::{ErrorKind, ProtocolError};
 
 /// One request. The first frame of a connection is always `Hello`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +54,42 @@ pub struct DeployRequest {
     /// Given to the script as environment variables, in this order.
     pub params: Vec<(String, String)>,
     pub comment: String,
+}
+
+impl DeployRequest {
+    /// What both showroomctl and showroomd refuse before anything runs: a bad
+    /// name, a param given twice (the script would get one value and the
+    /// record keep another), a comment with control characters (a newline
+    /// would add a row to `list`'s table).
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        crate::names::validate_name(&self.name)?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (k, _) in &self.params {
+            if !seen.insert(k.as_str()) {
+                return Err(ProtocolError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("param {k:?} is given twice: give each param once"),
+                ));
+            }
+        }
+        let comments = std::iter::once(self.comment.as_str()).chain(
+            self.params
+                .iter()
+                .filter(|(k, _)| k == "comment")
+                .map(|(_, v)| v.as_str()),
+        );
+        for comment in comments {
+            if let Some(c) = comment.chars().find(|c| c.is_control()) {
+                return Err(ProtocolError::new(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "a comment may not hold a control character ({c:?} in {comment:?}): keep it to one plain line"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,4 +289,44 @@ pub struct CleanupReport {
     pub failed: Vec<(String, String)>,
     /// Leftovers of earlier failures removed (or that would be).
     pub leftovers: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(params: &[(&str, &str)], comment: &str) -> DeployRequest {
+        DeployRequest {
+            app: "test1".into(),
+            name: "x".into(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            comment: comment.into(),
+        }
+    }
+
+    #[test]
+    fn deploy_requests_are_checked() {
+        req(&[("comment", "hi"), ("size", "2")], "a plain comment")
+            .validate()
+            .unwrap();
+        let e = req(&[("size", "1"), ("size", "2")], "")
+            .validate()
+            .unwrap_err();
+        assert!(
+            e.message.contains("\"size\" is given twice"),
+            "{}",
+            e.message
+        );
+        for (params, comment) in [(&[][..], "one\ntwo"), (&[("comment", "a\rb")][..], "")] {
+            let e = req(params, comment).validate().unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidRequest);
+            assert!(e.message.contains("control character"), "{}", e.message);
+        }
+        let mut bad_name = req(&[], "");
+        bad_name.name = "../x".into();
+        assert!(bad_name.validate().is_err());
+    }
 }

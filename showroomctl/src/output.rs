@@ -4,6 +4,23 @@ use std::io::Write;
 
 use protocol::ProtocolError;
 
+/// A cell on one line: control characters (a newline in a comment, a
+/// terminal escape) are shown escaped, so no cell adds a row or recolours the screen.
+pub fn cell(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Prints rows as left-aligned columns under a header, two spaces apart,
 /// no borders: a person reads it, `awk` splits it.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
@@ -15,7 +32,10 @@ fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
     t.load_preset(comfy_table::presets::NOTHING)
         .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
         .set_header(header.to_vec())
-        .add_rows(rows.iter().cloned());
+        .add_rows(
+            rows.iter()
+                .map(|r| r.iter().map(|c| cell(c)).collect::<Vec<_>>()),
+        );
     for c in t.column_iter_mut() {
         c.set_padding((0, 2));
     }
@@ -75,6 +95,12 @@ mod tests {
             render_table(&["NAME", "N", "COMMENT"], &rows),
             "NAME       N  COMMENT\na          1  x\nlong-name     y z"
         );
+    }
+
+    #[test]
+    fn cells_stay_on_one_line() {
+        assert_eq!(cell("plain é"), "plain é");
+        assert_eq!(cell("one\ntwo\t\u{1b}[31m"), "one\\ntwo\\t\\u{1b}[31m");
     }
 
     #[test]

@@ -57,6 +57,14 @@ pub struct Config {
     /// A certificate (chain) for DOMAIN and *.DOMAIN, PEM; with `tls_key`, HTTP redirects to HTTPS.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// A deploy log is kept under this size; past it, its start is cut and its end kept.
+    pub deploy_log_max_bytes: u64,
+    /// Connections served at once; past it, the longest-idle one is closed
+    /// for the newcomer, or the newcomer refused when none is idle.
+    pub max_connections: usize,
+    /// A connection that sends no request this long after its hello (or its
+    /// last answer) is closed; `watch` and `logs --follow` are never idle.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -97,6 +105,9 @@ impl Default for Config {
             tls_port: if root { 443 } else { 8443 },
             tls_cert: None,
             tls_key: None,
+            deploy_log_max_bytes: 4 << 20,
+            max_connections: 1024,
+            idle_timeout_secs: 60,
         }
     }
 }
@@ -136,6 +147,13 @@ impl Config {
         }
         if self.max_deploy_jobs == 0 {
             bail!("max_deploy_jobs must be at least 1");
+        }
+        // Below this, cutting the log would keep less than a few long lines.
+        if self.deploy_log_max_bytes < 64 * 1024 {
+            bail!("deploy_log_max_bytes must be at least 65536");
+        }
+        if self.max_connections == 0 || self.idle_timeout_secs == 0 {
+            bail!("max_connections and idle_timeout_secs must be at least 1");
         }
         // supervisord splits `[include] files` on white space and expands '%' in
         // its config; Apache's config has its own quoting: keep paths plain.

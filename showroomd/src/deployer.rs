@@ -5,18 +5,20 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::AsyncWriteExt;
+use protocol::ProtocolError;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead};
 use tokio_util::sync::CancellationToken;
 
 /// How many of the last output lines a failure carries.
 pub const TAIL_LINES: usize = 20;
-/// Longer lines are cut: a script printing megabytes without a newline must not grow memory.
+/// Longer lines are cut (the rest of the line is read and dropped): a
+/// script printing megabytes without a newline must not grow memory.
 const MAX_LINE: usize = 8 * 1024;
+/// How much of the pipe is read at once.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// Apps offered by a scripts folder, with their declared params, sorted by name.
 pub fn available(scripts_dir: &Path) -> std::io::Result<Vec<(String, Vec<String>)>> {
@@ -32,7 +34,7 @@ pub fn available(scripts_dir: &Path) -> std::io::Result<Vec<(String, Vec<String>
         else {
             continue;
         };
-        if app.is_empty() || !path.is_file() {
+        if !is_app_name(app) || !path.is_file() {
             continue;
         }
         apps.push((app.to_owned(), declared_params(&path)));
@@ -44,9 +46,33 @@ pub fn available(scripts_dir: &Path) -> std::io::Result<Vec<(String, Vec<String>
 /// The script of an app, if the app exists. App names are checked like demo
 /// names, so `../x` never reaches the file system.
 pub fn script_for(scripts_dir: &Path, app: &str) -> Option<PathBuf> {
-    protocol::names::validate_name(app).ok()?;
+    if !is_app_name(app) {
+        return None;
+    }
     let path = scripts_dir.join(format!("demo_{app}.sh"));
     path.is_file().then_some(path)
+}
+
+/// The one rule for app names, so that `available` offers only what `deploy` accepts.
+fn is_app_name(app: &str) -> bool {
+    protocol::names::validate_name(app).is_ok()
+}
+
+/// The seed's words for an app without a script, and on the next lines
+/// which apps the scripts folder does offer.
+pub fn missing_app(scripts_dir: &Path, app: &str) -> ProtocolError {
+    let dir = scripts_dir.display();
+    let offered = match available(scripts_dir) {
+        Ok(apps) if apps.is_empty() => format!("{dir} offers no app (no demo_APP.sh)"),
+        Ok(apps) => {
+            let names: Vec<&str> = apps.iter().map(|(a, _)| a.as_str()).collect();
+            format!("apps in {dir}: {}", names.join(", "))
+        }
+        Err(e) => format!("cannot read {dir}: {e}"),
+    };
+    ProtocolError::not_found().with_detail(format!(
+        "no app {app:?}: there is no demo_{app}.sh in {dir}\n{offered}"
+    ))
 }
 
 /// The params of a `# PARAMS: a, b` comment line.
@@ -75,6 +101,8 @@ pub struct Job {
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
     pub log: PathBuf,
+    /// The log is kept under this size, its end kept (the end explains a failure).
+    pub log_max_bytes: u64,
     /// Holds the script's process group while it runs, so that a showroomd
     /// killed mid-deploy can end the script at its next start.
     pub pgid_file: PathBuf,
@@ -104,16 +132,13 @@ impl Outcome {
     }
 }
 
-/// Runs the job to its end. Each output line goes to `progress` (a receiver
-/// that went away is not an error) and to the job's log file.
+/// Runs the job to its end, by its deadline whatever the script prints.
+/// Each output line goes to `progress` when the receiver keeps up (lines it
+/// has no room for are dropped, and it is told how many), and to the job's
+/// capped log file.
 pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationToken) -> Outcome {
-    let mut log = match tokio::fs::File::create(&job.log).await {
-        Ok(f) => Some(f),
-        Err(e) => {
-            tracing::warn!(log = %job.log.display(), error = %e, "cannot write the deploy log");
-            None
-        }
-    };
+    let log = CappedLog::create(&job.log, job.log_max_bytes).await;
+    let mut out = Output::new(log, progress);
     // One pipe for both streams, so a person reads the output in the order it was written.
     let (reader, writer) = match std::io::pipe() {
         Ok(p) => p,
@@ -147,13 +172,11 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
             tracing::warn!(file = %job.pgid_file.display(), error = %e, "cannot note the deploy's process group");
         }
     }
-    let reader = match tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into()) {
+    let mut reader = match tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into()) {
         Ok(r) => r,
         Err(e) => return Outcome::failed(format!("could not read the pipe: {e}"), vec![]),
     };
-    let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), vec![], MAX_LINE);
-    let mut lines = FramedRead::new(reader, codec);
-    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+    let mut buf = vec![0u8; READ_CHUNK];
 
     let deadline = tokio::time::sleep(job.timeout);
     tokio::pin!(deadline);
@@ -162,17 +185,11 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
     let mut output_open = true;
     loop {
         tokio::select! {
-            line = lines.next(), if output_open => match line {
-                Some(Ok(bytes)) => {
-                    let text = String::from_utf8_lossy(&bytes).trim_end_matches('\r').to_owned();
-                    keep(&mut tail, &mut log, &progress, text).await;
-                }
-                Some(Err(AnyDelimiterCodecError::MaxChunkLengthExceeded)) => {
-                    keep(&mut tail, &mut log, &progress, format!("[a line longer than {MAX_LINE} bytes was cut]")).await;
-                }
+            n = reader.read(&mut buf), if output_open => match n {
+                Ok(n) if n > 0 => out.take(&buf[..n]).await,
                 // The script closed its output (`exec >file` does): it may
                 // still run for long, so the deadline and the cancel still apply.
-                Some(Err(_)) | None => output_open = false,
+                _ => output_open = false,
             },
             s = child.wait(), if status.is_none() => {
                 status = Some(s);
@@ -180,15 +197,11 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
                 // its pipes: give the output a moment, then end the group.
                 let grace = tokio::time::sleep(Duration::from_millis(500));
                 tokio::pin!(grace);
-                loop {
+                while output_open {
                     tokio::select! {
-                        line = lines.next() => match line {
-                            Some(Ok(bytes)) => {
-                                let text = String::from_utf8_lossy(&bytes).trim_end_matches('\r').to_owned();
-                                keep(&mut tail, &mut log, &progress, text).await;
-                            }
-                            Some(Err(_)) => {}
-                            None => break,
+                        n = reader.read(&mut buf) => match n {
+                            Ok(n) if n > 0 => out.take(&buf[..n]).await,
+                            _ => output_open = false,
                         },
                         _ = &mut grace => break,
                     }
@@ -213,11 +226,8 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
         status = Some(child.wait().await);
     }
     let _ = std::fs::remove_file(&job.pgid_file);
-    let tail: Vec<String> = tail.into();
+    let tail = out.finish(ended_by.as_deref()).await;
     if let Some(how) = ended_by {
-        if let Some(f) = log.as_mut() {
-            let _ = f.write_all(format!("showroomd: {how}\n").as_bytes()).await;
-        }
         return Outcome::failed(how, tail);
     }
     match status.expect("set above") {
@@ -229,6 +239,269 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
         Ok(s) => Outcome::failed(s.to_string(), tail),
         Err(e) => Outcome::failed(format!("could not wait for it: {e}"), tail),
     }
+}
+
+/// Cuts raw output into lines for people: a line ends at `\n` or at `\r`
+/// (a progress bar redrawn with `\r` gives one line a redraw; `\r\n` ends
+/// one line), and a line is cut at [`MAX_LINE`] bytes while the rest of it
+/// is still read, so no output ever stops the reading.
+#[derive(Default)]
+struct Splitter {
+    line: Vec<u8>,
+    /// Bytes of the current line past MAX_LINE, read and dropped.
+    cut: usize,
+    after_cr: bool,
+}
+
+impl Splitter {
+    fn push(&mut self, mut bytes: &[u8], emit: &mut impl FnMut(String)) {
+        while !bytes.is_empty() {
+            let end = bytes
+                .iter()
+                .position(|b| *b == b'\n' || *b == b'\r')
+                .unwrap_or(bytes.len());
+            let (text, rest) = bytes.split_at(end);
+            if !text.is_empty() {
+                self.after_cr = false;
+                let room = MAX_LINE - self.line.len();
+                self.line.extend_from_slice(&text[..text.len().min(room)]);
+                self.cut += text.len().saturating_sub(room);
+            }
+            let Some((&delim, rest)) = rest.split_first() else {
+                break;
+            };
+            let empty = self.line.is_empty() && self.cut == 0;
+            match delim {
+                // The end of a `\r\n`: that line went out at its `\r`.
+                b'\n' if self.after_cr && empty => {}
+                b'\r' if empty => {}
+                _ => emit(self.take()),
+            }
+            self.after_cr = delim == b'\r';
+            bytes = rest;
+        }
+    }
+
+    /// What is left once the output ended: a last line without a newline.
+    fn finish(&mut self, emit: &mut impl FnMut(String)) {
+        if !self.line.is_empty() || self.cut > 0 {
+            emit(self.take());
+        }
+    }
+
+    fn take(&mut self) -> String {
+        let mut text = String::from_utf8_lossy(&self.line).into_owned();
+        if self.cut > 0 {
+            text += &format!(" [cut: {} more bytes of this line]", self.cut);
+        }
+        self.line.clear();
+        self.cut = 0;
+        text
+    }
+}
+
+/// Where a job's output lines go: the last lines for the outcome, the log,
+/// and the client, who gets what it has room for and never slows the job.
+struct Output {
+    splitter: Splitter,
+    tail: VecDeque<String>,
+    log: CappedLog,
+    progress: mpsc::Sender<String>,
+    /// Held from the start, so the final count of dropped lines always has room.
+    last_word: Option<mpsc::OwnedPermit<String>>,
+    dropped: u64,
+}
+
+impl Output {
+    fn new(log: CappedLog, progress: mpsc::Sender<String>) -> Self {
+        let last_word = progress.clone().try_reserve_owned().ok();
+        Output {
+            splitter: Splitter::default(),
+            tail: VecDeque::with_capacity(TAIL_LINES),
+            log,
+            progress,
+            last_word,
+            dropped: 0,
+        }
+    }
+
+    async fn take(&mut self, bytes: &[u8]) {
+        let mut lines = Vec::new();
+        self.splitter.push(bytes, &mut |l| lines.push(l));
+        self.keep(lines).await;
+    }
+
+    async fn keep(&mut self, lines: Vec<String>) {
+        let mut text = Vec::new();
+        for line in lines {
+            text.extend_from_slice(line.as_bytes());
+            text.push(b'\n');
+            self.send(&line);
+            if self.tail.len() == TAIL_LINES {
+                self.tail.pop_front();
+            }
+            self.tail.push_back(line);
+        }
+        self.log.write(&text).await;
+    }
+
+    fn send(&mut self, line: &str) {
+        use mpsc::error::TrySendError;
+        if self.dropped > 0 {
+            match self.progress.try_reserve() {
+                Ok(permit) => {
+                    permit.send(dropped_notice(self.dropped));
+                    self.dropped = 0;
+                }
+                Err(_) => {
+                    self.dropped += 1;
+                    return;
+                }
+            }
+        }
+        match self.progress.try_send(line.to_owned()) {
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(_)) => self.dropped += 1,
+        }
+    }
+
+    /// Flushes the last line, says what the client missed, notes how the job
+    /// ended in the log; returns the last lines.
+    async fn finish(mut self, ended_by: Option<&str>) -> Vec<String> {
+        let mut last = Vec::new();
+        self.splitter.finish(&mut |l| last.push(l));
+        self.keep(last).await;
+        if let Some(how) = ended_by {
+            self.log
+                .write(format!("showroomd: {how}\n").as_bytes())
+                .await;
+        }
+        if self.dropped > 0 {
+            if let Some(permit) = self.last_word.take() {
+                permit.send(dropped_notice(self.dropped));
+            }
+        }
+        self.tail.into()
+    }
+}
+
+fn dropped_notice(n: u64) -> String {
+    format!("showroomd: … {n} lines dropped: this client read too slowly (the deploy log has the output)")
+}
+
+/// The deploy log, kept under `max` bytes with its end: past the limit its
+/// first part is cut (a line at the top says how much), since the end is
+/// what explains a failure.
+struct CappedLog {
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+    max: u64,
+    /// Bytes in the file now, and output bytes cut from its start so far.
+    len: u64,
+    cut: u64,
+    header: u64,
+}
+
+impl CappedLog {
+    async fn create(path: &Path, max: u64) -> Self {
+        let file = match tokio::fs::File::create(path).await {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(log = %path.display(), error = %e, "cannot write the deploy log");
+                None
+            }
+        };
+        CappedLog {
+            path: path.to_owned(),
+            file,
+            max: max.max(1024),
+            len: 0,
+            cut: 0,
+            header: 0,
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) {
+        let Some(f) = self.file.as_mut() else { return };
+        if bytes.is_empty() {
+            return;
+        }
+        if let Err(e) = f.write_all(bytes).await {
+            tracing::warn!(log = %self.path.display(), error = %e, "cannot write the deploy log");
+            self.file = None;
+            return;
+        }
+        self.len += bytes.len() as u64;
+        if self.len > self.max {
+            self.keep_end().await;
+        }
+    }
+
+    /// Rewrites the file as a header and its last half: the cost is paid once
+    /// every `max / 2` bytes, so a script printing 100 MB costs about 100 MB of writes.
+    async fn keep_end(&mut self) {
+        let Some(mut f) = self.file.take() else {
+            return;
+        };
+        let _ = f.flush().await;
+        drop(f);
+        let path = self.path.clone();
+        let (max, len, header, cut) = (self.max, self.len, self.header, self.cut);
+        let done =
+            tokio::task::spawn_blocking(move || keep_end(&path, max, len, header, cut)).await;
+        match done {
+            Ok(Ok((len, header, cut))) => {
+                (self.len, self.header, self.cut) = (len, header, cut);
+                match tokio::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&self.path)
+                    .await
+                {
+                    Ok(f) => self.file = Some(f),
+                    Err(e) => {
+                        tracing::warn!(log = %self.path.display(), error = %e, "cannot reopen the deploy log")
+                    }
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(log = %self.path.display(), error = %e, "cannot cut the deploy log")
+            }
+            Err(e) => tracing::warn!(error = %e, "cutting the deploy log did not run"),
+        }
+    }
+}
+
+/// Keeps the last `max / 2` bytes of the log from a line start, under a
+/// header saying how much output was cut. Returns (length, header length, cut).
+fn keep_end(
+    path: &Path,
+    max: u64,
+    len: u64,
+    header: u64,
+    cut: u64,
+) -> std::io::Result<(u64, u64, u64)> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::File::open(path)?;
+    let from = len.saturating_sub(max / 2).max(header);
+    f.seek(SeekFrom::Start(from))?;
+    let mut end = Vec::new();
+    f.read_to_end(&mut end)?;
+    // From the first whole line; a last line longer than the half is kept whole.
+    let start = end[..end.len().saturating_sub(1)]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = &end[start..];
+    let cut = cut + (len - header - end.len() as u64);
+    let head = format!(
+        "showroomd: the first {cut} bytes of this log were cut to keep it under deploy_log_max_bytes ({max}); its end follows\n"
+    );
+    let tmp = path.with_extension("log.tmp");
+    let mut out = std::fs::File::create(&tmp)?;
+    out.write_all(head.as_bytes())?;
+    out.write_all(end)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(((head.len() + end.len()) as u64, head.len() as u64, cut))
 }
 
 /// The deploy scripts' process groups noted on disk: (demo, file).
@@ -287,23 +560,6 @@ fn cwd_inside(pid: i32, dir: &Path) -> bool {
     std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
 }
 
-async fn keep(
-    tail: &mut VecDeque<String>,
-    log: &mut Option<tokio::fs::File>,
-    progress: &mpsc::Sender<String>,
-    line: String,
-) {
-    if let Some(f) = log.as_mut() {
-        let _ = f.write_all(line.as_bytes()).await;
-        let _ = f.write_all(b"\n").await;
-    }
-    if tail.len() == TAIL_LINES {
-        tail.pop_front();
-    }
-    tail.push_back(line.clone());
-    let _ = progress.send(line).await;
-}
-
 /// The few variables of showroomd's own environment a script may need.
 fn passthrough_env() -> Vec<(String, String)> {
     [
@@ -329,6 +585,7 @@ mod tests {
             env: vec![("PORT".into(), "20000".into())],
             timeout,
             log: d.path().join("log"),
+            log_max_bytes: 1 << 20,
             pgid_file: d.path().join("pgid"),
         };
         let outcome = run(job, tx, CancellationToken::new()).await;
@@ -429,6 +686,96 @@ mod tests {
         assert!(!o.success);
         assert!(o.how.contains("killed"), "{}", o.how);
         assert!(t0.elapsed() < Duration::from_secs(5));
+    }
+
+    fn split(chunks: &[&[u8]]) -> Vec<String> {
+        let mut s = Splitter::default();
+        let mut out = vec![];
+        for c in chunks {
+            s.push(c, &mut |l| out.push(l));
+        }
+        s.finish(&mut |l| out.push(l));
+        out
+    }
+
+    #[test]
+    fn output_is_cut_at_newlines_and_carriage_returns() {
+        assert_eq!(split(&[b"a\nb\r\n\nc"]), ["a", "b", "", "c"]);
+        assert_eq!(
+            split(&[b"\r10%\r", b"50%\r100%\n", b"done\n"]),
+            ["10%", "50%", "100%", "done"]
+        );
+        let long = vec![b'x'; MAX_LINE * 3];
+        let lines = split(&[&long, &long, b"\nnext\n"]);
+        assert_eq!(
+            lines.len(),
+            2,
+            "{:?}",
+            lines.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert!(lines[0].ends_with(&format!("[cut: {} more bytes of this line]", MAX_LINE * 5)));
+        assert_eq!(lines[1], "next");
+    }
+
+    #[tokio::test]
+    async fn a_megabyte_line_without_newline_ends_well_before_the_deadline() {
+        let t0 = std::time::Instant::now();
+        let (o, lines) = run_script(
+            "head -c 1000000 /dev/zero | tr '\\0' x; head -c 100000 /dev/urandom; exit 0",
+            Duration::from_secs(30),
+        )
+        .await;
+        assert!(o.success, "{o:?}");
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        assert!(
+            lines[0].starts_with("xxx") && lines[0].contains("[cut:"),
+            "{:.100}",
+            lines[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_does_not_read_loses_lines_and_is_told_how_many() {
+        let d = tempfile::tempdir().unwrap();
+        let script = d.path().join("demo_x.sh");
+        std::fs::write(&script, "seq 1 100000").unwrap();
+        let (tx, mut rx) = mpsc::channel(16);
+        let job = Job {
+            script,
+            cwd: d.path().to_owned(),
+            env: vec![],
+            timeout: Duration::from_secs(20),
+            log: d.path().join("log"),
+            log_max_bytes: 64 * 1024,
+            pgid_file: d.path().join("pgid"),
+        };
+        let o = run(job, tx, CancellationToken::new()).await;
+        assert!(o.success, "{o:?}");
+        assert_eq!(o.tail.last().unwrap(), "100000");
+        let mut lines = vec![];
+        while let Ok(l) = rx.try_recv() {
+            lines.push(l);
+        }
+        assert_eq!(lines.len(), 16);
+        assert!(
+            lines
+                .last()
+                .unwrap()
+                .contains("lines dropped: this client read too slowly"),
+            "{lines:?}"
+        );
+        // The log keeps its end, under its cap, and says what it cut.
+        let log = std::fs::read_to_string(d.path().join("log")).unwrap();
+        assert!(log.len() <= 64 * 1024, "{}", log.len());
+        assert!(log.ends_with("99999\n100000\n"));
+        let first = log.lines().next().unwrap();
+        assert!(
+            first.starts_with("showroomd: the first ") && first.contains("were cut"),
+            "{first}"
+        );
+        let cut: usize = first.split_whitespace().nth(3).unwrap().parse().unwrap();
+        let whole: usize = (1..=100000).map(|i: u32| i.to_string().len() + 1).sum();
+        assert_eq!(cut + log.len() - first.len() - 1, whole);
     }
 
     #[test]

@@ -49,6 +49,21 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
                 .gid,
         ),
     };
+    // Before anything opens descriptors in numbers; the cap keeps the
+    // clients from taking the ones showroomd needs for its own work.
+    let fd_limit = listener::raise_fd_limit(cfg.max_connections);
+    let max_connections = cfg
+        .max_connections
+        .min(fd_limit.saturating_sub(listener::RESERVED_FDS).max(1) as usize);
+    if max_connections < cfg.max_connections {
+        warn!(
+            max_connections,
+            configured = cfg.max_connections,
+            fd_limit,
+            "fewer connections than max_connections: the descriptor limit is too low for more"
+        );
+    }
+    let conns = listener::Connections::new(max_connections);
     let jobs_cancel = CancellationToken::new();
     let layout = layout::Layout::new(&cfg.state_dir);
     let sup = supervisor::Supervisor::new(layout.supervisor_socket());
@@ -76,18 +91,19 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
     notify::ready();
 
     let tracker = TaskTracker::new();
+    let mut accept_errors = AcceptErrors::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             r = listener.accept() => match r {
-                Ok((stream, _)) => {
-                    tracker.spawn(listener::serve(ctx.clone(), access.clone(), stream));
-                }
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                Ok((stream, _)) => match conns.admit() {
+                    Some(slot) => {
+                        tracker.spawn(listener::serve(ctx.clone(), access.clone(), stream, slot));
+                    }
+                    None => listener::refuse_full(&stream, conns.max()),
+                },
+                Err(e) => accept_errors.failed(&listener, e).await,
             },
         }
     }
@@ -104,11 +120,70 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
     // A deploy whose client went away still runs as a job: cut it short; the
     // actor rolls it back before it stops.
     jobs_cancel.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(15), tracker.wait()).await;
+    if tokio::time::timeout(Duration::from_secs(3), tracker.wait())
+        .await
+        .is_err()
+    {
+        // Clients that do not read their answers: the stop must not wait on them.
+        warn!(
+            connections = conns.len(),
+            "connections still open: closing them"
+        );
+        conns.close_all();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    }
     poll_stop.cancel();
     let _ = poller_task.await;
     drop(ctx);
     let _ = tokio::time::timeout(Duration::from_secs(15), actor_task).await;
     info!("showroomd stopped; supervisord and the demos run on");
     Ok(())
+}
+
+/// What the accept loop does when `accept` fails: out of descriptors, the
+/// waiting connection would make every later `accept` fail at once, so a
+/// spare descriptor is given up to take it and close it, then taken back;
+/// and the log gets one line per burst, not one per failure.
+struct AcceptErrors {
+    spare: Option<std::fs::File>,
+    last_warned: Option<std::time::Instant>,
+    since_warned: u64,
+}
+
+impl AcceptErrors {
+    fn new() -> Self {
+        AcceptErrors {
+            spare: std::fs::File::open("/dev/null").ok(),
+            last_warned: None,
+            since_warned: 0,
+        }
+    }
+
+    async fn failed(&mut self, listener: &tokio::net::UnixListener, e: std::io::Error) {
+        use futures_util::FutureExt;
+        let out_of_fds = matches!(
+            e.raw_os_error().map(nix::errno::Errno::from_raw),
+            Some(nix::errno::Errno::EMFILE | nix::errno::Errno::ENFILE)
+        );
+        if out_of_fds && self.spare.take().is_some() {
+            // The connection that failed is still waiting: take it with the spare descriptor and close it.
+            if let Some(Ok((stream, _))) = listener.accept().now_or_never() {
+                drop(stream);
+            }
+            self.spare = std::fs::File::open("/dev/null").ok();
+        } else {
+            // Anything else (or no spare to give): let the cause pass before trying again.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.since_warned += 1;
+        let now = std::time::Instant::now();
+        if self
+            .last_warned
+            .is_none_or(|t| now - t >= Duration::from_secs(10))
+        {
+            warn!(error = %e, failures = self.since_warned, "accept failed");
+            self.last_warned = Some(now);
+            self.since_warned = 0;
+        }
+    }
 }

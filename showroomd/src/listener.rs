@@ -1,15 +1,22 @@
-//! The Unix socket: binding it safely, and serving each connection in its own task (hello first, within a timeout).
+//! The Unix socket: binding it safely, and serving each connection in its own task (hello first, within a timeout), under a cap on connections and an idle limit.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
 use protocol::codec::{self, CodecError};
 use protocol::{ErrorKind, ProtocolError, Request, Response, HELLO_TIMEOUT, PROTOCOL_VERSION};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::access::Access;
@@ -91,10 +98,248 @@ fn bad_frame(e: &CodecError) -> ProtocolError {
     ProtocolError::new(ErrorKind::BadFrame, format!("bad frame: {e}"))
 }
 
-/// Serves one client until it goes away, says something malformed, or showroomd stops.
-pub async fn serve(ctx: Arc<Ctx>, access: Arc<Access>, stream: UnixStream) {
+/// Descriptors kept for showroomd's own work (supervisord calls, deploy
+/// pipes and logs, Apache's config tests) whatever the clients hold.
+pub const RESERVED_FDS: u64 = 256;
+
+/// How long a write to a client may make no progress before the client is
+/// dropped: one that stopped reading must not hold its task (and, at
+/// shutdown, showroomd) forever. Long enough for a person paging with `less`.
+pub const WRITE_STALL: Duration = Duration::from_secs(60);
+
+/// Raises the soft limit on open descriptors as far as the hard limit allows
+/// (a system service starts at 1024: 1000 held connections would exhaust
+/// it), but no further than showroomd needs, since the demos it starts
+/// inherit it and some programs walk every possible descriptor. Returns the
+/// soft limit now in force.
+pub fn raise_fd_limit(max_connections: usize) -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 1024;
+    };
+    let wanted = (max_connections as u64 + RESERVED_FDS)
+        .max(65_536)
+        .min(hard);
+    if wanted <= soft {
+        return soft;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, wanted, hard) {
+        Ok(()) => {
+            info!(from = soft, to = wanted, "raised the open-descriptor limit");
+            wanted
+        }
+        Err(e) => {
+            warn!(soft, hard, error = %e, "cannot raise the open-descriptor limit");
+            soft
+        }
+    }
+}
+
+/// The connections being served, so that a newcomer past the cap can take
+/// the place of the longest-idle one: whoever holds many idle connections
+/// loses their own oldest, never locks others out. Connections in a request
+/// (a deploy, a `watch`) are never taken.
+pub struct Connections {
+    max: usize,
+    slots: Mutex<Slots>,
+    /// Cancelled at the end of shutdown: closes whatever still holds on.
+    all: CancellationToken,
+}
+
+#[derive(Default)]
+struct Slots {
+    next: u64,
+    open: HashMap<u64, Slot>,
+}
+
+struct Slot {
+    /// Since when it waits for a request; None while one is answered.
+    idle_since: Option<Instant>,
+    cancel: CancellationToken,
+}
+
+/// One admitted connection; leaving its place when dropped.
+pub struct Admitted {
+    id: u64,
+    conns: Arc<Connections>,
+    cancel: CancellationToken,
+}
+
+impl Connections {
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Connections {
+            max,
+            slots: Mutex::new(Slots::default()),
+            all: CancellationToken::new(),
+        })
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        // A panic elsewhere cannot leave a slot map half changed: every change is one call.
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A place for a new connection, closing the longest-idle one when all
+    /// are taken; None when every connection is in a request.
+    pub fn admit(self: &Arc<Self>) -> Option<Admitted> {
+        let mut slots = self.slots();
+        if slots.open.len() >= self.max {
+            let oldest = slots
+                .open
+                .iter()
+                .filter_map(|(id, s)| Some((s.idle_since?, *id)))
+                .min()?;
+            if let Some(evicted) = slots.open.remove(&oldest.1) {
+                evicted.cancel.cancel();
+            }
+            debug!("closed the longest-idle connection for a new one");
+        }
+        let id = slots.next;
+        slots.next += 1;
+        let cancel = self.all.child_token();
+        slots.open.insert(
+            id,
+            Slot {
+                idle_since: Some(Instant::now()),
+                cancel: cancel.clone(),
+            },
+        );
+        Some(Admitted {
+            id,
+            conns: self.clone(),
+            cancel,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots().open.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Closes every connection (the last step of a shutdown).
+    pub fn close_all(&self) {
+        self.all.cancel();
+    }
+}
+
+impl Admitted {
+    fn set_idle(&self, idle: bool) {
+        if let Some(slot) = self.conns.slots().open.get_mut(&self.id) {
+            slot.idle_since = idle.then(Instant::now);
+        }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.conns.slots().open.remove(&self.id);
+    }
+}
+
+/// Tells a connection there is no room for it, without waiting on it: the
+/// frame fits a fresh socket's buffer, and a client that sent its hello reads
+/// it as the answer.
+pub fn refuse_full(stream: &UnixStream, max: usize) {
+    let e = ProtocolError::new(
+        ErrorKind::Busy,
+        format!("showroomd is serving its {max} connections (max_connections), all of them busy: try again"),
+    );
+    if let Ok(payload) = codec::encode(&Response::Error(e)) {
+        let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&payload);
+        let _ = stream.try_write(&frame);
+    }
+}
+
+/// A client's stream whose writes fail once they make no progress for
+/// [`WRITE_STALL`] (or the given limit).
+pub struct ClientStream {
+    inner: UnixStream,
+    stall: Duration,
+    stalled_since: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl ClientStream {
+    pub fn new(inner: UnixStream, stall: Duration) -> Self {
+        ClientStream {
+            inner,
+            stall,
+            stalled_since: None,
+        }
+    }
+}
+
+impl AsyncRead for ClientStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(r) => {
+                this.stalled_since = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let stall = this.stall;
+                let timer = this
+                    .stalled_since
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    this.stalled_since = None;
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the client read nothing for {}s", stall.as_secs()),
+                    )));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Serves one client until it goes away, says something malformed, stays
+/// idle past the limit, loses its place to a newcomer, or showroomd stops.
+pub async fn serve(ctx: Arc<Ctx>, access: Arc<Access>, stream: UnixStream, slot: Admitted) {
+    let cancel = slot.cancel.clone();
+    tokio::select! {
+        _ = serve_admitted(ctx, access, stream, &slot) => {}
+        _ = cancel.cancelled() => debug!("connection closed: its place was taken, or showroomd stops"),
+    }
+}
+
+async fn serve_admitted(ctx: Arc<Ctx>, access: Arc<Access>, stream: UnixStream, slot: &Admitted) {
     let peer = stream.peer_cred().ok();
-    let mut conn = codec::framed(stream);
+    let mut conn = codec::framed(ClientStream::new(stream, WRITE_STALL));
     match tokio::time::timeout(HELLO_TIMEOUT, codec::read_frame::<_, Request>(&mut conn)).await {
         Err(_) => {
             debug!("a client said nothing within {HELLO_TIMEOUT:?}; dropped");
@@ -136,11 +381,18 @@ pub async fn serve(ctx: Arc<Ctx>, access: Arc<Access>, stream: UnixStream) {
             return;
         }
     }
+    let idle_limit = Duration::from_secs(ctx.cfg.idle_timeout_secs);
     loop {
+        slot.set_idle(true);
         let next = tokio::select! {
-            r = codec::read_frame::<_, Request>(&mut conn) => r,
+            r = tokio::time::timeout(idle_limit, codec::read_frame::<_, Request>(&mut conn)) => r,
             // Idle connections end at shutdown; requests in flight finish first.
             _ = ctx.streams_stop.cancelled() => return,
+        };
+        slot.set_idle(false);
+        let Ok(next) = next else {
+            debug!("a client sent no request within {idle_limit:?}; closed");
+            return;
         };
         let req = match next {
             Ok(Some(r)) => r,
@@ -163,5 +415,44 @@ pub async fn serve(ctx: Arc<Ctx>, access: Arc<Access>, stream: UnixStream) {
             debug!(error = %e, "connection ended while answering");
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newcomer_takes_the_place_of_the_longest_idle_connection_never_a_busy_one() {
+        let conns = Connections::new(2);
+        let first = conns.admit().unwrap();
+        let second = conns.admit().unwrap();
+        second.set_idle(false);
+        let third = conns.admit().expect("the idle one makes room");
+        assert!(first.cancel.is_cancelled());
+        assert!(!second.cancel.is_cancelled());
+        assert_eq!(conns.len(), 2);
+        third.set_idle(false);
+        assert!(conns.admit().is_none(), "all busy: refused");
+        drop(third);
+        assert!(conns.admit().is_some());
+        conns.close_all();
+        assert!(second.cancel.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn a_write_nobody_reads_fails_after_the_stall_limit() {
+        use tokio::io::AsyncWriteExt;
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut s = ClientStream::new(a, Duration::from_millis(200));
+        let chunk = vec![0u8; 64 * 1024];
+        let t0 = Instant::now();
+        let e = loop {
+            if let Err(e) = s.write_all(&chunk).await {
+                break e;
+            }
+        };
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert!(t0.elapsed() < Duration::from_secs(5));
     }
 }

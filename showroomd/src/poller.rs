@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::actor::{Handle, Observation};
 use crate::config::Config;
@@ -52,6 +52,11 @@ pub async fn run(sup: Supervisor, handle: Handle, cfg: Arc<Config>, stop: Cancel
             next_liveness = now + LIVENESS_EVERY;
             match Observation::sweep(sup.all_process_info().await, taken) {
                 Ok(o) => o,
+                // showroomd's own shortage (descriptors): the states stay as last seen.
+                Err(e) if e.is_own_resources() => {
+                    warn!(error = %e, "sweep skipped");
+                    continue;
+                }
                 Err(e) => {
                     debug!(error = %e, "sweep failed");
                     continue;

@@ -2,7 +2,9 @@
 //!
 //! Then issue 11's figures at N demos (`BENCH_N`, default 30) against the same at 10: a deploy, 20 deploys at once against one, a `stop` sent during that burst against one alone, a crash of a running demo until `watch` shows it, a restart of showroomd until `list` answers, and supervisord's idle CPU.
 //!
-//! Run with `bash tests/bench.sh` (it builds the release binaries first). `BENCH_RUNS` sets the runs per figure (default 15).
+//! Also, under abuse (issue 10): `showroomctl list` and showroomd's memory while 5,000 idle connections are held (against none), and a deploy whose script prints one 1 MB line (against one that prints nothing).
+//!
+//! Run with `bash tests/bench.sh` (it builds the release binaries first); `cargo bench -p showroom-tests --bench ops -- WORD` runs only the figures whose name has WORD (`list`, `vhost`, `scale`, `abuse`; `bash tests/bench_abuse.sh` is `-- abuse`). `BENCH_RUNS` sets the runs per figure (default 15).
 
 // A report printed for a person: stdout is where it belongs.
 #![allow(clippy::print_stdout)]
@@ -13,7 +15,7 @@ mod harness;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{http_get, Hammer, Options, Showroom};
+use harness::{hold_connections, http_get, Hammer, Options, Showroom};
 
 fn runs() -> usize {
     std::env::var("BENCH_RUNS")
@@ -476,6 +478,101 @@ fn scale_figures() {
     println!();
 }
 
+/// Descriptors showroomd has open.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn held_connections_and_long_lines() {
+    let s = Showroom::with(Options {
+        port_min: Some(23300),
+        extra_apps: vec!["longline", "quiet"],
+        poll_moving_ms: 200,
+        sweep_secs: 30,
+        ..Options::default()
+    });
+    let pid = s.daemon_pid().unwrap();
+    let list_times = || -> Vec<Duration> {
+        (0..runs())
+            .map(|_| {
+                timed(|| {
+                    s.ok(&["list"]);
+                })
+            })
+            .collect()
+    };
+    s.ok(&["deploy", "test1", "d0"]);
+    let list_none = median(list_times());
+    let (rss_none, _) = rss_and_ticks(pid);
+    let fds_none = open_fds(pid);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let connect = Instant::now();
+    let held = rt.block_on(hold_connections(&s.socket, 5000));
+    let connect = connect.elapsed();
+    let list_held = median(list_times());
+    let (rss_held, _) = rss_and_ticks(pid);
+    let fds_held = open_fds(pid);
+    drop(held);
+
+    let deploy_times = |app: &str| -> Vec<Duration> {
+        (0..runs())
+            .map(|i| {
+                let name = format!("{app}{i}");
+                let d = timed(|| {
+                    s.ok(&["deploy", app, &name]);
+                });
+                s.ok(&["destroy", &name]);
+                d
+            })
+            .collect()
+    };
+    let quiet = median(deploy_times("quiet"));
+    let longline = median(deploy_times("longline"));
+
+    println!(
+        "## Held connections: 5,000 idle against none, median of {} runs",
+        runs()
+    );
+    println!("| figure | no connections held (baseline) | 5,000 held | ratio |");
+    println!("| --- | --- | --- | --- |");
+    println!(
+        "| showroomctl list | {} | {} | {:.2} |",
+        ms(list_none),
+        ms(list_held),
+        list_held.as_secs_f64() / list_none.as_secs_f64()
+    );
+    println!(
+        "| showroomd resident memory | {rss_none} KiB | {rss_held} KiB | {:.2} |",
+        rss_held as f64 / rss_none as f64
+    );
+    println!("| showroomd open descriptors | {fds_none} | {fds_held} | - |");
+    println!();
+    println!(
+        "5,000 connections opened in {} (each over max_connections takes the place of the longest-idle one).",
+        ms(connect)
+    );
+    println!();
+    println!(
+        "## A deploy whose script prints one 1 MB line, median of {} runs",
+        runs()
+    );
+    println!("| script | wall time | ratio |");
+    println!("| --- | --- | --- |");
+    println!("| prints nothing (baseline) | {} | 1.00 |", ms(quiet));
+    println!(
+        "| prints one 1 MB line without a newline | {} | {:.2} |",
+        ms(longline),
+        longline.as_secs_f64() / quiet.as_secs_f64()
+    );
+    println!();
+}
+
 fn main() {
     harness::require_tools();
     println!("# showroom benchmarks (real supervisord, real Apache, release binaries)\n");
@@ -486,10 +583,11 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wanted = |name: &str| words.is_empty() || words.iter().any(|w| name.contains(w.as_str()));
-    let benches: [(&str, fn()); 3] = [
+    let benches: [(&str, fn()); 4] = [
         ("list", list_against_supervisorctl),
         ("vhost", vhost_start_with_20_served),
         ("scale", scale_figures),
+        ("abuse", held_connections_and_long_lines),
     ];
     for (name, f) in benches {
         if wanted(name) {

@@ -770,3 +770,32 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
         .unwrap_or_default();
     Some((code, body))
 }
+
+/// Opens `n` connections to showroomd's socket and holds them, idle: every
+/// other one after a hello, the rest silent. A connection the daemon cannot
+/// take at once (its queue full) is skipped rather than waited for.
+pub async fn hold_connections(socket: &Path, n: usize) -> Vec<tokio::net::UnixStream> {
+    use tokio::io::AsyncWriteExt;
+    let hello = protocol::codec::encode(&protocol::Request::Hello {
+        version: protocol::PROTOCOL_VERSION,
+    })
+    .unwrap();
+    let mut frame = (hello.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&hello);
+    let mut held = Vec::with_capacity(n);
+    for i in 0..n {
+        let Ok(Ok(mut c)) = tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::net::UnixStream::connect(socket),
+        )
+        .await
+        else {
+            continue;
+        };
+        if i % 2 == 0 {
+            let _ = c.write_all(&frame).await;
+        }
+        held.push(c);
+    }
+    held
+}

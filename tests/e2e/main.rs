@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod abuse;
 mod bad_input;
 mod cleanup;
 mod events;

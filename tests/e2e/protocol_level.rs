@@ -11,13 +11,13 @@ use protocol::{ErrorKind, Request, Response, HELLO_TIMEOUT, PROTOCOL_VERSION};
 
 use crate::harness::{bin, Bg, Showroom, Stream};
 
-fn send_raw(sock: &mut UnixStream, payload: &[u8]) {
+pub(crate) fn send_raw(sock: &mut UnixStream, payload: &[u8]) {
     sock.write_all(&(payload.len() as u32).to_be_bytes())
         .unwrap();
     sock.write_all(payload).unwrap();
 }
 
-fn read_response(sock: &mut UnixStream) -> Option<Response> {
+pub(crate) fn read_response(sock: &mut UnixStream) -> Option<Response> {
     let mut len = [0u8; 4];
     sock.read_exact(&mut len).ok()?;
     let mut buf = vec![0; u32::from_be_bytes(len) as usize];
@@ -32,7 +32,7 @@ fn connect(s: &Showroom) -> UnixStream {
     sock
 }
 
-fn hello(s: &Showroom) -> UnixStream {
+pub(crate) fn hello(s: &Showroom) -> UnixStream {
     let mut sock = connect(s);
     send_raw(
         &mut sock,
@@ -59,7 +59,7 @@ fn error_kind(r: Option<Response>) -> ErrorKind {
 
 /// Asserts that the daemon closes the connection within `within`: reading
 /// gives end of file. A read error (the read timeout among them) is not a close.
-fn assert_closed_within(sock: &mut UnixStream, within: Duration, what: &str) {
+pub(crate) fn assert_closed_within(sock: &mut UnixStream, within: Duration, what: &str) {
     sock.set_read_timeout(Some(within)).unwrap();
     let mut b = [0u8; 1];
     match sock.read(&mut b) {

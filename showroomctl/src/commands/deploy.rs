@@ -15,13 +15,15 @@ pub async fn run(
     params: Vec<(String, String)>,
     comment: String,
 ) -> Result<ExitCode, ClientError> {
-    c.send(&Request::Deploy(DeployRequest {
+    let req = DeployRequest {
         app,
         name,
         params,
         comment,
-    }))
-    .await?;
+    };
+    // The daemon checks it again; here the refusal comes before any connection work.
+    req.validate()?;
+    c.send(&Request::Deploy(req)).await?;
     loop {
         match c.next().await? {
             // With --json, stdout carries the one result object: progress goes to stderr.

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use protocol::codec::{self, CodecError, Connection};
 use protocol::{ErrorKind, ProtocolError, Request, Response};
-use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::actor::Handle;
@@ -21,7 +20,7 @@ use crate::config::Config;
 use crate::layout::Layout;
 use crate::supervisor::Supervisor;
 
-pub type Conn = Connection<UnixStream>;
+pub type Conn = Connection<crate::listener::ClientStream>;
 
 /// What every connection shares.
 pub struct Ctx {

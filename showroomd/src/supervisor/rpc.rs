@@ -40,6 +40,10 @@ pub enum RpcError {
     /// It took the call but gave no answer in time: busy, not gone.
     #[error("supervisord did not answer {method} within {secs} s")]
     Timeout { method: String, secs: u64 },
+    /// showroomd itself could not open a connection (out of descriptors):
+    /// says nothing of supervisord's state.
+    #[error("showroomd could not call {method}: {reason} (showroomd's own limit, not supervisord's state)")]
+    OwnResources { method: String, reason: String },
 }
 
 impl RpcError {
@@ -49,8 +53,13 @@ impl RpcError {
             _ => None,
         }
     }
+    /// True only when supervisord did not answer: never for showroomd's own
+    /// failures (out of descriptors), which must not mark it down.
     pub fn is_unreachable(&self) -> bool {
         matches!(self, RpcError::Unreachable { .. })
+    }
+    pub fn is_own_resources(&self) -> bool {
+        matches!(self, RpcError::OwnResources { .. })
     }
 }
 
@@ -68,6 +77,20 @@ pub struct ProcessInfo {
 
 /// What the transport says when supervisord took a call but did not answer in time.
 const TIMED_OUT: &str = "supervisord-timed-out";
+/// What the transport says when showroomd had no descriptor left for the connection.
+const OUT_OF_FDS: &str = "showroomd-out-of-descriptors";
+
+/// A connect error, with showroomd's own shortage of descriptors (or of
+/// kernel memory for a socket) told apart from supervisord not listening.
+fn connect_error(e: std::io::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    use nix::errno::Errno;
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM) => {
+            format!("{OUT_OF_FDS}: {e}").into()
+        }
+        _ => e.into(),
+    }
+}
 
 /// The transport: one HTTP/1.1 POST /RPC2 per call on a fresh Unix-socket connection.
 struct UnixTransport<'a> {
@@ -94,7 +117,7 @@ impl Transport for UnixTransport<'_> {
         };
         let mut body = Vec::new();
         request.write_as_xml(&mut body)?;
-        let mut stream = UnixStream::connect(self.path)?;
+        let mut stream = UnixStream::connect(self.path).map_err(connect_error)?;
         stream.set_read_timeout(Some(self.timeout))?;
         stream.set_write_timeout(Some(self.timeout))?;
         write!(
@@ -166,37 +189,44 @@ impl Supervisor {
             path: &self.socket,
             timeout: self.timeout,
         };
-        req.call(transport).map_err(|e| {
-            if let Some(f) = e.fault() {
-                RpcError::Fault {
-                    method: method.to_owned(),
-                    fault: Fault {
-                        code: f.fault_code,
-                        string: f.fault_string.clone(),
-                    },
-                }
-            } else {
-                let reason = e.to_string();
-                if reason.contains(TIMED_OUT) {
-                    return RpcError::Timeout {
-                        method: method.to_owned(),
-                        secs: self.timeout.as_secs(),
-                    };
-                }
-                // The transport's own failures (connect, HTTP) mean nobody answered.
-                if reason.contains("transport error") || reason.contains("HTTP status") {
-                    RpcError::Unreachable {
-                        path: self.socket.display().to_string(),
-                        reason,
-                    }
-                } else {
-                    RpcError::Protocol {
-                        method: method.to_owned(),
-                        what: reason,
-                    }
-                }
-            }
+        req.call(transport).map_err(|e| match e.fault() {
+            Some(f) => RpcError::Fault {
+                method: method.to_owned(),
+                fault: Fault {
+                    code: f.fault_code,
+                    string: f.fault_string.clone(),
+                },
+            },
+            None => self.failed(method, e.to_string()),
         })
+    }
+
+    /// Names a call's failure from the transport's words.
+    fn failed(&self, method: &str, reason: String) -> RpcError {
+        if reason.contains(TIMED_OUT) {
+            return RpcError::Timeout {
+                method: method.to_owned(),
+                secs: self.timeout.as_secs(),
+            };
+        }
+        if reason.contains(OUT_OF_FDS) {
+            return RpcError::OwnResources {
+                method: method.to_owned(),
+                reason: reason.replace(&format!("{OUT_OF_FDS}: "), ""),
+            };
+        }
+        // The transport's own failures (connect, HTTP) mean nobody answered.
+        if reason.contains("transport error") || reason.contains("HTTP status") {
+            RpcError::Unreachable {
+                path: self.socket.display().to_string(),
+                reason,
+            }
+        } else {
+            RpcError::Protocol {
+                method: method.to_owned(),
+                what: reason,
+            }
+        }
     }
 
     pub async fn call(&self, method: &'static str, args: Vec<Value>) -> Result<Value, RpcError> {
@@ -361,4 +391,24 @@ fn parse_info(v: &Value, method: &str) -> Result<ProcessInfo, RpcError> {
         exitstatus: i("exitstatus"),
         spawnerr: s("spawnerr"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_is_not_supervisord_being_down() {
+        let sup = Supervisor::new(PathBuf::from("/nonexistent/supervisor.sock"));
+        let emfile = connect_error(std::io::Error::from_raw_os_error(nix::libc::EMFILE));
+        let e = sup.failed("supervisor.getState", format!("transport error: {emfile}"));
+        assert!(!e.is_unreachable(), "{e}");
+        assert!(e.is_own_resources(), "{e}");
+        assert!(e.to_string().contains("not supervisord's state"), "{e}");
+        // A socket nobody listens on is supervisord being down.
+        let e = sup
+            .call_blocking("supervisor.getState", vec![])
+            .unwrap_err();
+        assert!(e.is_unreachable(), "{e}");
+    }
 }

@@ -69,15 +69,9 @@ impl<S: Supervisord> Actor<S> {
     /// Checks the request and reserves the name and the port, on disk first.
     async fn deploy_reserve(&mut self, req: &DeployRequest) -> Result<Job, ProtocolError> {
         let name = req.name.as_str();
-        protocol::names::validate_name(name)?;
-        let script = deployer::script_for(&self.cfg.scripts_dir, &req.app).ok_or_else(|| {
-            ProtocolError::not_found().with_detail(format!(
-                "no app {:?}: there is no demo_{}.sh in {}",
-                req.app,
-                req.app,
-                self.cfg.scripts_dir.display()
-            ))
-        })?;
+        req.validate()?;
+        let script = deployer::script_for(&self.cfg.scripts_dir, &req.app)
+            .ok_or_else(|| deployer::missing_app(&self.cfg.scripts_dir, &req.app))?;
         if self.state.demos.contains_key(name) || self.layout.demo_dir(name).exists() {
             return Err(ProtocolError::already_exists());
         }
@@ -171,6 +165,7 @@ impl<S: Supervisord> Actor<S> {
             timeout: Duration::from_secs(self.cfg.deploy_timeout_secs),
             log: self.layout.deploy_log(name),
             pgid_file: self.layout.deploy_pgid(name),
+            log_max_bytes: self.cfg.deploy_log_max_bytes,
         })
     }
 
