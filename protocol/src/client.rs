@@ -47,6 +47,42 @@ impl ClientError {
     }
 }
 
+/// How long a client waits for room in a full connection queue before it
+/// reports the daemon busy: a burst passes, a jammed daemon is still reported.
+const BUSY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Connects, retrying while the daemon's queue is full (a burst of clients),
+/// for at most [`BUSY_PATIENCE`].
+async fn connect_patiently(path: &Path) -> Result<UnixStream, ClientError> {
+    let deadline = tokio::time::Instant::now() + BUSY_PATIENCE;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match UnixStream::connect(path).await {
+            Ok(s) => return Ok(s),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if tokio::time::Instant::now() + pause > deadline {
+                    return Err(ClientError::Busy {
+                        path: path.to_owned(),
+                    });
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(ClientError::Forbidden {
+                    path: path.to_owned(),
+                })
+            }
+            Err(source) => {
+                return Err(ClientError::Connect {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
 pub struct Client {
     conn: Connection<UnixStream>,
     /// The daemon's protocol version, from its hello.
@@ -56,20 +92,7 @@ pub struct Client {
 impl Client {
     /// Connects and exchanges hellos.
     pub async fn connect(path: &Path) -> Result<Client, ClientError> {
-        let stream = UnixStream::connect(path)
-            .await
-            .map_err(|source| match source.kind() {
-                std::io::ErrorKind::PermissionDenied => ClientError::Forbidden {
-                    path: path.to_owned(),
-                },
-                std::io::ErrorKind::WouldBlock => ClientError::Busy {
-                    path: path.to_owned(),
-                },
-                _ => ClientError::Connect {
-                    path: path.to_owned(),
-                    source,
-                },
-            })?;
+        let stream = connect_patiently(path).await?;
         let mut conn = codec::framed(stream);
         let hello = async {
             codec::write_frame(

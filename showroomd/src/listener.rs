@@ -72,7 +72,10 @@ pub fn bind(
         nix::unistd::chown(path, None, Some(gid))
             .with_context(|| format!("giving {} to group {gid}", path.display()))?;
     }
-    socket::listen(&fd, Backlog::new(128).expect("a valid backlog")).context("listening")?;
+    // A burst of clients (a cron run beside thousands of held connections)
+    // queues here while the accept loop catches up; the kernel caps it at
+    // net.core.somaxconn.
+    socket::listen(&fd, Backlog::new(1024).expect("a valid backlog")).context("listening")?;
     let std_listener = std::os::unix::net::UnixListener::from(fd);
     std_listener.set_nonblocking(true)?;
     Ok(tokio::net::UnixListener::from_std(std_listener)?)
