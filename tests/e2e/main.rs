@@ -6,6 +6,7 @@ mod bad_input;
 mod cleanup;
 mod lifecycle;
 mod logs_watch;
+mod nothing_lost;
 mod protocol_level;
 mod restart;
 mod seed_apache;
