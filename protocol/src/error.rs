@@ -29,6 +29,9 @@ pub enum ErrorKind {
     Busy,
     /// Anything else: the message says what.
     Internal,
+    /// A part every demo shares (supervisord, Apache) is failing: what
+    /// would judge the demos by their status waits until it is healthy.
+    SharedFailure,
 }
 
 /// An error as it travels to the client.

@@ -141,13 +141,16 @@ pub struct AppInfo {
 pub struct DemoInfo {
     pub name: String,
     pub app: String,
-    /// None only for a damaged record (its status is then FATAL).
+    /// None only for a demo kept without a readable record whose port could not be recovered.
     pub port: Option<u16>,
     pub status: DemoStatus,
     pub comment: String,
     /// Seconds since the Unix epoch.
     pub created: u64,
     pub params: Vec<(String, String)>,
+    /// Beside the status when the word alone would mislead (a shared part
+    /// failing, a record lost): empty otherwise.
+    pub reason: String,
 }
 
 /// The status words of the seed.

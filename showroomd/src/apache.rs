@@ -1,4 +1,4 @@
-//! The shared Apache: its generated main config, the config test, and the links that enable demos' virtual hosts.
+//! The shared Apache: its generated main config, the config test, and the checked copies of demos' virtual hosts it includes.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -21,6 +21,8 @@ pub enum ApacheError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Modules the demos may rely on, loaded when present. Debian builds
@@ -217,11 +219,44 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApacheError + '_ {
     }
 }
 
-/// Enables a demo's vhost: a symbolic link to its `apache2.conf`.
-pub fn link(layout: &Layout, name: &str) -> Result<(), ApacheError> {
-    let link = layout.apache_link(name);
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(layout.vhost(name), &link).map_err(io(&link))
+/// Puts `text` where it is tested before it is enabled (outside Apache's
+/// include), so that what is tested is what `enable` then writes, whatever
+/// the demo does to its own file meanwhile.
+pub fn stage(layout: &Layout, name: &str, text: &str) -> Result<std::path::PathBuf, ApacheError> {
+    let path = layout.apache_staged(name);
+    crate::store::write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// Enables a demo's vhost: a copy of `text` (its `apache2.conf` as checked
+/// at its start) where Apache includes it. A copy, not a link: what the
+/// demo writes later waits for its next start.
+pub fn enable(layout: &Layout, name: &str, text: &str) -> Result<(), ApacheError> {
+    crate::store::write_atomic(&layout.apache_link(name), text.as_bytes())?;
+    Ok(())
+}
+
+/// Turns the links a showroom from before the copies left into copies of
+/// what they point to, so that Apache never reads a file a demo can write;
+/// returns how many.
+pub fn copy_links(layout: &Layout) -> usize {
+    let mut n = 0;
+    for name in linked_names(layout) {
+        let link = layout.apache_link(name.as_str());
+        let is_link = link.symlink_metadata().is_ok_and(|m| m.is_symlink());
+        if !is_link {
+            continue;
+        }
+        // A dangling link is removed with the other leftovers.
+        let Ok(text) = std::fs::read_to_string(&link) else {
+            continue;
+        };
+        match enable(layout, &name, &text) {
+            Ok(()) => n += 1,
+            Err(e) => warn!(demo = %name, error = %e, "cannot turn its Apache link into a copy"),
+        }
+    }
+    n
 }
 
 /// Disables it; true when there was a link to remove.
@@ -281,7 +316,7 @@ fn prune(layout: &Layout, name: &str, why: String, disabled: &mut Vec<(String, S
 pub fn prune_taken_ports(layout: &Layout) -> Vec<(String, String)> {
     let mut disabled = Vec::new();
     for name in linked_names(layout) {
-        if let Some((p, _)) = taken_port(&listen_ports(&layout.vhost(&name))) {
+        if let Some((p, _)) = taken_port(&listen_ports(&layout.apache_link(&name))) {
             let why = format!("port {p} of its virtual host is taken by another program");
             prune(layout, &name, why, &mut disabled);
         }
@@ -289,14 +324,15 @@ pub fn prune_taken_ports(layout: &Layout) -> Vec<(String, String)> {
     disabled
 }
 
-/// After a failed live config test: disables the linked vhosts Apache
-/// refuses on their own (a demo may have rewritten its file since).
+/// After a failed live config test: disables the enabled vhosts Apache
+/// refuses on their own (what a copy names may have changed since it was
+/// checked).
 /// Returns what it disabled, with Apache's words.
 pub async fn prune_rejected(layout: &Layout, cfg: &Config) -> Vec<(String, String)> {
     let mut disabled = Vec::new();
     for name in linked_names(layout) {
         if let Err(ApacheError::Rejected(msg)) =
-            config_test_alone(layout, cfg, &layout.vhost(&name)).await
+            config_test_alone(layout, cfg, &layout.apache_link(&name)).await
         {
             prune(layout, &name, msg, &mut disabled);
         }
@@ -335,7 +371,11 @@ pub fn taken_port(ports: &[u16]) -> Option<(u16, std::io::Error)> {
 
 /// The ports a vhost file asks Apache to listen on (`Listen [addr:]PORT`).
 pub fn listen_ports(vhost: &Path) -> Vec<u16> {
-    let text = std::fs::read_to_string(vhost).unwrap_or_default();
+    listen_ports_in(&std::fs::read_to_string(vhost).unwrap_or_default())
+}
+
+/// The ports a vhost's text asks Apache to listen on.
+pub fn listen_ports_in(text: &str) -> Vec<u16> {
     text.lines()
         .filter_map(|l| {
             let mut words = l.split_whitespace();

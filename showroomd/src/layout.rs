@@ -27,13 +27,35 @@ impl Layout {
     pub fn demo_dir(&self, name: &str) -> PathBuf {
         self.demos().join(name)
     }
+    /// Where showroom's own records live: outside every demo folder, so
+    /// that nothing a demo writes (or deletes) changes what showroom knows.
+    pub fn records(&self) -> PathBuf {
+        self.root.join("records")
+    }
+    /// A demo's record, the truth: app, port, params, comment, created, phase.
     pub fn record(&self, name: &str) -> PathBuf {
+        self.records().join(format!("{name}.toml"))
+    }
+    /// A copy of the record in the demo's folder, for people; never read
+    /// back except once, to adopt a state folder from before `records/`.
+    pub fn record_copy(&self, name: &str) -> PathBuf {
         self.demo_dir(name).join("demo.conf")
+    }
+    /// Deploys under way: a marker is written before the demo's folder is
+    /// made and removed once its record says installed, so that at start
+    /// showroom rolls back only a folder it can prove it made and did not finish.
+    pub fn deploying(&self) -> PathBuf {
+        self.root.join("deploying")
+    }
+    pub fn deploy_marker(&self, name: &str) -> PathBuf {
+        self.deploying().join(name)
     }
     pub fn start_script(&self, name: &str) -> PathBuf {
         self.demo_dir(name).join("start.sh")
     }
-    pub fn program_section(&self, name: &str) -> PathBuf {
+    /// A copy of the demo's `[program:NAME]`, for people: supervisord reads
+    /// `programs_conf`, never this.
+    pub fn program_section_copy(&self, name: &str) -> PathBuf {
         self.demo_dir(name).join("supervisor.cfg")
     }
     pub fn vhost(&self, name: &str) -> PathBuf {
@@ -79,8 +101,17 @@ impl Layout {
     pub fn apache_links(&self) -> PathBuf {
         self.apache_dir().join("demos")
     }
+    /// The copy of a demo's `apache2.conf` Apache loads, taken at its
+    /// start once checked: the demo's later edits wait for its next start.
     pub fn apache_link(&self, name: &str) -> PathBuf {
         self.apache_links().join(format!("{name}.conf"))
+    }
+    /// Where a vhost is put to be tested before it is enabled: outside
+    /// Apache's include, and the very text that will be enabled.
+    pub fn apache_staged(&self, name: &str) -> PathBuf {
+        self.apache_dir()
+            .join("staged")
+            .join(format!("{name}.conf"))
     }
     pub fn apache_run(&self) -> PathBuf {
         self.apache_dir().join("run")
@@ -121,6 +152,9 @@ impl Layout {
     pub fn create_dirs(&self) -> std::io::Result<()> {
         for d in [
             self.demos(),
+            self.records(),
+            self.deploying(),
+            self.apache_dir().join("staged"),
             self.trash(),
             self.supervisor_logs(),
             self.apache_links(),

@@ -22,16 +22,52 @@ pub fn from_supervisor(statename: &str) -> DemoStatus {
     DemoStatus::parse(statename).unwrap_or(DemoStatus::Unknown)
 }
 
+/// The states in which Apache serves none of the enabled vhosts: a failure
+/// of the shared part (say its master was killed and its restart found the
+/// ports held), which is never charged to the demos.
+pub fn apache_failed(state: Option<DemoStatus>) -> bool {
+    !matches!(
+        state,
+        Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Stopping)
+    )
+}
+
+/// What a failed Apache is said to be, in a demo's reason and in cleanup's refusal.
+pub fn apache_failure(state: Option<DemoStatus>) -> String {
+    match state {
+        Some(s) => format!("Apache is {s}"),
+        None => "Apache is unknown to supervisord".to_owned(),
+    }
+}
+
+pub const SUPERVISOR_DOWN: &str = "supervisord is not answering";
+
 pub fn demo_status(p: Parts) -> DemoStatus {
+    demo_verdict(p).0
+}
+
+/// The status word, and the reason beside it (empty when the word says it
+/// all). A shared part that fails (supervisord, Apache) makes its demos
+/// `UNKNOWN` with a reason naming it: `cleanup --status FATAL` must never
+/// take a failure of the host for the demos' own.
+pub fn demo_verdict(p: Parts) -> (DemoStatus, String) {
     if p.deploying {
-        return DemoStatus::Deploying;
+        return (DemoStatus::Deploying, String::new());
     }
     if !p.has_port {
-        return DemoStatus::Fatal;
+        return (DemoStatus::Fatal, String::new());
     }
     if !p.supervisor_up && (p.process.is_some() || p.vhost_linked == Some(true)) {
-        return DemoStatus::Unknown;
+        return (DemoStatus::Unknown, SUPERVISOR_DOWN.to_owned());
     }
+    if p.vhost_linked == Some(true) && apache_failed(p.apache) {
+        return (DemoStatus::Unknown, apache_failure(p.apache));
+    }
+    (own_status(p), String::new())
+}
+
+/// The status from the demo's own parts, the shared ones being healthy.
+fn own_status(p: Parts) -> DemoStatus {
     let mut states = Vec::with_capacity(2);
     if let Some(process) = p.process {
         // A demo whose program supervisord does not know cannot be started.
@@ -111,12 +147,43 @@ mod tests {
             ..parts()
         };
         assert_eq!(demo_status(p), Running);
+    }
+
+    #[test]
+    fn a_failed_apache_is_not_charged_to_its_vhosts() {
+        for apache in [
+            Some(Fatal),
+            Some(Backoff),
+            Some(Exited),
+            Some(Stopped),
+            None,
+        ] {
+            for process in [None, Some(Some(Running)), Some(Some(Fatal))] {
+                let p = Parts {
+                    vhost_linked: Some(true),
+                    process,
+                    apache,
+                    ..parts()
+                };
+                let (status, reason) = demo_verdict(p);
+                assert_eq!(status, Unknown, "{apache:?} {process:?}");
+                assert!(reason.starts_with("Apache is "), "{reason}");
+            }
+        }
         let p = Parts {
             vhost_linked: Some(true),
             apache: Some(Fatal),
             ..parts()
         };
-        assert_eq!(demo_status(p), Fatal);
+        assert_eq!(demo_verdict(p).1, "Apache is FATAL");
+        // Unlinked, a vhost needs no Apache: the demo's own failure shows.
+        let p = Parts {
+            vhost_linked: Some(false),
+            process: Some(Some(Fatal)),
+            apache: Some(Fatal),
+            ..parts()
+        };
+        assert_eq!(demo_verdict(p), (Fatal, String::new()));
     }
 
     #[test]
@@ -169,7 +236,7 @@ mod tests {
             process: Some(Some(Running)),
             ..parts()
         };
-        assert_eq!(demo_status(p), Unknown);
+        assert_eq!(demo_verdict(p), (Unknown, SUPERVISOR_DOWN.to_owned()));
         let p = Parts {
             deploying: true,
             supervisor_up: false,

@@ -1,4 +1,4 @@
-//! showroom's record of each demo (`demos/NAME/demo.conf`), written atomically, and the repairs done at start.
+//! showroom's record of each demo (`records/NAME.toml`, copied to `demos/NAME/demo.conf` for people), deploy markers, atomic writes, removals through the trash.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -19,7 +19,8 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DemoRecord {
     pub app: String,
-    /// None only when a record was damaged by hand: the demo is then FATAL.
+    /// None only for a demo kept without a readable record whose port
+    /// could not be recovered.
     pub port: Option<u16>,
     #[serde(default)]
     pub comment: String,
@@ -61,7 +62,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         ".{}.tmp",
         path.file_name().unwrap().to_string_lossy()
     ));
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    // create_new: a temporary file planted beforehand (a demo owns the
+    // folders its copies are written into) is never followed as a link.
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;
     f.sync_all().map_err(io_err(&tmp))?;
     drop(f);
@@ -82,18 +90,81 @@ pub fn write_if_changed(path: &Path, text: &str) -> Result<bool, StoreError> {
     Ok(true)
 }
 
+fn record_text(rec: &DemoRecord) -> String {
+    toml::to_string(rec).expect("a record always serializes")
+}
+
+/// Writes the record (the truth, outside the demo's folder), then its copy
+/// in the folder. Only the record's failure fails: the copy is for people.
 pub fn write_record(layout: &Layout, name: &str, rec: &DemoRecord) -> Result<(), StoreError> {
-    let text = toml::to_string(rec).expect("a record always serializes");
-    write_atomic(&layout.record(name), text.as_bytes())
+    let text = record_text(rec);
+    write_atomic(&layout.record(name), text.as_bytes())?;
+    if let Err(e) = write_atomic(&layout.record_copy(name), text.as_bytes()) {
+        tracing::warn!(demo = name, error = %e, "cannot write the copy of its record");
+    }
+    Ok(())
+}
+
+/// Rewrites the copy in the demo's folder when it is missing or differs
+/// from the record; true when it did.
+pub fn restore_copy(layout: &Layout, name: &str, rec: &DemoRecord) -> Result<bool, StoreError> {
+    write_if_changed(&layout.record_copy(name), &record_text(rec))
 }
 
 pub fn read_record(layout: &Layout, name: &str) -> Result<DemoRecord, StoreError> {
-    let path = layout.record(name);
-    let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+    read_record_at(&layout.record(name))
+}
+
+/// Reads a record from a file: the record, or the copy of one.
+pub fn read_record_at(path: &Path) -> Result<DemoRecord, StoreError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
     toml::from_str(&text).map_err(|source| StoreError::Parse {
         path: path.display().to_string(),
         source,
     })
+}
+
+/// Forgets a demo's record; absent is fine.
+pub fn remove_record(layout: &Layout, name: &str) -> Result<(), StoreError> {
+    remove_if_present(&layout.record(name))
+}
+
+fn remove_if_present(path: &Path) -> Result<(), StoreError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Notes a deploy under way, durably, before its folder exists.
+pub fn mark_deploying(layout: &Layout, name: &str) -> Result<(), StoreError> {
+    write_atomic(&layout.deploy_marker(name), b"")
+}
+
+/// The deploy ended (installed or rolled back): its folder is no longer showroom's to undo.
+pub fn unmark_deploying(layout: &Layout, name: &str) -> Result<(), StoreError> {
+    remove_if_present(&layout.deploy_marker(name))
+}
+
+pub fn is_marked_deploying(layout: &Layout, name: &str) -> bool {
+    layout.deploy_marker(name).exists()
+}
+
+/// The names in a folder of showroom's (`records/`, `deploying/`), with
+/// `ext` taken off; hidden (temporary) files left out.
+pub fn names_in(dir: &Path, ext: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.to_owned();
+            let n = n.strip_suffix(ext)?.to_owned();
+            (!n.starts_with('.') && !n.is_empty()).then_some(n)
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// The names of the folders under `demos/`, sorted.
@@ -175,10 +246,13 @@ pub fn empty_trash(layout: &Layout) -> Result<usize, StoreError> {
     Ok(n)
 }
 
-/// Removes a record's temporary file left by a crash mid-write; true if there was one.
+/// Removes the temporary files of a record and of its copy left by a crash
+/// mid-write; true if there was one.
 pub fn remove_stale_tmp(layout: &Layout, name: &str) -> bool {
-    let tmp = layout.demo_dir(name).join(".demo.conf.tmp");
-    std::fs::remove_file(tmp).is_ok()
+    let record = layout.records().join(format!(".{name}.toml.tmp"));
+    let copy = layout.demo_dir(name).join(".demo.conf.tmp");
+    let a = std::fs::remove_file(record).is_ok();
+    std::fs::remove_file(copy).is_ok() || a
 }
 
 pub fn now_secs() -> u64 {
@@ -211,8 +285,15 @@ mod tests {
         std::fs::create_dir(l.demo_dir("x")).unwrap();
         write_record(&l, "x", &rec()).unwrap();
         assert_eq!(read_record(&l, "x").unwrap(), rec());
-        let files: Vec<_> = std::fs::read_dir(l.demo_dir("x")).unwrap().collect();
-        assert_eq!(files.len(), 1);
+        assert_eq!(read_record_at(&l.record_copy("x")).unwrap(), rec());
+        for dir in [l.demo_dir("x"), l.records()] {
+            let files: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
+            assert_eq!(files.len(), 1);
+        }
+        assert_eq!(names_in(&l.records(), ".toml"), ["x"]);
+        std::fs::remove_file(l.record_copy("x")).unwrap();
+        assert!(restore_copy(&l, "x", &rec()).unwrap());
+        assert!(!restore_copy(&l, "x", &rec()).unwrap());
     }
 
     #[test]
@@ -228,6 +309,18 @@ mod tests {
             read_record(&l, "x"),
             Err(StoreError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn a_planted_temporary_link_is_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let target = d.path().join("copy.conf");
+        std::os::unix::fs::symlink(&victim, d.path().join(".copy.conf.tmp")).unwrap();
+        write_atomic(&target, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
     }
 
     #[tokio::test]

@@ -1,4 +1,4 @@
-//! `cleanup` as cron runs it: filters, dry runs, leftovers of earlier failures, DEPLOYING left alone, exit 1 on failure.
+//! `cleanup` as cron runs it: filters, dry runs, leftovers of earlier failures, DEPLOYING left alone, exit 1 while supervisord is down.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -6,7 +6,7 @@ use crate::harness::Showroom;
 
 /// Makes a demo look deployed `days` ago: its record's creation time, read again at the next start.
 fn age_record(s: &Showroom, name: &str, days: u64) {
-    let path = s.state.join("demos").join(name).join("demo.conf");
+    let path = s.state.join("records").join(format!("{name}.toml"));
     let text = std::fs::read_to_string(&path).unwrap();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -27,7 +27,7 @@ fn age_record(s: &Showroom, name: &str, days: u64) {
 }
 
 /// What the daily timer runs.
-const STALE: [&str; 7] = [
+pub(crate) const STALE: [&str; 7] = [
     "cleanup",
     "--older-than",
     "7d",
@@ -74,15 +74,17 @@ fn cleanup_filters_dry_runs_and_removes_leftovers() {
     assert!(deploy_log.is_file(), "deploy logs stay until a cleanup");
     let link = s.state.join("apache/demos/ghost.conf");
     std::os::unix::fs::symlink(s.state.join("demos/ghost/apache2.conf"), &link).unwrap();
-    let ghost = s.state.join("demos/ghost");
-    std::fs::create_dir(&ghost).unwrap();
+    // supervisord reads showroom's one file only: the ghost is put there by
+    // hand, read in, and the file set back.
+    let programs = s.state.join("supervisor/programs.conf");
+    let before = std::fs::read_to_string(&programs).unwrap();
     std::fs::write(
-        ghost.join("supervisor.cfg"),
-        "[program:ghost]\ncommand=/bin/sleep 1000\nautostart=false\n",
+        &programs,
+        format!("{before}\n[program:ghost]\ncommand=/bin/sleep 1000\nautostart=false\n"),
     )
     .unwrap();
     s.supervisorctl(&["update"]);
-    std::fs::remove_dir_all(&ghost).unwrap();
+    std::fs::write(&programs, before).unwrap();
     assert!(s.supervisorctl(&["status"]).contains("ghost"));
 
     let expected = vec![
@@ -129,7 +131,7 @@ fn cleanup_filters_dry_runs_and_removes_leftovers() {
 }
 
 #[test]
-fn cleanup_never_touches_a_deploy_and_exits_1_when_a_destroy_fails() {
+fn cleanup_never_touches_a_deploy_and_refuses_while_supervisord_is_down() {
     let s = Showroom::with_apps(22500, &["slow"]);
     s.ok(&["deploy", "test1", "a"]);
     s.ok(&["deploy", "test1", "b"]);
@@ -151,15 +153,16 @@ fn cleanup_never_touches_a_deploy_and_exits_1_when_a_destroy_fails() {
     assert_eq!(bare.code, 2, "{}", bare.stderr);
     assert!(bare.stderr.contains("--all"), "{}", bare.stderr);
 
+    // supervisord down, a shared part: nothing is destroyed, and it is said.
     s.ok(&["supervisor", "stop"]);
     let failed = s.ctl(&["cleanup", "--all"]);
     assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
     assert!(
-        failed
-            .stdout
-            .contains("failed busy: supervisord is not running"),
+        failed.stderr.contains(
+            "cleanup destroys nothing while supervisord is not answering (a shared part)"
+        ),
         "{}",
-        failed.stdout
+        failed.stderr
     );
     s.ok(&["supervisor", "start"]);
     assert_eq!(

@@ -9,6 +9,7 @@ mod events;
 mod frontdoor;
 mod lifecycle;
 mod logs_watch;
+mod nothing_lost;
 mod protocol_level;
 mod restart;
 mod seed_apache;

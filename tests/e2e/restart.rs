@@ -95,8 +95,11 @@ fn half_done_states_on_disk_are_repaired_at_start() {
     s.ok(&["deploy", "test1", "good"]);
     s.stop_daemon();
     let demos = s.state.join("demos");
-    // A folder without a record (a deploy killed right after mkdir), a
+    // A folder with a deploy marker and no record (a deploy killed right
+    // after mkdir), a folder with neither (not provably showroom's: kept), a
     // temporary record file, a half-removed folder in the trash, a dangling link.
+    std::fs::create_dir(demos.join("cut")).unwrap();
+    std::fs::write(s.state.join("deploying/cut"), "").unwrap();
     std::fs::create_dir(demos.join("orphan")).unwrap();
     std::fs::write(demos.join("good/.demo.conf.tmp"), "half").unwrap();
     std::fs::create_dir_all(s.state.join("trash/gone.1/www")).unwrap();
@@ -109,7 +112,9 @@ fn half_done_states_on_disk_are_repaired_at_start() {
     std::fs::remove_file(demos.join("good/supervisor.cfg")).unwrap();
 
     s.start_daemon();
-    assert_eq!(s.demo_names_on_disk(), ["good"]);
+    assert_eq!(s.demo_names_on_disk(), ["good", "orphan"]);
+    assert!(!s.state.join("deploying/cut").exists());
+    assert_eq!(s.status("orphan"), "UNKNOWN");
     assert!(!demos.join("good/.demo.conf.tmp").exists());
     assert_eq!(std::fs::read_dir(s.state.join("trash")).unwrap().count(), 0);
     assert!(!s.state.join("apache/demos/gone.conf").exists());
@@ -118,7 +123,8 @@ fn half_done_states_on_disk_are_repaired_at_start() {
     assert_eq!(s.status("good"), "RUNNING");
     let log = s.daemon_log();
     for said in [
-        "rolling back a deploy cut short before its record",
+        "rolling back a deploy cut short",
+        "its record is missing: kept as found",
         "temporary file",
         "interrupted removal",
         "Apache link whose demo is gone",

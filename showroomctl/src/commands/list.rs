@@ -22,6 +22,7 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "comment": d.comment,
         "created": output::rfc3339(d.created),
         "params": params,
+        "reason": d.reason,
     })
 }
 
@@ -35,23 +36,31 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
             demos.iter().map(demo_json).collect(),
         ));
     } else {
+        // A REASON column only when some demo has one: the usual table,
+        // and the column positions scripts split on, stay as they were.
+        let reasons = demos.iter().any(|d| !d.reason.is_empty());
         let rows: Vec<Vec<String>> = demos
             .iter()
             .map(|d| {
-                vec![
+                let mut row = vec![
                     d.name.clone(),
                     d.app.clone(),
                     d.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     d.status.to_string(),
                     output::rfc3339(d.created),
                     d.comment.clone(),
-                ]
+                ];
+                if reasons {
+                    row.push(d.reason.clone());
+                }
+                row
             })
             .collect();
-        output::table(
-            &["NAME", "APP", "PORT", "STATUS", "CREATED", "COMMENT"],
-            &rows,
-        );
+        let mut header = vec!["NAME", "APP", "PORT", "STATUS", "CREATED", "COMMENT"];
+        if reasons {
+            header.push("REASON");
+        }
+        output::table(&header, &rows);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -252,6 +252,8 @@ impl<S: Supervisord> Actor<S> {
             has_vhost: self.layout.vhost(name).is_file(),
             linked: crate::apache::is_linked(&self.layout, name),
             status: DemoStatus::Unknown,
+            reason: String::new(),
+            problem: None,
             record,
         }
     }

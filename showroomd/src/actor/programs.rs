@@ -1,11 +1,13 @@
 //! The one place demos' supervisord programs are written and applied: sections generated, groups added, re-added and removed, supervisord's groups brought in line with the folders.
 
+use std::collections::BTreeMap;
+
 use protocol::ProtocolError;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{internal, sup_error, Actor};
 use crate::store;
-use crate::supervisor::config::{render_program, APACHE_PROGRAM};
+use crate::supervisor::config::{render_program, render_programs, APACHE_PROGRAM};
 use crate::supervisor::rpc::codes;
 use crate::supervisor::{ok_if, RpcError, Supervisord};
 
@@ -13,11 +15,26 @@ use crate::supervisor::{ok_if, RpcError, Supervisord};
 const STOPPED_ALREADY: &[i32] = &[codes::NOT_RUNNING, codes::BAD_NAME];
 
 impl<S: Supervisord> Actor<S> {
-    /// Writes a demo's program section; true when its content changed.
-    pub(super) fn write_section(&self, name: &str, port: u16) -> Result<bool, ProtocolError> {
-        let text = render_program(&self.layout, &self.cfg, name, port);
-        store::write_if_changed(&self.layout.program_section(name), &text)
-            .map_err(|e| internal("writing the supervisord program section", e))
+    /// Writes every installed demo's `[program:NAME]` into the one file
+    /// supervisord includes (out of the demos' reach), and a copy of each
+    /// into its demo's folder for people. Only the one file's failure
+    /// fails; supervisord's reread says which sections changed.
+    pub(super) fn write_programs(&self) -> Result<(), ProtocolError> {
+        let mut sections = BTreeMap::new();
+        for (name, d) in &self.state.demos {
+            let Some(port) = d.record.port.filter(|_| d.has_process) else {
+                continue;
+            };
+            let text = render_program(&self.layout, &self.cfg, name, port);
+            if let Err(e) = store::write_if_changed(&self.layout.program_section_copy(name), &text)
+            {
+                warn!(demo = %name, error = %e, "cannot write the copy of its program section");
+            }
+            sections.insert(name.clone(), text);
+        }
+        store::write_if_changed(&self.layout.programs_conf(), &render_programs(&sections))
+            .map_err(|e| internal("writing supervisord's program sections", e))?;
+        Ok(())
     }
 
     /// Makes supervisord read a new demo's section and add its group.
@@ -117,7 +134,8 @@ impl<S: Supervisord> Actor<S> {
             .state
             .demos
             .iter()
-            .filter(|(n, d)| d.has_process && !known.contains(n))
+            // Without a port a demo has no section to add (a demo kept without its record).
+            .filter(|(n, d)| d.has_process && d.record.port.is_some() && !known.contains(n))
             .map(|(n, _)| n.clone())
             .collect();
         for g in wanted {

@@ -10,13 +10,110 @@ use crate::store::{self, DemoRecord, Phase};
 use crate::supervisor::Supervisord;
 use crate::{apache, deployer};
 
-/// A record that cannot be read: the demo shows as FATAL until destroyed.
-fn damaged(e: &store::StoreError) -> DemoRecord {
+/// What the start makes of one demo folder, from its deploy marker, its
+/// record and (only when the record cannot be read) the copy in its folder.
+#[derive(Debug)]
+pub(super) enum Found {
+    /// A deploy showroom noted (its marker) and never finished: undone.
+    CutDeploy,
+    /// Its record. `adopted`: read from the copy in its folder (a state
+    /// folder from before `records/`, or a record damaged), with why.
+    Record {
+        record: DemoRecord,
+        adopted: Option<String>,
+    },
+    /// Kept as found, with what is wrong: showroom cannot vouch for it, so
+    /// it neither removes it nor lets a cleanup do so.
+    Kept {
+        record: Option<DemoRecord>,
+        problem: String,
+    },
+}
+
+/// Decides what a folder is. Only a marker proves a deploy showroom's own
+/// and unfinished: a folder with no marker is never removed here.
+pub(super) fn decide(
+    marker: bool,
+    record: Result<DemoRecord, store::StoreError>,
+    copy: impl FnOnce() -> Result<DemoRecord, store::StoreError>,
+) -> Found {
+    let installed = |r: &DemoRecord| r.phase == Phase::Installed;
+    match record {
+        Ok(record) if installed(&record) => Found::Record {
+            record,
+            adopted: None,
+        },
+        _ if marker => Found::CutDeploy,
+        Ok(record) => Found::Kept {
+            record: Some(record),
+            problem: "its deploy was cut short, and its deploy marker is gone".into(),
+        },
+        Err(e) => {
+            let lost = if is_missing(&e) {
+                "its record is missing"
+            } else {
+                "its record is unreadable"
+            };
+            match copy() {
+                Ok(copy) if installed(&copy) => Found::Record {
+                    record: copy,
+                    adopted: Some(lost.to_owned()),
+                },
+                Ok(copy) => Found::Kept {
+                    record: Some(copy),
+                    problem: format!("{lost}, and its demo.conf says a deploy was cut short"),
+                },
+                Err(_) => Found::Kept {
+                    record: None,
+                    problem: lost.to_owned(),
+                },
+            }
+        }
+    }
+}
+
+fn is_missing(e: &store::StoreError) -> bool {
+    matches!(e, store::StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// The port showroom gave a demo whose record is lost, from what showroom
+/// itself generated: its program section, else the Listen of its enabled
+/// vhost copy. Read before the sections are written again.
+fn recover_port(layout: &crate::layout::Layout, programs: &str, name: &str) -> Option<u16> {
+    section_port(programs, name).or_else(|| {
+        apache::listen_ports(&layout.apache_link(name))
+            .first()
+            .copied()
+    })
+}
+
+/// `PORT` in `[program:NAME]`'s environment line of the generated file.
+fn section_port(programs: &str, name: &str) -> Option<u16> {
+    let header = format!("[program:{name}]\n");
+    let body = &programs[programs.find(&header)? + header.len()..];
+    let body = &body[..body.find("\n[").unwrap_or(body.len())];
+    body.lines().find_map(|l| {
+        l.strip_prefix("environment=PORT=\"")?
+            .split('"')
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+/// The record shown for a demo kept without one: no app, no params, its
+/// folder's time as its creation (never 1970, which every age filter matches).
+fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>) -> DemoRecord {
+    let created = std::fs::metadata(layout.demo_dir(name))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or_else(store::now_secs, |d| d.as_secs());
     DemoRecord {
         app: "?".into(),
-        port: None,
-        comment: format!("damaged record: {e}"),
-        created: 0,
+        port,
+        comment: String::new(),
+        created,
         phase: Phase::Installed,
         params: Default::default(),
     }
@@ -55,6 +152,13 @@ impl<S: Supervisord> Actor<S> {
             if deployer::kill_leftover(&pgid_file, &layout.demo_dir(&name)) {
                 warn!(demo = %name, "killed its deploy script, still running since showroomd died");
             }
+        }
+        let copied = apache::copy_links(&layout);
+        if copied > 0 {
+            warn!(
+                count = copied,
+                "Apache included demos' files through links: they are checked copies now"
+            );
         }
         let rolled_back = self.load_demos().await?;
         for link in apache::linked_names(&layout) {
@@ -103,12 +207,17 @@ impl<S: Supervisord> Actor<S> {
     }
 
     /// Reads every demo folder into the state table, rolling back the
-    /// deploys a crash cut short and rewriting program sections; returns the
-    /// names rolled back.
+    /// deploys a crash cut short (and only those: a marker proves them),
+    /// keeping whatever else it finds, and writing program sections again;
+    /// returns the names rolled back.
     async fn load_demos(&mut self) -> anyhow::Result<Vec<String>> {
         let layout = self.layout.clone();
         let mut rolled_back = Vec::new();
-        for name in store::demo_names(&layout)? {
+        // Read before it is written again: a lost record's port is in it.
+        let programs = std::fs::read_to_string(layout.programs_conf()).unwrap_or_default();
+        let folders = store::demo_names(&layout)?;
+        self.drop_records_without_folder(&folders);
+        for name in folders {
             if let Err(e) = protocol::names::validate_name(&name) {
                 warn!(folder = %name, "ignoring a folder that is not a demo: {e}");
                 continue;
@@ -116,41 +225,81 @@ impl<S: Supervisord> Actor<S> {
             if store::remove_stale_tmp(&layout, &name) {
                 warn!(demo = %name, "removed a record's temporary file left by an interrupted write");
             }
-            let record = match store::read_record(&layout, &name) {
-                Ok(r) => r,
-                Err(store::StoreError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    // The record is written right after the folder is made:
-                    // a folder without one is a deploy cut short at its start.
-                    warn!(demo = %name, "rolling back a deploy cut short before its record was written");
+            let marker = store::is_marked_deploying(&layout, &name);
+            let record = store::read_record(&layout, &name);
+            if let Err(e) = &record {
+                if !is_missing(e) {
+                    error!(demo = %name, error = %e, "its record is unreadable");
+                }
+            }
+            let found = decide(marker, record, || {
+                store::read_record_at(&layout.record_copy(&name))
+            });
+            let (record, problem) = match found {
+                Found::CutDeploy => {
+                    warn!(demo = %name, "rolling back a deploy cut short by a stop of showroomd");
                     store::remove_demo_dir(&layout, &name).await?;
+                    store::remove_record(&layout, &name)?;
+                    store::unmark_deploying(&layout, &name)?;
                     rolled_back.push(name);
                     continue;
                 }
-                Err(e) => {
-                    error!(demo = %name, error = %e, "damaged record: the demo is shown as FATAL until destroyed");
-                    damaged(&e)
+                Found::Record { record, adopted } => {
+                    if let Some(why) = adopted {
+                        warn!(demo = %name, "{why}: adopted the copy in its folder (demo.conf) as its record");
+                        store::write_record(&layout, &name, &record)?;
+                    } else if store::restore_copy(&layout, &name, &record).unwrap_or(false) {
+                        info!(demo = %name, "restored the copy of its record in its folder (demo.conf)");
+                    }
+                    if marker {
+                        info!(demo = %name, "its deploy was installed before showroomd stopped: done");
+                        store::unmark_deploying(&layout, &name)?;
+                    }
+                    (record, None)
+                }
+                Found::Kept { record, problem } => {
+                    let mut record = record.unwrap_or_else(|| {
+                        record_for_kept(&layout, &name, recover_port(&layout, &programs, &name))
+                    });
+                    record.phase = Phase::Installed;
+                    warn!(
+                        demo = %name,
+                        port = ?record.port,
+                        "{problem}: kept as found (folder, process, vhost and port), shown UNKNOWN; \
+                         no cleanup touches it: destroy it, or put its record back in {} and restart showroomd",
+                        layout.record(&name).display()
+                    );
+                    (record, Some(problem))
                 }
             };
-            if record.phase == Phase::Deploying {
-                warn!(demo = %name, "rolling back a deploy cut short by a stop of showroomd");
-                store::remove_demo_dir(&layout, &name).await?;
-                let _ = std::fs::remove_file(layout.program_section(&name));
-                rolled_back.push(name);
-                continue;
-            }
-            let view = self.load_view(&name, record);
-            if let (true, Some(port)) = (view.has_process, view.record.port) {
-                if self
-                    .write_section(&name, port)
-                    .map_err(|e| anyhow::anyhow!(e.message))?
-                {
-                    info!(demo = %name, "rewrote its supervisord program section");
-                }
-            }
+            let mut view = self.load_view(&name, record);
+            view.problem = problem;
             self.state.demos.insert(name, view);
         }
+        self.write_programs()
+            .map_err(|e| anyhow::anyhow!(e.message))?;
         Ok(rolled_back)
+    }
+
+    /// A record whose folder is gone is a destroy cut short between the
+    /// two (the folder goes first); so is a marker with neither: both end here.
+    fn drop_records_without_folder(&self, folders: &[String]) {
+        let layout = &self.layout;
+        let records = store::names_in(&layout.records(), ".toml");
+        let markers = store::names_in(&layout.deploying(), "");
+        for name in records.iter().chain(&markers) {
+            if folders.contains(name) {
+                continue;
+            }
+            warn!(demo = %name, "finishing a removal cut short: its folder is gone, its record goes too");
+            for r in [
+                store::remove_record(layout, name),
+                store::unmark_deploying(layout, name),
+            ] {
+                if let Err(e) = r {
+                    warn!(demo = %name, error = %e, "cannot remove it");
+                }
+            }
+        }
     }
 }

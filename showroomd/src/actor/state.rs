@@ -24,6 +24,12 @@ pub struct DemoView {
     pub has_vhost: bool,
     pub linked: bool,
     pub status: DemoStatus,
+    /// Beside the status, when the word alone would mislead: a shared part
+    /// failing, a record lost. Empty otherwise.
+    pub reason: String,
+    /// What is wrong with a demo kept without a readable record. showroom
+    /// does not start it and no cleanup destroys it; `destroy` does.
+    pub problem: Option<String>,
 }
 
 impl DemoView {
@@ -35,6 +41,7 @@ impl DemoView {
             status: self.status,
             comment: self.record.comment.clone(),
             created: self.record.created,
+            reason: self.reason.clone(),
             params: self
                 .record
                 .params
@@ -52,14 +59,36 @@ impl DemoView {
         apache: Option<DemoStatus>,
         supervisor_up: bool,
     ) -> DemoStatus {
-        status::demo_status(Parts {
+        self.verdict_given(process, apache, supervisor_up).0
+    }
+
+    /// The status and its reason. A demo kept without a record is
+    /// `UNKNOWN` (showroom cannot vouch for it), its reason saying why and
+    /// what its parts show.
+    pub fn verdict_given(
+        &self,
+        process: Option<DemoStatus>,
+        apache: Option<DemoStatus>,
+        supervisor_up: bool,
+    ) -> (DemoStatus, String) {
+        let verdict = status::demo_verdict(Parts {
             deploying: self.record.phase == Phase::Deploying,
             has_port: self.record.port.is_some(),
             process: self.has_process.then_some(process),
             vhost_linked: self.has_vhost.then_some(self.linked),
             apache,
             supervisor_up,
-        })
+        });
+        match &self.problem {
+            None => verdict,
+            Some(problem) => {
+                let mut reason = format!("{problem}; kept as found, its parts {}", verdict.0);
+                if !verdict.1.is_empty() {
+                    reason += &format!(" ({})", verdict.1);
+                }
+                (DemoStatus::Unknown, reason)
+            }
+        }
     }
 }
 
@@ -169,7 +198,7 @@ impl State {
     pub fn cleanup_matches(&self, req: &CleanupRequest, now_secs: u64) -> Vec<String> {
         self.demos
             .iter()
-            .filter(|(_, d)| d.record.phase == Phase::Installed)
+            .filter(|(_, d)| d.record.phase == Phase::Installed && d.problem.is_none())
             .filter(|(_, d)| {
                 req.older_than_secs
                     .is_none_or(|age| now_secs.saturating_sub(d.record.created) >= age)
@@ -177,6 +206,17 @@ impl State {
             .filter(|(_, d)| req.statuses.is_empty() || req.statuses.contains(&d.status))
             .map(|(n, _)| n.clone())
             .collect()
+    }
+
+    /// A shared part that fails: while one does, the statuses of the demos
+    /// behind it say nothing of their own health, and cleanup destroys nothing.
+    pub fn shared_failure(&self) -> Option<String> {
+        if !self.supervisor_up {
+            return Some(status::SUPERVISOR_DOWN.to_owned());
+        }
+        let serving = self.demos.values().any(|d| d.has_vhost && d.linked);
+        (serving && status::apache_failed(self.apache()))
+            .then(|| status::apache_failure(self.apache()))
     }
 
     /// A supervisord group no demo owns (Apache's is showroom's own).
@@ -312,7 +352,8 @@ impl State {
         let apache = self.apache();
         let up = self.supervisor_up;
         for (name, d) in self.demos.iter_mut() {
-            d.status = d.status_given(self.procs.get(name.as_str()).copied(), apache, up);
+            (d.status, d.reason) =
+                d.verdict_given(self.procs.get(name.as_str()).copied(), apache, up);
         }
         self.hot_until.retain(|_, t| *t > now);
         let mut hot: Vec<String> = self.hot_until.keys().cloned().collect();
@@ -380,6 +421,8 @@ mod tests {
             has_vhost,
             linked,
             status: Unknown,
+            reason: String::new(),
+            problem: None,
         }
     }
 
@@ -491,8 +534,10 @@ mod tests {
         assert_eq!(status_of(&mut s, "v"), Stopped);
         s.set_linked("v", true);
         assert_eq!(status_of(&mut s, "v"), Running);
+        // Apache failing is a failure of the shared part, not of the demo.
         s.note_proc(APACHE_PROGRAM, Some(Fatal), t);
-        assert_eq!(status_of(&mut s, "v"), Fatal);
+        assert_eq!(status_of(&mut s, "v"), Unknown);
+        assert_eq!(s.demos["v"].reason, "Apache is FATAL");
         s.note_proc(APACHE_PROGRAM, None, t);
         assert_eq!(status_of(&mut s, "v"), Unknown, "linked, Apache unknown");
 
@@ -546,6 +591,73 @@ mod tests {
             Stopped,
             "an unlinked vhost needs nobody"
         );
+    }
+
+    #[test]
+    fn a_failed_apache_blocks_cleanup_and_is_charged_to_no_demo() {
+        let t = Instant::now();
+        let mut s = State::default();
+        up(&mut s, t);
+        let mut web = view(true, true, true);
+        web.record.created = 0;
+        s.demos.insert("web".into(), web);
+        let mut proc_only = view(true, false, false);
+        proc_only.record.created = 0;
+        s.demos.insert("p".into(), proc_only);
+        s.note_proc("web", Some(Running), t);
+        s.note_proc("p", Some(Fatal), t);
+        s.note_proc(APACHE_PROGRAM, Some(Running), t);
+        assert_eq!(status_of(&mut s, "web"), Running);
+        assert_eq!(s.shared_failure(), None);
+
+        s.note_proc(APACHE_PROGRAM, Some(Fatal), t);
+        assert_eq!(status_of(&mut s, "web"), Unknown);
+        assert_eq!(s.demos["web"].reason, "Apache is FATAL");
+        assert_eq!(s.demos["web"].info("web").reason, "Apache is FATAL");
+        // A demo's own failure stays its own.
+        assert_eq!(status_of(&mut s, "p"), Fatal);
+        assert_eq!(s.demos["p"].reason, "");
+        assert_eq!(s.shared_failure().as_deref(), Some("Apache is FATAL"));
+        let fatal = CleanupRequest {
+            older_than_secs: None,
+            statuses: vec![Fatal],
+            dry_run: true,
+        };
+        assert_eq!(s.cleanup_matches(&fatal, 10), vec!["p"]);
+        assert!(!s.cleanup_matches(&fatal, 10).contains(&"web".to_string()));
+
+        // No vhost enabled: a failed Apache serves nobody and blocks nothing.
+        s.set_linked("web", false);
+        assert_eq!(s.shared_failure(), None);
+        let _ = s.set_supervisor_up(false, "gone", t + Duration::from_millis(1));
+        assert_eq!(s.shared_failure().as_deref(), Some(status::SUPERVISOR_DOWN));
+    }
+
+    #[test]
+    fn a_demo_kept_without_record_is_unknown_keeps_its_port_and_escapes_cleanup() {
+        let t = Instant::now();
+        let mut s = State::default();
+        up(&mut s, t);
+        let mut kept = view(true, false, false);
+        kept.record.created = 0;
+        kept.problem = Some("its record is missing".into());
+        s.demos.insert("kept".into(), kept);
+        s.note_proc("kept", Some(Running), t);
+        assert_eq!(status_of(&mut s, "kept"), Unknown);
+        assert_eq!(
+            s.demos["kept"].reason,
+            "its record is missing; kept as found, its parts RUNNING"
+        );
+        for statuses in [vec![], vec![Unknown], vec![Running]] {
+            let req = CleanupRequest {
+                older_than_secs: Some(1),
+                statuses,
+                dry_run: false,
+            };
+            assert!(s.cleanup_matches(&req, 10_000).is_empty());
+        }
+        assert_eq!(s.free_port(20000, 20001), Some(20001), "its port is kept");
+        assert!(!s.is_leftover_group("kept"));
     }
 
     #[test]

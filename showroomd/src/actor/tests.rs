@@ -183,6 +183,8 @@ async fn run(stub: Arc<Stub>, prepare: impl FnOnce(&Layout)) -> Running {
     let cfg = Config {
         state_dir: dir.path().join("state"),
         scripts_dir: dir.path().join("scripts"),
+        // Every config test passes: the actor's decisions, not Apache's, are tested.
+        apache_bin: "/bin/true".into(),
         ..Config::default()
     };
     let layout = Layout::new(&cfg.state_dir);
@@ -294,33 +296,199 @@ async fn a_poll_that_raced_a_stop_does_not_undo_it() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn repairs_at_start_roll_back_a_cut_deploy_and_drop_leftovers() {
+async fn repairs_at_start_roll_back_only_a_deploy_marked_as_cut_short() {
     // supervisord still runs the group of a deploy cut short, and one of a
     // demo whose folder is gone.
-    let stub = Arc::new(Stub::with(&[("cut", "STOPPED"), ("gone", "RUNNING")]));
+    let stub = Arc::new(Stub::with(&[
+        ("cut", "STOPPED"),
+        ("gone", "RUNNING"),
+        ("unmarked", "RUNNING"),
+    ]));
     let r = run(stub.clone(), |l| {
         put_demo(l, "kept", Phase::Installed);
+        // Marked, with a record still saying deploying.
+        store::mark_deploying(l, "cut").unwrap();
         put_demo(l, "cut", Phase::Deploying);
-        std::fs::create_dir_all(l.demo_dir("norecord")).unwrap();
+        // Marked, cut before its record was written.
+        store::mark_deploying(l, "early").unwrap();
+        std::fs::create_dir_all(l.demo_dir("early")).unwrap();
+        // Marked, but installed before the crash: finished, not undone.
+        store::mark_deploying(l, "done").unwrap();
+        put_demo(l, "done", Phase::Installed);
+        // No marker, no record: not provably showroom's to undo.
+        std::fs::create_dir_all(l.demo_dir("unmarked")).unwrap();
+        std::fs::write(l.start_script("unmarked"), "exec sleep 1\n").unwrap();
+        std::fs::write(l.demo_dir("unmarked").join("data.db"), "precious").unwrap();
+        // A marker and a record whose folders are gone.
+        store::mark_deploying(l, "nofolder").unwrap();
+        std::fs::write(l.record("destroyed"), "half").unwrap();
         std::os::unix::fs::symlink(l.vhost("gone"), l.apache_link("gone")).unwrap();
     })
     .await;
     let snap = r.handle.snapshot();
-    assert_eq!(snap.demos.keys().collect::<Vec<_>>(), vec!["kept"]);
-    for name in ["cut", "norecord"] {
+    assert_eq!(
+        snap.demos.keys().collect::<Vec<_>>(),
+        vec!["done", "kept", "unmarked"]
+    );
+    for name in ["cut", "early"] {
         assert!(!r.layout.demo_dir(name).exists(), "{name} rolled back");
+        assert!(!r.layout.record(name).exists(), "{name}'s record removed");
     }
+    for name in ["cut", "early", "done", "nofolder"] {
+        assert!(
+            !r.layout.deploy_marker(name).exists(),
+            "{name}'s marker removed"
+        );
+    }
+    assert!(!r.layout.record("destroyed").exists());
+    assert!(r.layout.demo_dir("unmarked").join("data.db").is_file());
+    assert_eq!(snap.demos["unmarked"].status, DemoStatus::Unknown);
+    assert!(snap.demos["unmarked"]
+        .reason
+        .starts_with("its record is missing"));
     assert!(
         !r.layout.apache_link("gone").exists(),
         "dangling link removed"
     );
+    let programs = std::fs::read_to_string(r.layout.programs_conf()).unwrap();
+    assert!(programs.contains("[program:kept]") && programs.contains("[program:done]"));
+    assert!(!programs.contains("[program:cut]"));
     assert!(
-        r.layout.program_section("kept").is_file(),
-        "section written"
+        r.layout.program_section_copy("kept").is_file(),
+        "a copy for people"
     );
     let calls = stub.calls();
     for call in ["remove cut", "stop gone", "remove gone", "add kept"] {
         assert!(calls.iter().any(|c| c == call), "{call} in {calls:?}");
     }
+    for call in ["stop unmarked", "remove unmarked"] {
+        assert!(!calls.iter().any(|c| c == call), "{call} in {calls:?}");
+    }
     assert_eq!(snap.demos["kept"].status, DemoStatus::Stopped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_or_damaged_record_keeps_the_demo_and_its_port() {
+    let stub = Arc::new(Stub::with(&[("lost", "RUNNING"), ("damaged", "RUNNING")]));
+    let r = run(stub.clone(), |l| {
+        let cfg = Config::default();
+        let mut sections = BTreeMap::new();
+        for (name, port) in [("lost", 20005), ("damaged", 20006)] {
+            put_demo(l, name, Phase::Installed);
+            sections.insert(
+                name.to_owned(),
+                crate::supervisor::config::render_program(l, &cfg, name, port),
+            );
+        }
+        std::fs::write(
+            l.programs_conf(),
+            crate::supervisor::config::render_programs(&sections),
+        )
+        .unwrap();
+        for f in [l.record("lost"), l.record_copy("lost")] {
+            std::fs::remove_file(f).unwrap();
+        }
+        for f in [l.record("damaged"), l.record_copy("damaged")] {
+            std::fs::write(f, "garbage = [").unwrap();
+        }
+        // A state folder from before records/: only the copy.
+        put_demo(l, "old", Phase::Installed);
+        std::fs::remove_file(l.record("old")).unwrap();
+        // The copy lost: restored from the record.
+        put_demo(l, "nocopy", Phase::Installed);
+        std::fs::remove_file(l.record_copy("nocopy")).unwrap();
+    })
+    .await;
+    let snap = r.handle.snapshot();
+    for (name, port, why) in [
+        ("lost", 20005, "its record is missing"),
+        ("damaged", 20006, "its record is unreadable"),
+    ] {
+        let d = &snap.demos[name];
+        assert_eq!(d.status, DemoStatus::Unknown, "{name}");
+        assert_eq!(d.record.port, Some(port), "{name} keeps its port");
+        assert!(d.reason.starts_with(why), "{name}: {}", d.reason);
+        assert!(d.reason.ends_with("its parts RUNNING"), "{}", d.reason);
+        assert!(d.record.created > 1, "never 1970: {}", d.record.created);
+        assert!(r.layout.start_script(name).is_file());
+    }
+    assert!(store::read_record(&r.layout, "old").is_ok(), "adopted");
+    assert!(r.layout.record_copy("nocopy").is_file(), "restored");
+    for name in ["old", "nocopy"] {
+        assert_eq!(snap.demos[name].reason, "");
+        assert_eq!(snap.demos[name].status, DemoStatus::Stopped);
+    }
+    let programs = std::fs::read_to_string(r.layout.programs_conf()).unwrap();
+    assert!(programs.contains("PORT=\"20005\""), "its section stays");
+
+    // Cleanup leaves them, start refuses them, destroy takes them.
+    let dry = r
+        .handle
+        .command(Command::Cleanup(protocol::CleanupRequest {
+            older_than_secs: None,
+            statuses: vec![],
+            dry_run: true,
+        }))
+        .await
+        .unwrap();
+    let Response::Cleanup(report) = dry else {
+        panic!("{dry:?}")
+    };
+    assert_eq!(report.destroyed, vec!["nocopy", "old"]);
+    let e = r
+        .handle
+        .command(Command::Start("lost".into()))
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("its record is missing"), "{e:?}");
+    r.handle
+        .command(Command::Destroy("damaged".into()))
+        .await
+        .unwrap();
+    assert!(!r.layout.demo_dir("damaged").exists());
+    assert!(!r.layout.record("damaged").exists());
+    let calls = stub.calls();
+    assert!(!calls.iter().any(|c| c == "stop lost"), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn while_apache_fails_its_demos_are_unknown_and_cleanup_refuses() {
+    let stub = Arc::new(Stub::with(&[("apache2", "RUNNING"), ("p", "FATAL")]));
+    let r = run(stub.clone(), |l| {
+        std::fs::create_dir_all(l.demo_dir("web")).unwrap();
+        let vhost = "Listen 20001\n<VirtualHost *:20001>\n</VirtualHost>\n";
+        std::fs::write(l.vhost("web"), vhost).unwrap();
+        store::write_record(l, "web", &record(Phase::Installed)).unwrap();
+        std::fs::write(l.apache_link("web"), vhost).unwrap();
+        put_demo(l, "p", Phase::Installed);
+    })
+    .await;
+    assert_eq!(status(&r.handle, "web"), DemoStatus::Running);
+    // Its master killed, Apache's restart finds its ports held: FATAL.
+    stub.set("apache2", "FATAL");
+    let reading = Observation::Processes {
+        infos: vec![info("apache2", "FATAL")],
+        complete: false,
+        taken: Instant::now(),
+    };
+    assert!(r.handle.observe(reading).await);
+    let e = r
+        .handle
+        .command(Command::Cleanup(protocol::CleanupRequest {
+            older_than_secs: None,
+            statuses: vec![DemoStatus::Fatal],
+            dry_run: true,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::SharedFailure);
+    assert_eq!(
+        e.message,
+        "cleanup destroys nothing while Apache is FATAL (a shared part): fix it first"
+    );
+    let snap = r.handle.snapshot();
+    assert_eq!(snap.demos["web"].status, DemoStatus::Unknown);
+    assert_eq!(snap.demos["web"].reason, "Apache is FATAL");
+    assert_eq!(snap.demos["p"].status, DemoStatus::Fatal, "its own failure");
+    assert!(r.layout.demo_dir("web").is_dir() && r.layout.demo_dir("p").is_dir());
 }

@@ -33,11 +33,17 @@ impl MainOptions {
         one_programs_file: false,
         event_listener: None,
     };
+    /// One include file, showroom's alone (a `supervisor.cfg` a demo writes
+    /// in its folder is never loaded), no listener.
+    pub const ONE_FILE: MainOptions = MainOptions {
+        one_programs_file: true,
+        event_listener: None,
+    };
 }
 
 /// The main config: usable as is with `supervisorctl -c`.
 pub fn render_main(layout: &Layout, cfg: &Config) -> String {
-    render_main_with(layout, cfg, &MainOptions::PER_DEMO_FILES)
+    render_main_with(layout, cfg, &MainOptions::ONE_FILE)
 }
 
 /// The main config laid out as `opts` says.
@@ -222,11 +228,15 @@ mod tests {
     }
 
     #[test]
-    fn default_layout_is_unchanged_one_file_a_demo_and_no_listener() {
+    fn default_layout_includes_showrooms_one_file_and_no_listener() {
         let (layout, cfg) = setup();
         let main = render_main(&layout, &cfg);
-        assert!(main.ends_with("[include]\nfiles = /srv/state/demos/*/supervisor.cfg\n"));
+        assert!(main.ends_with("[include]\nfiles = /srv/state/supervisor/programs.conf\n"));
         assert!(!main.contains("eventlistener"));
+        assert!(
+            !main.contains("/demos/"),
+            "nothing a demo writes is included"
+        );
     }
 
     #[test]

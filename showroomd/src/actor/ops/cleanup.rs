@@ -1,6 +1,6 @@
 //! `cleanup`: destroy the demos that match (for cron), and remove what earlier failures left behind.
 
-use protocol::{CleanupReport, CleanupRequest, ProtocolError, Response};
+use protocol::{CleanupReport, CleanupRequest, ErrorKind, ProtocolError, Response};
 use tracing::{info, warn};
 
 use crate::actor::Actor;
@@ -20,6 +20,16 @@ impl<S: Supervisord> Actor<S> {
         req: CleanupRequest,
     ) -> Result<Response, ProtocolError> {
         self.refresh_all().await;
+        // While a shared part fails, the statuses behind it say nothing of
+        // the demos: a cron's `--status FATAL` would destroy healthy ones.
+        if let Some(failure) = self.state.shared_failure() {
+            warn!(%failure, "cleanup refused: a shared part is failing");
+            return Err(ProtocolError::new(
+                ErrorKind::SharedFailure,
+                format!("cleanup destroys nothing while {failure} (a shared part): fix it first"),
+            )
+            .with_detail(self.shared_fix_hint()));
+        }
         let matching = self.state.cleanup_matches(&req, store::now_secs());
         let leftovers = self.leftovers().await;
         let mut report = CleanupReport {
@@ -65,6 +75,18 @@ impl<S: Supervisord> Actor<S> {
         );
         self.publish();
         Ok(Response::Cleanup(report))
+    }
+
+    /// How to make the shared parts healthy again.
+    fn shared_fix_hint(&self) -> String {
+        if !self.state.supervisor_up() {
+            return "start it with `showroomctl supervisor start`".into();
+        }
+        format!(
+            "the demos whose vhost it serves show UNKNOWN meanwhile; its log: {}; \
+             once whatever held its ports is gone, `showroomctl start NAME` of one of them starts it again",
+            self.layout.apache_logs().join("error.log").display()
+        )
     }
 
     /// What earlier failures left: links, groups and deploy logs without a demo.

@@ -106,8 +106,15 @@ impl<S: Supervisord> Actor<S> {
                 )
             })?;
 
+        // The marker first: a folder showroom finds at start with no marker
+        // and no record is not provably its own, and is kept.
+        store::mark_deploying(&self.layout, name)
+            .map_err(|e| internal("noting the deploy under way", e))?;
         let dir = self.layout.demo_dir(name);
-        std::fs::create_dir(&dir).map_err(|e| internal("creating the demo folder", e))?;
+        if let Err(e) = std::fs::create_dir(&dir) {
+            let _ = store::unmark_deploying(&self.layout, name);
+            return Err(internal("creating the demo folder", e));
+        }
         let record = DemoRecord {
             app: req.app.clone(),
             port: Some(port),
@@ -118,6 +125,8 @@ impl<S: Supervisord> Actor<S> {
         };
         if let Err(e) = store::write_record(&self.layout, name, &record) {
             let _ = std::fs::remove_dir_all(&dir);
+            let _ = store::remove_record(&self.layout, name);
+            let _ = store::unmark_deploying(&self.layout, name);
             return Err(internal("writing the demo's record", e));
         }
         self.state.demos.insert(
@@ -128,6 +137,8 @@ impl<S: Supervisord> Actor<S> {
                 has_vhost: false,
                 linked: false,
                 status: DemoStatus::Deploying,
+                reason: String::new(),
+                problem: None,
             },
         );
         self.publish();
@@ -210,37 +221,55 @@ impl<S: Supervisord> Actor<S> {
 
     async fn deploy_install(&mut self, name: &str) -> Result<DemoInfo, ProtocolError> {
         let mut record = self.state.demos[name].record.clone();
-        let port = record.port.expect("reserved with a port");
         let script = self.layout.start_script(name);
         if script.is_file() {
             std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| internal("making start.sh executable", e))?;
-            self.write_section(name, port)?;
         }
         record.phase = Phase::Installed;
+        let view = self.load_view(name, record.clone());
+        let has_process = view.has_process;
+        self.state.demos.insert(name.to_owned(), view);
+        self.write_programs()?;
         store::write_record(&self.layout, name, &record)
             .map_err(|e| internal("writing the demo's record", e))?;
-        let view = self.load_view(name, record);
-        if view.has_process {
+        // Installed on disk: from here a crash keeps the demo.
+        if let Err(e) = store::unmark_deploying(&self.layout, name) {
+            warn!(demo = name, error = %e, "cannot remove its deploy marker");
+        }
+        if has_process {
             self.add_program(name).await?;
             self.refresh(name).await;
         }
-        self.state.demos.insert(name.to_owned(), view);
         self.publish();
         Ok(self.state.demos[name].info(name))
     }
 
-    /// Removes every trace of a deploy: its supervisord group, its folder, its reservation.
+    /// Removes every trace of a deploy: its supervisord group, its folder,
+    /// its record, its reservation; the marker goes last, so that a crash
+    /// midway leaves it to be rolled back at the next start.
     async fn deploy_rollback(&mut self, name: &str) {
-        if self.layout.program_section(name).exists() {
+        let had_process = self.state.demos.get(name).is_some_and(|d| d.has_process);
+        self.state.remove_demo(name, Instant::now());
+        if had_process {
+            if let Err(e) = self.write_programs() {
+                warn!(demo = name, error = %e.message, "removing the program section of a failed deploy");
+            }
             if let Err(e) = self.remove_group(name).await {
                 warn!(demo = name, error = %e, "removing the group of a failed deploy");
             }
         }
-        if let Err(e) = store::remove_demo_dir(&self.layout, name).await {
-            warn!(demo = name, error = %e, "removing the folder of a failed deploy");
+        let removed = store::remove_demo_dir(&self.layout, name)
+            .await
+            .and_then(|()| store::remove_record(&self.layout, name));
+        match removed {
+            Ok(()) => {
+                if let Err(e) = store::unmark_deploying(&self.layout, name) {
+                    warn!(demo = name, error = %e, "removing the marker of a failed deploy");
+                }
+            }
+            Err(e) => warn!(demo = name, error = %e, "removing the folder of a failed deploy"),
         }
-        self.state.remove_demo(name, Instant::now());
         self.publish();
     }
 }

@@ -22,6 +22,14 @@ impl<S: Supervisord> Actor<S> {
             .await
             .map_err(|e| internal("removing the demo's folder", e))?;
         self.state.remove_demo(name, Instant::now());
+        // The record goes after the folder: a crash between leaves a record
+        // without a folder, which the next start drops, never a folder
+        // without a record.
+        store::remove_record(&self.layout, name)
+            .map_err(|e| internal("removing the demo's record", e))?;
+        if let Err(e) = self.write_programs() {
+            tracing::warn!(demo = name, error = %e.message, "removing the program section of a destroyed demo");
+        }
         self.publish();
         info!(demo = name, "destroyed");
         self.emit(Some(name), EventKind::Destroyed, "");

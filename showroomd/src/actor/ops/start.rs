@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use crate::actor::vhosts::apache_error;
 use crate::actor::{sup_error, Actor};
-use crate::apache;
+use crate::apache::{self, ApacheError};
 use crate::supervisor::rpc::codes;
 use crate::supervisor::Supervisord;
 
@@ -17,6 +17,16 @@ impl<S: Supervisord> Actor<S> {
         name: &str,
     ) -> Result<Response, ProtocolError> {
         let demo = self.state.installed(name)?;
+        if let Some(problem) = &demo.problem {
+            return Err(ProtocolError::new(
+                ErrorKind::InvalidRequest,
+                format!("demo {name} is not started: {problem}"),
+            )
+            .with_detail(format!(
+                "showroom keeps it as found; destroy it, or put its record back in {} and restart showroomd",
+                self.layout.record(name).display()
+            )));
+        }
         self.require_supervisor().await?;
         let result = self
             .start_parts(name, demo.has_process, demo.has_vhost)
@@ -50,17 +60,29 @@ impl<S: Supervisord> Actor<S> {
         // came between link and reload) is enabled again like a new one.
         let apache_up = vhost && self.apache_settle().await == Some(DemoStatus::Running);
         let enable = vhost && !(already_linked && apache_up);
-        let ports = if vhost {
-            apache::listen_ports(&self.layout.vhost(name))
+        // A new vhost is the demo's file read once, here: what is tested is
+        // what Apache gets. Already enabled, its checked copy stays.
+        let text = if enable && !already_linked {
+            let path = self.layout.vhost(name);
+            Some(std::fs::read_to_string(&path).map_err(|e| {
+                ProtocolError::new(
+                    ErrorKind::ApacheConfig,
+                    format!("cannot read the virtual host of demo {name}"),
+                )
+                .with_detail(format!("{}: {e}", path.display()))
+            })?)
         } else {
-            vec![]
+            None
+        };
+        let ports = match &text {
+            Some(text) => apache::listen_ports_in(text),
+            None if vhost => apache::listen_ports(&self.layout.apache_link(name)),
+            None => vec![],
         };
         if enable {
-            // Already linked, it is in the live tree: `apache_apply` tests it there.
-            if !already_linked {
-                apache::config_test(&self.layout, &self.cfg, Some(&self.layout.vhost(name)))
-                    .await
-                    .map_err(apache_error)?;
+            // Already enabled, it is in the live tree: `apache_apply` tests it there.
+            if let Some(text) = &text {
+                self.test_new_vhost(name, text).await?;
             }
             // Apache's config test passes a port someone else holds, and a
             // graceful reload onto it would take every vhost down with it.
@@ -103,7 +125,9 @@ impl<S: Supervisord> Actor<S> {
             }
         }
         if enable {
-            apache::link(&self.layout, name).map_err(apache_error)?;
+            if let Some(text) = &text {
+                apache::enable(&self.layout, name, text).map_err(apache_error)?;
+            }
             let applied = self.apache_apply().await.and_then(|disabled| {
                 match disabled.into_iter().find(|(n, _)| n == name) {
                     Some((_, why)) => Err(ProtocolError::new(
@@ -134,5 +158,44 @@ impl<S: Supervisord> Actor<S> {
             }
         }
         Ok(Response::Done)
+    }
+
+    /// Tests a vhost about to be enabled, with the ones enabled already. A
+    /// failure is charged to this demo only when the enabled ones pass
+    /// without it; an enabled copy Apache now refuses on its own is
+    /// disabled first (named in the log), so that one demo gone bad never
+    /// blocks the others' starts.
+    async fn test_new_vhost(&mut self, name: &str, text: &str) -> Result<(), ProtocolError> {
+        let staged = apache::stage(&self.layout, name, text).map_err(apache_error)?;
+        let mut pruned = false;
+        loop {
+            let msg = match apache::config_test(&self.layout, &self.cfg, Some(&staged)).await {
+                Ok(()) => return Ok(()),
+                Err(ApacheError::Rejected(msg)) => msg,
+                Err(e) => return Err(apache_error(e)),
+            };
+            if apache::config_test(&self.layout, &self.cfg, None)
+                .await
+                .is_ok()
+            {
+                return Err(ProtocolError::new(
+                    ErrorKind::ApacheConfig,
+                    format!("Apache refused the virtual host of demo {name}"),
+                )
+                .with_detail(msg));
+            }
+            if pruned {
+                return Err(ProtocolError::new(
+                    ErrorKind::ApacheConfig,
+                    format!("Apache refuses the virtual hosts already enabled, not only {name}'s"),
+                )
+                .with_detail(msg));
+            }
+            for (other, why) in apache::prune_rejected(&self.layout, &self.cfg).await {
+                warn!(demo = %other, reason = %why, starting = name, "disabled an enabled vhost Apache now refuses, so that {name} can start");
+                self.state.set_linked(&other, false);
+            }
+            pruned = true;
+        }
     }
 }

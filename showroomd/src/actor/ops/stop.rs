@@ -34,9 +34,10 @@ impl<S: Supervisord> Actor<S> {
             self.stop_program(name).await.map_err(sup_error)?;
             self.apply_stale_section(name).await?;
         }
+        // The ports Apache serves are the enabled copy's, gone once unlinked.
+        let ports = apache::listen_ports(&self.layout.apache_link(name));
         if self.unlink_vhost(name)? {
             self.apache_apply().await?;
-            let ports = apache::listen_ports(&self.layout.vhost(name));
             if !apache::wait_ports(&ports, false, Duration::from_secs(5)).await {
                 warn!(
                     demo = name,
