@@ -42,7 +42,9 @@ pub enum StoreError {
     #[error("{path}: not a valid record: {source}")]
     Parse {
         path: String,
-        source: toml::de::Error,
+        // Boxed: toml's error is large, and every error that carries a
+        // StoreError (Apache's, the front door's) would grow with it.
+        source: Box<toml::de::Error>,
     },
 }
 
@@ -120,7 +122,7 @@ pub fn read_record_at(path: &Path) -> Result<DemoRecord, StoreError> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
     toml::from_str(&text).map_err(|source| StoreError::Parse {
         path: path.display().to_string(),
-        source,
+        source: Box::new(source),
     })
 }
 
