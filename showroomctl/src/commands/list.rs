@@ -22,6 +22,9 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "comment": d.comment,
         "created": output::rfc3339(d.created),
         "params": params,
+        "wanted": d.wanted.as_str(),
+        "expires_at": d.expires_at.map(output::rfc3339),
+        "deploy_secs": d.deploy_ms.map(|ms| ms as f64 / 1000.0),
     })
 }
 
@@ -43,13 +46,21 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
                     d.app.clone(),
                     d.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     d.status.to_string(),
+                    d.wanted.as_str().to_owned(),
                     output::rfc3339(d.created),
+                    d.expires_at
+                        .map(output::rfc3339)
+                        .unwrap_or_else(|| "never".into()),
+                    output::took(d.deploy_ms),
                     d.comment.clone(),
                 ]
             })
             .collect();
         output::table(
-            &["NAME", "APP", "PORT", "STATUS", "CREATED", "COMMENT"],
+            &[
+                "NAME", "APP", "PORT", "STATUS", "WANTED", "CREATED", "EXPIRES", "DEPLOY",
+                "COMMENT",
+            ],
             &rows,
         );
     }

@@ -19,6 +19,9 @@ fn damaged(e: &store::StoreError) -> DemoRecord {
         created: 0,
         phase: Phase::Installed,
         params: Default::default(),
+        wanted: Default::default(),
+        expires_at: None,
+        deploy_ms: None,
     }
 }
 
@@ -82,6 +85,9 @@ impl<S: Supervisord> Actor<S> {
                 }
                 if let Err(e) = self.sync_groups().await {
                     error!(error = %e, "cannot bring supervisord's groups in line with the demos");
+                }
+                if started {
+                    self.restore_wanted();
                 }
             }
             Err(e) => {

@@ -28,6 +28,7 @@ impl<S: Supervisord> Actor<S> {
         self.publish();
         match &result {
             Ok(_) => {
+                self.set_wanted(name, protocol::Wanted::Running);
                 info!(demo = name, "started");
                 self.emit(Some(name), EventKind::Started, "");
             }
