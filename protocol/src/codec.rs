@@ -110,12 +110,22 @@ mod tests {
                 name: "x".into(),
                 params: vec![("comment".into(), "hi".into())],
                 comment: "hi".into(),
+                ttl_secs: Some(3600),
             }),
             Request::Cleanup(CleanupRequest {
                 older_than_secs: Some(3600),
                 statuses: vec![DemoStatus::Fatal],
                 dry_run: true,
             }),
+            Request::Clone(CloneRequest {
+                src: "a".into(),
+                name: "b".into(),
+                comment: String::new(),
+            }),
+            Request::Expire {
+                name: "a".into(),
+                ttl_secs: None,
+            },
         ];
         for r in reqs {
             let back: Request = decode(&encode(&r).unwrap()).unwrap();

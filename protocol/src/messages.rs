@@ -45,6 +45,14 @@ pub enum Request {
     /// Answered with `Event`s until the client goes away.
     Watch,
     Cleanup(CleanupRequest),
+    /// A new demo `name` made from a copy of `src`'s folder, on a new port;
+    /// answered like `Deploy` (the reconfigure step's output, then `Deployed`).
+    Clone(CloneRequest),
+    /// When a demo expires, from now; None: never.
+    Expire {
+        name: String,
+        ttl_secs: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +61,18 @@ pub struct DeployRequest {
     pub name: String,
     /// Given to the script as environment variables, in this order.
     pub params: Vec<(String, String)>,
+    pub comment: String,
+    /// How long the demo lives once deployed; None: the daemon's `default_ttl`.
+    pub ttl_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloneRequest {
+    /// The demo copied.
+    pub src: String,
+    /// The new demo.
+    pub name: String,
+    /// Empty: the source's comment.
     pub comment: String,
 }
 
@@ -151,6 +171,32 @@ pub struct DemoInfo {
     /// Beside the status when the word alone would mislead (a shared part
     /// failing, a record lost): empty otherwise.
     pub reason: String,
+    /// What the operator last asked: brought back after a fresh supervisord when `Running`.
+    pub wanted: Wanted,
+    /// When showroomd stops or destroys it (`expire_action`), seconds since the Unix epoch.
+    pub expires_at: Option<u64>,
+    /// How long its deploy (or clone) took, in milliseconds: milliseconds
+    /// rather than fractional seconds keep the message `Eq`.
+    pub deploy_ms: Option<u64>,
+}
+
+/// Whether the operator last asked a demo to run or to stop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Wanted {
+    Running,
+    /// Also what a demo is before its first start.
+    #[default]
+    Stopped,
+}
+
+impl Wanted {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wanted::Running => "running",
+            Wanted::Stopped => "stopped",
+        }
+    }
 }
 
 /// The status words of the seed.
@@ -263,6 +309,8 @@ pub enum EventKind {
     SupervisorUp,
     /// This watcher fell behind and events were dropped (how many in the detail): `list` has the present state.
     Missed,
+    /// Its time was up: stopped or destroyed (which, in the detail).
+    Expired,
 }
 
 impl fmt::Display for EventKind {
@@ -279,6 +327,7 @@ impl fmt::Display for EventKind {
             EventKind::SupervisorDown => f.write_str("supervisord-down"),
             EventKind::SupervisorUp => f.write_str("supervisord-up"),
             EventKind::Missed => f.write_str("missed"),
+            EventKind::Expired => f.write_str("expired"),
         }
     }
 }
@@ -307,6 +356,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             comment: comment.into(),
+            ttl_secs: None,
         }
     }
 

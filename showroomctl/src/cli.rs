@@ -29,14 +29,14 @@ pub enum Cmd {
     /// Apps that can be deployed, with their params
     #[command(after_help = "Example:\n  showroomctl available --json")]
     Available,
-    /// Installed demos: name, app, port, status, comment
+    /// Installed demos: name, app, port, status, wanted state, expiry, deploy time, comment
     #[command(
         after_help = "Example:\n  showroomctl list --json | jq '.[] | select(.status == \"FATAL\") | .name'"
     )]
     List,
     /// Deploy APP as a new demo NAME (the script's output streams as it runs)
     #[command(
-        after_help = "Example:\n  showroomctl deploy static mysite --param title=Hello --comment 'for ACME'"
+        after_help = "Examples:\n  showroomctl deploy static mysite --param title=Hello --comment 'for ACME'\n  showroomctl deploy pyvenv review-42 --ttl 3d"
     )]
     Deploy {
         app: String,
@@ -47,6 +47,31 @@ pub enum Cmd {
         /// A free comment shown in `list`
         #[arg(long, default_value = "")]
         comment: String,
+        /// Stop (or destroy: the daemon's `expire_action`) the demo this long
+        /// after it is deployed: 90m, 12h, 7d [default: the daemon's `default_ttl`, else never]
+        #[arg(long, value_name = "DURATION", value_parser = crate::output::parse_duration)]
+        ttl: Option<u64>,
+    },
+    /// Make a new demo NEW from a copy of SRC's folder, on a new port (the app's reconfigure step adapts it)
+    #[command(
+        after_help = "A running SRC's process is stopped for the copy and started again right after it.\nNEW is left stopped, like a deployed demo. An app without reconfigure_APP.sh cannot be cloned.\n\nExample:\n  showroomctl clone mysite mysite-2 --comment 'second copy for ACME' && showroomctl start mysite-2"
+    )]
+    Clone {
+        src: String,
+        new: String,
+        /// A free comment shown in `list` [default: SRC's]
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Set when a demo expires, from now, or `never`
+    #[command(
+        after_help = "At expiry showroomd stops the demo, or destroys it (its `expire_action` setting).\n\nExamples:\n  showroomctl expire mysite 7d\n  showroomctl expire mysite never"
+    )]
+    Expire {
+        name: String,
+        /// 90m, 12h, 7d, 1d12h, or `never`
+        #[arg(value_name = "DURATION|never", value_parser = parse_ttl)]
+        ttl: Ttl,
     },
     /// Start a demo (its process, then its virtual host)
     #[command(after_help = "Example:\n  showroomctl start mysite")]
@@ -115,6 +140,17 @@ pub enum SupervisorCmd {
     Start,
     /// Stop every demo's process, then supervisord
     Stop,
+}
+
+/// A time to live, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Ttl(pub Option<u64>);
+
+fn parse_ttl(s: &str) -> Result<Ttl, String> {
+    if s.trim().eq_ignore_ascii_case("never") {
+        return Ok(Ttl(None));
+    }
+    crate::output::parse_duration(s).map(|t| Ttl(Some(t)))
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use protocol::{Client, ClientError};
+use protocol::{Client, ClientError, CloneRequest, DeployRequest, Request};
 
 use cli::{Cli, Cmd};
 
@@ -59,7 +59,26 @@ async fn run(cli: Cli) -> ExitCode {
             name,
             params,
             comment,
-        } => commands::deploy::run(c, json, app, name, params, comment).await,
+            ttl,
+        } => {
+            let req = DeployRequest {
+                app,
+                name,
+                params,
+                comment,
+                ttl_secs: ttl,
+            };
+            commands::deploy::run(c, json, Request::Deploy(req)).await
+        }
+        Cmd::Clone { src, new, comment } => {
+            let req = CloneRequest {
+                src,
+                name: new,
+                comment,
+            };
+            commands::deploy::run(c, json, Request::Clone(req)).await
+        }
+        Cmd::Expire { name, ttl } => commands::expire::run(c, json, name, ttl.0).await,
         Cmd::Start { name } => commands::lifecycle::run(c, json, "start", name).await,
         Cmd::Stop { name } => commands::lifecycle::run(c, json, "stop", name).await,
         Cmd::Destroy { name } => commands::lifecycle::run(c, json, "destroy", name).await,

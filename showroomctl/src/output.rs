@@ -63,6 +63,19 @@ pub fn rfc3339(secs: u64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// How long a deploy took, for a person: `850ms`, `1m 12s`; `-` when unknown.
+pub fn took(ms: Option<u64>) -> String {
+    match ms {
+        None => "-".into(),
+        // Whole seconds past a minute: the milliseconds of a long install say nothing.
+        Some(ms) if ms >= 60_000 => {
+            humantime::format_duration(std::time::Duration::from_secs(ms / 1000)).to_string()
+        }
+        Some(ms) if ms >= 1000 => format!("{:.1}s", ms as f64 / 1000.0),
+        Some(ms) => format!("{ms}ms"),
+    }
+}
+
 /// `90s`, `30m`, `12h`, `7d`, `2w`, and sums like `1d12h`, in seconds.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
     humantime::parse_duration(s.trim())

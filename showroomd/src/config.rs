@@ -65,6 +65,32 @@ pub struct Config {
     /// A connection that sends no request this long after its hello (or its
     /// last answer) is closed; `watch` and `logs --follow` are never idle.
     pub idle_timeout_secs: u64,
+    /// How long a demo deployed without `--ttl` lives (`7d`, `12h`); none: for ever.
+    #[serde(deserialize_with = "ttl")]
+    pub default_ttl: Option<u64>,
+    /// What happens to a demo whose time is up.
+    pub expire_action: ExpireAction,
+    /// How many wanted-running demos are started at once when supervisord was started afresh.
+    pub restore_jobs: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpireAction {
+    /// Stopped, and wanted stopped: its folder stays for a later `start` or `destroy`.
+    Stop,
+    Destroy,
+}
+
+/// A duration as a person writes it (`90m`, `7d`), in seconds.
+fn ttl<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    text.map(|t| {
+        humantime::parse_duration(&t)
+            .map(|d| d.as_secs())
+            .map_err(|e| serde::de::Error::custom(format!("default_ttl {t:?}: {e}")))
+    })
+    .transpose()
 }
 
 impl Default for Config {
@@ -108,6 +134,9 @@ impl Default for Config {
             deploy_log_max_bytes: 4 << 20,
             max_connections: 1024,
             idle_timeout_secs: 60,
+            default_ttl: None,
+            expire_action: ExpireAction::Stop,
+            restore_jobs: 4,
         }
     }
 }
@@ -154,6 +183,9 @@ impl Config {
         }
         if self.max_connections == 0 || self.idle_timeout_secs == 0 {
             bail!("max_connections and idle_timeout_secs must be at least 1");
+        }
+        if self.restore_jobs == 0 {
+            bail!("restore_jobs must be at least 1");
         }
         // supervisord splits `[include] files` on white space and expands '%' in
         // its config; Apache's config has its own quoting: keep paths plain.

@@ -75,6 +75,14 @@ pub fn missing_app(scripts_dir: &Path, app: &str) -> ProtocolError {
     ))
 }
 
+/// The reconfigure step of an app, `reconfigure_APP.sh` beside its deploy
+/// script, if it has one: a clone runs it in the copy.
+pub fn reconfigure_script_for(scripts_dir: &Path, app: &str) -> Option<PathBuf> {
+    protocol::names::validate_name(app).ok()?;
+    let path = scripts_dir.join(format!("reconfigure_{app}.sh"));
+    path.is_file().then_some(path)
+}
+
 /// The params of a `# PARAMS: a, b` comment line.
 pub fn declared_params(script: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(script).unwrap_or_default();
@@ -123,7 +131,7 @@ impl Outcome {
         Outcome::failed("cut short: showroomd is shutting down".into(), vec![])
     }
 
-    fn failed(how: String, tail: Vec<String>) -> Self {
+    pub fn failed(how: String, tail: Vec<String>) -> Self {
         Outcome {
             success: false,
             how,

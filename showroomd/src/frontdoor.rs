@@ -523,6 +523,9 @@ mod tests {
             created: 0,
             params: vec![("password".into(), "SECRET-VALUE".into())],
             reason: String::new(),
+            wanted: Default::default(),
+            expires_at: None,
+            deploy_ms: None,
         };
         let s = settings(80, None);
         let r = render(&s, &[FrontDemo::from(&info)]);

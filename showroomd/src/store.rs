@@ -30,6 +30,14 @@ pub struct DemoRecord {
     pub phase: Phase,
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// Records older than this field read as `stopped`: nothing comes back unasked.
+    #[serde(default)]
+    pub wanted: protocol::Wanted,
+    /// Seconds since the Unix epoch; None: never expires.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+    #[serde(default)]
+    pub deploy_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -276,6 +284,9 @@ mod tests {
             created: 1_700_000_000,
             phase: Phase::Installed,
             params: [("k".to_string(), "v".to_string())].into(),
+            wanted: protocol::Wanted::Running,
+            expires_at: Some(1_700_086_400),
+            deploy_ms: Some(1500),
         }
     }
 
@@ -305,7 +316,14 @@ mod tests {
         l.create_dirs().unwrap();
         std::fs::create_dir(l.demo_dir("x")).unwrap();
         std::fs::write(l.record("x"), "app = \"a\"\nphase = \"installed\"\n").unwrap();
-        assert_eq!(read_record(&l, "x").unwrap().port, None);
+        let old = read_record(&l, "x").unwrap();
+        assert_eq!(old.port, None);
+        assert_eq!(
+            old.wanted,
+            protocol::Wanted::Stopped,
+            "an old record wants nothing"
+        );
+        assert_eq!(old.expires_at, None);
         std::fs::write(l.record("x"), "garbage = [").unwrap();
         assert!(matches!(
             read_record(&l, "x"),

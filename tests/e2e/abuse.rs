@@ -21,6 +21,7 @@ fn deploy_raw(s: &Showroom, app: &str, name: &str, params: &[(&str, &str)]) -> U
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         comment: String::new(),
+        ttl_secs: None,
     });
     send_raw(&mut sock, &encode(&req).unwrap());
     sock
@@ -224,6 +225,7 @@ fn duplicate_params_control_characters_unknown_apps_and_bad_script_names_are_ref
             ("comment".into(), "b".into()),
         ],
         comment: String::new(),
+        ttl_secs: None,
     });
     send_raw(&mut raw, &encode(&req).unwrap());
     match read_response(&mut raw) {

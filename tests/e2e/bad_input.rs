@@ -123,8 +123,12 @@ fn a_dead_supervisord_gives_clear_errors_and_unknown_then_comes_back() {
         "the refused deploy left nothing"
     );
 
+    // t was wanted running: the fresh supervisord brings it back.
     s.ok(&["supervisor", "start"]);
-    assert_eq!(s.status("t"), "STOPPED");
+    s.wait_for("t to come back", std::time::Duration::from_secs(10), || {
+        s.status("t") == "RUNNING"
+    });
+    s.ok(&["stop", "t"]);
     s.ok(&["start", "t"]);
     assert_eq!(s.status("t"), "RUNNING");
 }

@@ -35,6 +35,9 @@ fn info(name: &str, port: u16, status: DemoStatus, comment: &str) -> DemoInfo {
         created: 1_764_039_845,
         params: vec![("token".into(), "SECRET-TOKEN".into())],
         reason: String::new(),
+        wanted: Default::default(),
+        expires_at: None,
+        deploy_ms: None,
     }
 }
 

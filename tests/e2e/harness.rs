@@ -176,6 +176,11 @@ impl Showroom {
             let f = format!("demo_{app}.sh");
             std::fs::copy(repo_root().join("demos").join(&f), scripts.join(&f))
                 .unwrap_or_else(|e| panic!("demos/{f}: {e}"));
+            // Its reconfigure step, for `clone`, when it has one.
+            let r = format!("reconfigure_{app}.sh");
+            if repo_root().join("demos").join(&r).is_file() {
+                std::fs::copy(repo_root().join("demos").join(&r), scripts.join(&r)).unwrap();
+            }
         }
         let socket = dir.path().join("showroomd.sock");
         let config = dir.path().join("showroomd.toml");

@@ -17,4 +17,5 @@ mod seed_core;
 mod service;
 mod shipped_demos;
 mod try_sh;
+mod whole_life;
 mod workspace;

@@ -163,16 +163,25 @@ fn a_second_daemon_on_the_same_state_folder_changes_nothing() {
 }
 
 #[test]
-fn a_fresh_supervisord_leaves_every_vhost_disabled_and_start_brings_one_back() {
+fn a_fresh_supervisord_leaves_a_vhost_wanted_stopped_disabled_and_start_brings_it_back() {
     let s = Showroom::start(25200);
     s.ok(&["deploy", "testapache", "web"]);
     s.ok(&["start", "web"]);
+    s.ok(&["stop", "web"]);
     let port = s.json(&["list"])[0]["port"].as_u64().unwrap() as u16;
-    assert_eq!(crate::harness::http_get(port, "/").map(|r| r.0), Some(200));
+    s.ok(&["deploy", "testapache", "kept"]);
+    s.ok(&["start", "kept"]);
+    let kept = s.port_of("kept");
+    assert_eq!(crate::harness::http_get(kept, "/").map(|r| r.0), Some(200));
 
     s.ok(&["supervisor", "stop"]);
     s.ok(&["supervisor", "start"]);
-    // Every program of a fresh supervisord is stopped: the vhost goes with them.
+    // Every program of a fresh supervisord is stopped: the vhosts go with
+    // them, and only the one wanted running comes back.
+    s.wait_for("kept to come back", Duration::from_secs(10), || {
+        s.status("kept") == "RUNNING"
+    });
+    assert_eq!(crate::harness::http_get(kept, "/").map(|r| r.0), Some(200));
     assert_eq!(s.status("web"), "STOPPED");
     assert!(!s.state.join("apache/demos/web.conf").exists());
     assert_eq!(crate::harness::http_get(port, "/"), None);

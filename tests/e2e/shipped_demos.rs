@@ -18,7 +18,7 @@ fn serves(port: u16, wanted: &[&str]) {
 /// RUNNING once it has lived `startsecs`, which says nothing about its port,
 /// so this polls a little for the first 200.
 #[track_caller]
-fn serves_soon(s: &Showroom, port: u16, wanted: &[&str]) {
+pub(crate) fn serves_soon(s: &Showroom, port: u16, wanted: &[&str]) {
     let mut last = None;
     s.wait_for(
         &format!("a 200 on port {port}"),

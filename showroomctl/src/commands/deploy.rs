@@ -1,29 +1,23 @@
-//! `deploy APP NAME`: the script's output as it comes, then where the demo is.
+//! `deploy APP NAME` and `clone SRC NEW`: the script's output as it comes, then where the demo is.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use protocol::{Client, ClientError, DeployRequest, Request, Response};
+use protocol::{Client, ClientError, Request, Response};
 
 use crate::output;
 
-pub async fn run(
-    c: &mut Client,
-    as_json: bool,
-    app: String,
-    name: String,
-    params: Vec<(String, String)>,
-    comment: String,
-) -> Result<ExitCode, ClientError> {
-    let req = DeployRequest {
-        app,
-        name,
-        params,
-        comment,
+/// Sends a `Deploy` or a `Clone`: both are answered alike.
+pub async fn run(c: &mut Client, as_json: bool, req: Request) -> Result<ExitCode, ClientError> {
+    let verb = match req {
+        Request::Clone(_) => "cloned",
+        _ => "deployed",
     };
     // The daemon checks it again; here the refusal comes before any connection work.
-    req.validate()?;
-    c.send(&Request::Deploy(req)).await?;
+    if let Request::Deploy(d) = &req {
+        d.validate()?;
+    }
+    c.send(&req).await?;
     loop {
         match c.next().await? {
             // With --json, stdout carries the one result object: progress goes to stderr.
@@ -36,10 +30,11 @@ pub async fn run(
                     output::json(&super::list::demo_json(&d));
                 } else {
                     output::say(&format!(
-                        "deployed {} (app {}) on port {}; start it with: showroomctl start {}",
+                        "{verb} {} (app {}) on port {} in {}; start it with: showroomctl start {}",
                         d.name,
                         d.app,
                         d.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                        output::took(d.deploy_ms),
                         d.name
                     ));
                 }

@@ -23,6 +23,9 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "created": output::rfc3339(d.created),
         "params": params,
         "reason": d.reason,
+        "wanted": d.wanted.as_str(),
+        "expires_at": d.expires_at.map(output::rfc3339),
+        "deploy_secs": d.deploy_ms.map(|ms| ms as f64 / 1000.0),
     })
 }
 
@@ -47,7 +50,12 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
                     d.app.clone(),
                     d.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     d.status.to_string(),
+                    d.wanted.as_str().to_owned(),
                     output::rfc3339(d.created),
+                    d.expires_at
+                        .map(output::rfc3339)
+                        .unwrap_or_else(|| "never".into()),
+                    output::took(d.deploy_ms),
                     d.comment.clone(),
                 ];
                 if reasons {
@@ -56,7 +64,9 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
                 row
             })
             .collect();
-        let mut header = vec!["NAME", "APP", "PORT", "STATUS", "CREATED", "COMMENT"];
+        let mut header = vec![
+            "NAME", "APP", "PORT", "STATUS", "WANTED", "CREATED", "EXPIRES", "DEPLOY", "COMMENT",
+        ];
         if reasons {
             header.push("REASON");
         }

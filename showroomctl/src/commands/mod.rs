@@ -3,6 +3,7 @@
 pub mod available;
 pub mod cleanup;
 pub mod deploy;
+pub mod expire;
 pub mod lifecycle;
 pub mod list;
 pub mod logs;

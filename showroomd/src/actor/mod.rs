@@ -9,18 +9,23 @@
 //! `state` (the pure state table), `readings` (supervisord's answers into
 //! the table), `programs` (the one place program sections are written and
 //! applied), `vhosts` (the one place Apache's config is applied), `ops/`
-//! (one file per operation) and `repair` (what a crash left, at start).
+//! (one file per operation), `repair` (what a crash left, at start),
+//! `restore` (the demos wanted running, after a fresh supervisord) and
+//! `expiry` (the timer that ends demos whose time is up).
 
+mod expiry;
 mod ops;
 mod programs;
 mod readings;
 mod repair;
+mod restore;
 pub mod state;
 mod vhosts;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,6 +54,8 @@ pub enum Command {
     SupervisorStart,
     SupervisorStop,
     Cleanup(CleanupRequest),
+    /// When the demo expires, from now; None: never.
+    Expire(String, Option<u64>),
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ProtocolError>>;
@@ -60,9 +67,26 @@ pub(super) enum Msg {
         name: String,
         outcome: deployer::Outcome,
         reply: Reply<DemoInfo>,
+        finish: ops::deploy::Finish,
     },
     Observed(Observation),
+    Clone(
+        protocol::CloneRequest,
+        mpsc::Sender<String>,
+        Reply<DemoInfo>,
+    ),
+    /// A clone's copy of its source ended: the source may run again.
+    CloneCopied {
+        src: String,
+        was_running: bool,
+    },
+    /// One batch of demos to bring back; `done` gets how many came back and
+    /// how many failed, and says the next batch may come.
+    Restore(Vec<String>, oneshot::Sender<(usize, usize)>),
 }
+
+/// Seconds since the Unix epoch; the unit tests drive it from tokio's paused clock.
+pub(crate) type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// The clonable side of the actor that connections and the poller hold.
 #[derive(Clone)]
@@ -101,6 +125,20 @@ impl Handle {
         rx.await.map_err(|_| gone())?
     }
 
+    /// Clones; the reconfigure step's output lines arrive on `progress` meanwhile.
+    pub async fn clone_demo(
+        &self,
+        req: protocol::CloneRequest,
+        progress: mpsc::Sender<String>,
+    ) -> Result<DemoInfo, ProtocolError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Clone(req, progress, tx))
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
     pub async fn observe(&self, o: Observation) -> bool {
         self.tx.send(Msg::Observed(o)).await.is_ok()
     }
@@ -127,6 +165,9 @@ pub struct Actor<S = Supervisor> {
     deploy_slots: Arc<Semaphore>,
     /// Cancelled when deploys still running at shutdown must be cut short.
     jobs_cancel: CancellationToken,
+    clock: Clock,
+    /// Demos whose expiry failed, and when (epoch seconds) it is tried again.
+    expiry_retry: HashMap<String, u64>,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -175,6 +216,8 @@ impl<S: Supervisord> Actor<S> {
             inbox,
             self_tx: tx.downgrade(),
             jobs_cancel,
+            clock: Arc::new(crate::store::now_secs),
+            expiry_retry: HashMap::new(),
         };
         let handle = Handle {
             tx,
@@ -184,9 +227,20 @@ impl<S: Supervisord> Actor<S> {
         (actor, handle)
     }
 
-    /// Serves the inbox until every handle is gone.
+    /// Serves the inbox until every handle is gone, and ends demos whose time is up.
     pub async fn run(mut self) {
-        while let Some(msg) = self.inbox.recv().await {
+        loop {
+            let wake = self.expiry_wake();
+            let msg = tokio::select! {
+                // A due expiry goes before a queued restore, which then skips what it ended.
+                biased;
+                _ = expiry::sleep_until(wake) => {
+                    self.expire_due().await;
+                    continue;
+                }
+                msg = self.inbox.recv() => msg,
+            };
+            let Some(msg) = msg else { break };
             match msg {
                 Msg::Command(cmd, reply) => {
                     let result = match cmd {
@@ -196,6 +250,7 @@ impl<S: Supervisord> Actor<S> {
                         Command::SupervisorStart => self.supervisor_start().await,
                         Command::SupervisorStop => self.supervisor_stop().await,
                         Command::Cleanup(req) => self.cleanup(req).await,
+                        Command::Expire(name, ttl) => self.expire_in(&name, ttl).await,
                     };
                     let _ = reply.send(result);
                 }
@@ -204,14 +259,23 @@ impl<S: Supervisord> Actor<S> {
                     name,
                     outcome,
                     reply,
+                    finish,
                 } => {
-                    let result = self.deploy_end(&name, outcome).await;
+                    let result = self.deploy_end(&name, outcome, finish).await;
                     let _ = reply.send(result);
                 }
                 Msg::Observed(o) => {
                     let events = self.state.observed(o, Instant::now());
                     self.send(events);
                     self.publish();
+                }
+                Msg::Clone(req, progress, reply) => self.clone_begin(req, progress, reply).await,
+                Msg::CloneCopied { src, was_running } => {
+                    self.clone_release(&src, was_running).await
+                }
+                Msg::Restore(names, done) => {
+                    let counts = self.restore_batch(names).await;
+                    let _ = done.send(counts);
                 }
             }
         }
@@ -256,6 +320,34 @@ impl<S: Supervisord> Actor<S> {
             problem: None,
             record,
         }
+    }
+
+    /// Changes a demo's record on disk, then in the table.
+    fn update_record(
+        &mut self,
+        name: &str,
+        change: impl FnOnce(&mut crate::store::DemoRecord),
+    ) -> Result<(), ProtocolError> {
+        let Some(view) = self.state.demos.get(name) else {
+            return Err(ProtocolError::not_found());
+        };
+        let mut record = view.record.clone();
+        change(&mut record);
+        crate::store::write_record(&self.layout, name, &record)
+            .map_err(|e| internal("writing the demo's record", e))?;
+        if let Some(view) = self.state.demos.get_mut(name) {
+            view.record = record;
+        }
+        Ok(())
+    }
+
+    /// Notes what the operator asked last; a failed write is logged, not
+    /// fatal: the action itself happened.
+    fn set_wanted(&mut self, name: &str, wanted: protocol::Wanted) {
+        if let Err(e) = self.update_record(name, |r| r.wanted = wanted) {
+            warn!(demo = name, error = %e.message, "could not record the wanted state");
+        }
+        self.publish();
     }
 
     /// Recomputes every status, sends change events, and publishes a new snapshot.

@@ -116,6 +116,9 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
         created,
         phase: Phase::Installed,
         params: Default::default(),
+        wanted: Default::default(),
+        expires_at: None,
+        deploy_ms: None,
     }
 }
 
@@ -186,6 +189,9 @@ impl<S: Supervisord> Actor<S> {
                 }
                 if let Err(e) = self.sync_groups().await {
                     error!(error = %e, "cannot bring supervisord's groups in line with the demos");
+                }
+                if started {
+                    self.restore_wanted();
                 }
             }
             Err(e) => {

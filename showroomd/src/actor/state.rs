@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use protocol::{CleanupRequest, DemoInfo, DemoStatus, ErrorKind, Event, EventKind, ProtocolError};
+use protocol::{
+    CleanupRequest, DemoInfo, DemoStatus, ErrorKind, Event, EventKind, ProtocolError, Wanted,
+};
 
 use crate::status::{self, Parts};
 use crate::store::{self, DemoRecord, Phase};
@@ -48,6 +50,9 @@ impl DemoView {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            wanted: self.record.wanted,
+            expires_at: self.record.expires_at,
+            deploy_ms: self.record.deploy_ms,
         }
     }
 
@@ -172,6 +177,8 @@ pub struct State {
     hot_until: HashMap<String, Instant>,
     /// What was published last: events are the differences from it.
     published: Arc<Snapshot>,
+    /// Demos whose folder is being copied by a clone: nothing else may act on them meanwhile.
+    busy: HashSet<String>,
 }
 
 impl State {
@@ -183,6 +190,10 @@ impl State {
             Some(d) if d.record.phase == Phase::Deploying => Err(ProtocolError::new(
                 ErrorKind::InvalidRequest,
                 format!("demo {name} is being deployed; wait for its deploy to end"),
+            )),
+            Some(_) if self.busy.contains(name) => Err(ProtocolError::new(
+                ErrorKind::InvalidRequest,
+                format!("demo {name} is being copied by a clone; try again in a moment"),
             )),
             Some(d) => Ok(d.clone()),
         }
@@ -244,6 +255,58 @@ impl State {
 
     pub fn supervisor_up(&self) -> bool {
         self.supervisor_up
+    }
+
+    /// Marks a demo as the source of a clone under way (true), or no more.
+    pub fn set_busy(&mut self, name: &str, busy: bool) {
+        if busy {
+            self.busy.insert(name.to_owned());
+        } else {
+            self.busy.remove(name);
+        }
+    }
+
+    /// The demos to bring back after supervisord was started afresh: installed,
+    /// wanted running, and with a part to run. Sorted by name.
+    pub fn to_restore(&self) -> Vec<String> {
+        self.demos
+            .iter()
+            .filter(|(_, d)| {
+                d.record.phase == Phase::Installed
+                    && d.record.wanted == Wanted::Running
+                    && d.record.port.is_some()
+                    && (d.has_process || d.has_vhost)
+            })
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// At `now` (seconds since the epoch): the demos whose time is up, and
+    /// the earliest time another one's will be. A demo being deployed or
+    /// copied is never due; one whose expiry failed waits until its
+    /// `not_before`.
+    pub fn expiries(
+        &self,
+        now: u64,
+        not_before: &HashMap<String, u64>,
+    ) -> (Vec<String>, Option<u64>) {
+        let mut due = Vec::new();
+        let mut next: Option<u64> = None;
+        for (name, d) in &self.demos {
+            let Some(at) = d.record.expires_at else {
+                continue;
+            };
+            if d.record.phase != Phase::Installed || self.busy.contains(name) {
+                continue;
+            }
+            let at = at.max(not_before.get(name).copied().unwrap_or(0));
+            if at <= now {
+                due.push(name.clone());
+            } else {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        (due, next)
     }
 
     /// A program's state as last read (None: unknown to supervisord).
@@ -411,6 +474,9 @@ mod tests {
             created: 1_000,
             phase,
             params: Default::default(),
+            wanted: Default::default(),
+            expires_at: None,
+            deploy_ms: None,
         }
     }
 
@@ -735,5 +801,92 @@ mod tests {
             .is_empty());
         assert_eq!(s.free_port(20000, 20001), Some(20001));
         assert!(s.is_leftover_group("gone") && !s.is_leftover_group(APACHE_PROGRAM));
+    }
+
+    #[test]
+    fn the_restore_takes_installed_demos_wanted_running_with_a_part_to_run() {
+        let mut st = State::default();
+        let mut put =
+            |name: &str, wanted: Wanted, port: Option<u16>, phase: Phase, parts: (bool, bool)| {
+                let mut v = view(parts.0, parts.1, false);
+                v.record = DemoRecord {
+                    wanted,
+                    ..record(port, phase)
+                };
+                st.demos.insert(name.into(), v);
+            };
+        put(
+            "proc",
+            Wanted::Running,
+            Some(1),
+            Phase::Installed,
+            (true, false),
+        );
+        put(
+            "vhost",
+            Wanted::Running,
+            Some(2),
+            Phase::Installed,
+            (false, true),
+        );
+        put(
+            "stopped",
+            Wanted::Stopped,
+            Some(3),
+            Phase::Installed,
+            (true, true),
+        );
+        put(
+            "deploying",
+            Wanted::Running,
+            Some(4),
+            Phase::Deploying,
+            (true, false),
+        );
+        put(
+            "damaged",
+            Wanted::Running,
+            None,
+            Phase::Installed,
+            (true, false),
+        );
+        put(
+            "nothing",
+            Wanted::Running,
+            Some(5),
+            Phase::Installed,
+            (false, false),
+        );
+        assert_eq!(st.to_restore(), vec!["proc", "vhost"]);
+    }
+
+    #[test]
+    fn expiries_skip_demos_being_deployed_or_copied_and_wait_out_a_retry() {
+        let mut st = State::default();
+        for (name, at, phase) in [
+            ("due", 100, Phase::Installed),
+            ("later", 500, Phase::Installed),
+            ("deploying", 50, Phase::Deploying),
+            ("copied", 50, Phase::Installed),
+            ("retried", 50, Phase::Installed),
+        ] {
+            let mut v = view(true, false, false);
+            v.record = DemoRecord {
+                expires_at: Some(at),
+                ..record(Some(1), phase)
+            };
+            st.demos.insert(name.into(), v);
+        }
+        st.set_busy("copied", true);
+        let retry: HashMap<String, u64> = [("retried".to_string(), 300)].into();
+        assert_eq!(
+            st.expiries(200, &retry),
+            (vec!["due".to_string()], Some(300))
+        );
+        assert_eq!(st.expiries(99, &retry).0, Vec::<String>::new());
+        st.set_busy("copied", false);
+        let (due, next) = st.expiries(400, &HashMap::new());
+        assert_eq!(due, vec!["copied", "due", "retried"]);
+        assert_eq!(next, Some(500));
     }
 }

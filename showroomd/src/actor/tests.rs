@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use protocol::{DemoStatus, ErrorKind, Event, EventKind, Response};
+use protocol::{DemoStatus, ErrorKind, Event, EventKind, Response, Wanted};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +28,8 @@ struct StubState {
     /// Programs whose start fails as supervisord's spawn error does.
     fail_start: BTreeSet<String>,
     calls: Vec<String>,
+    /// `start_daemon` says it started supervisord afresh (a reboot).
+    fresh: bool,
 }
 
 fn fault(method: &str, code: i32) -> RpcError {
@@ -109,6 +111,9 @@ impl Supervisord for Arc<Stub> {
             }
         }))
     }
+    fn start_process_nowait<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
+        self.start_process(name)
+    }
     fn stop_process<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
         ready(
             self.on(format!("stop {name}"), |s| match s.procs.get_mut(name) {
@@ -145,7 +150,7 @@ impl Supervisord for Arc<Stub> {
         )
     }
     fn start_daemon<'a>(&'a self, _: &'a Layout, _: &'a Config) -> Call<'a, bool, ControlError> {
-        ready(Ok(false))
+        ready(Ok(self.inner.lock().unwrap().fresh))
     }
     fn stop_daemon(&self) -> Call<'_, bool, ControlError> {
         ready(Ok(true))
@@ -160,6 +165,9 @@ fn record(phase: Phase) -> DemoRecord {
         created: 1,
         phase,
         params: Default::default(),
+        wanted: Default::default(),
+        expires_at: None,
+        deploy_ms: None,
     }
 }
 
@@ -177,22 +185,38 @@ struct Running {
     _dir: tempfile::TempDir,
 }
 
+/// The wall clock when a test's actor starts (seconds since the epoch).
+const T0: u64 = 1_700_000_000;
+
 /// The actor started on `stub` over a state folder `prepare` fills, running.
 async fn run(stub: Arc<Stub>, prepare: impl FnOnce(&Layout)) -> Running {
+    run_with(stub, |_| {}, prepare).await
+}
+
+/// Likewise with settings changed by `configure`. Its wall clock reads `T0`
+/// at start and follows tokio's (paused) clock.
+async fn run_with(
+    stub: Arc<Stub>,
+    configure: impl FnOnce(&mut Config),
+    prepare: impl FnOnce(&Layout),
+) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config {
+    let mut cfg = Config {
         state_dir: dir.path().join("state"),
         scripts_dir: dir.path().join("scripts"),
         // Every config test passes: the actor's decisions, not Apache's, are tested.
         apache_bin: "/bin/true".into(),
         ..Config::default()
     };
+    configure(&mut cfg);
     let layout = Layout::new(&cfg.state_dir);
     layout.create_dirs().unwrap();
     prepare(&layout);
-    let (actor, handle) = Actor::start(Arc::new(cfg), stub, CancellationToken::new())
+    let (mut actor, handle) = Actor::start(Arc::new(cfg), stub, CancellationToken::new())
         .await
         .unwrap();
+    let started = tokio::time::Instant::now();
+    actor.clock = Arc::new(move || T0 + started.elapsed().as_secs());
     let events = handle.subscribe();
     tokio::spawn(actor.run());
     Running {
@@ -491,4 +515,173 @@ async fn while_apache_fails_its_demos_are_unknown_and_cleanup_refuses() {
     assert_eq!(snap.demos["web"].reason, "Apache is FATAL");
     assert_eq!(snap.demos["p"].status, DemoStatus::Fatal, "its own failure");
     assert!(r.layout.demo_dir("web").is_dir() && r.layout.demo_dir("p").is_dir());
+}
+
+/// A process demo whose record says what the operator wanted and when it expires.
+fn put_demo_with(layout: &Layout, name: &str, wanted: Wanted, expires_at: Option<u64>) {
+    put_demo(layout, name, Phase::Installed);
+    let mut r = store::read_record(layout, name).unwrap();
+    r.wanted = wanted;
+    r.expires_at = expires_at;
+    store::write_record(layout, name, &r).unwrap();
+}
+
+/// Waits until the actor has served everything sent before (the inbox is in order).
+async fn sync(h: &Handle) {
+    let _ = h.command(Command::Stop("nope".into())).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_demo_expires_within_the_minute_of_its_time_and_is_stopped() {
+    let stub = Arc::new(Stub::with(&[("a", "RUNNING"), ("b", "RUNNING")]));
+    let mut r = run(stub.clone(), |l| {
+        put_demo_with(l, "a", Wanted::Running, Some(T0 + 3600));
+        put_demo_with(l, "b", Wanted::Running, None);
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3599)).await;
+    sync(&r.handle).await;
+    assert_eq!(
+        status(&r.handle, "a"),
+        DemoStatus::Running,
+        "not before its time"
+    );
+    assert!(!drain(&mut r.events).contains(&EventKind::Expired));
+
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    sync(&r.handle).await;
+    assert_eq!(
+        status(&r.handle, "a"),
+        DemoStatus::Stopped,
+        "within the minute"
+    );
+    assert!(drain(&mut r.events).contains(&EventKind::Expired));
+    let rec = store::read_record(&r.layout, "a").unwrap();
+    assert_eq!(
+        rec.wanted,
+        Wanted::Stopped,
+        "a fresh supervisord must not bring it back"
+    );
+    assert_eq!(rec.expires_at, None, "it expires once");
+    assert_eq!(
+        status(&r.handle, "b"),
+        DemoStatus::Running,
+        "b never expires"
+    );
+
+    // And not again.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    sync(&r.handle).await;
+    assert_eq!(stub.calls().iter().filter(|c| *c == "stop a").count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expiry_passed_while_showroomd_was_down_fires_at_start_and_destroy_is_a_setting() {
+    let stub = Arc::new(Stub::with(&[("a", "RUNNING"), ("b", "STOPPED")]));
+    let mut r = run_with(
+        stub,
+        |c| c.expire_action = crate::config::ExpireAction::Destroy,
+        |l| {
+            put_demo_with(l, "a", Wanted::Running, Some(T0 - 10));
+            put_demo_with(l, "b", Wanted::Stopped, Some(T0 + 120));
+        },
+    )
+    .await;
+    sync(&r.handle).await;
+    assert!(!r.handle.snapshot().demos.contains_key("a"));
+    assert!(!r.layout.demo_dir("a").exists());
+    let events = drain(&mut r.events);
+    assert!(events.contains(&EventKind::Expired), "{events:?}");
+    assert!(events.contains(&EventKind::Destroyed), "{events:?}");
+
+    // `expire never` keeps b past its old time.
+    let done = r.handle.command(Command::Expire("b".into(), None)).await;
+    assert_eq!(done, Ok(Response::Done));
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    sync(&r.handle).await;
+    assert!(r.handle.snapshot().demos.contains_key("b"));
+    assert_eq!(store::read_record(&r.layout, "b").unwrap().expires_at, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_supervisord_brings_back_exactly_the_demos_wanted_running() {
+    let stub = Arc::new(Stub::default());
+    {
+        let mut s = stub.inner.lock().unwrap();
+        s.fresh = true;
+        s.fail_start.insert("c".into());
+    }
+    let mut r = run_with(
+        stub.clone(),
+        |c| c.restore_jobs = 2,
+        |l| {
+            for n in ["a", "b", "c", "e"] {
+                put_demo_with(l, n, Wanted::Running, None);
+            }
+            put_demo_with(l, "d", Wanted::Stopped, None);
+        },
+    )
+    .await;
+    // Three batches of two at most: sync after each could interleave; wait for the last.
+    for _ in 0..4 {
+        sync(&r.handle).await;
+    }
+    let calls = stub.calls();
+    for n in ["a", "b", "c", "e"] {
+        assert!(
+            calls.contains(&format!("start {n}")),
+            "{n} started: {calls:?}"
+        );
+    }
+    assert!(
+        !calls.contains(&"start d".to_string()),
+        "d was wanted stopped"
+    );
+    for n in ["a", "b", "e"] {
+        assert_eq!(status(&r.handle, n), DemoStatus::Running, "{n}");
+    }
+    assert_eq!(status(&r.handle, "d"), DemoStatus::Stopped);
+    assert_ne!(status(&r.handle, "c"), DemoStatus::Running);
+    let events = drain(&mut r.events);
+    assert_eq!(
+        events.iter().filter(|e| **e == EventKind::Started).count(),
+        3
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == EventKind::StartFailed)
+            .count(),
+        1
+    );
+    assert_eq!(
+        store::read_record(&r.layout, "c").unwrap().wanted,
+        Wanted::Running,
+        "a demo that failed to come back is tried again at the next fresh start"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_running_supervisord_picked_up_starts_nothing() {
+    let stub = Arc::new(Stub::with(&[("a", "STOPPED")]));
+    let r = run(stub.clone(), |l| {
+        put_demo_with(l, "a", Wanted::Running, None)
+    })
+    .await;
+    sync(&r.handle).await;
+    assert!(!stub.calls().iter().any(|c| c.starts_with("start")));
+    assert_eq!(status(&r.handle, "a"), DemoStatus::Stopped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_and_stop_record_the_wanted_state() {
+    let stub = Arc::new(Stub::with(&[("a", "STOPPED")]));
+    let r = run(stub, |l| put_demo(l, "a", Phase::Installed)).await;
+    let wanted = |r: &Running| store::read_record(&r.layout, "a").unwrap().wanted;
+    assert_eq!(wanted(&r), Wanted::Stopped);
+    r.handle.command(Command::Start("a".into())).await.unwrap();
+    assert_eq!(wanted(&r), Wanted::Running);
+    assert_eq!(r.handle.snapshot().list()[0].wanted, Wanted::Running);
+    r.handle.command(Command::Stop("a".into())).await.unwrap();
+    assert_eq!(wanted(&r), Wanted::Stopped);
 }

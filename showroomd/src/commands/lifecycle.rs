@@ -1,4 +1,4 @@
-//! `start NAME`, `stop NAME`, `destroy NAME`, `cleanup`: each one command to the actor, answered once it happened.
+//! `start NAME`, `stop NAME`, `destroy NAME`, `cleanup`, `expire NAME`: each one command to the actor, answered once it happened.
 
 use protocol::{CleanupRequest, ProtocolError, Response};
 
@@ -19,4 +19,12 @@ pub async fn destroy(ctx: &Ctx, name: String) -> Result<Response, ProtocolError>
 
 pub async fn cleanup(ctx: &Ctx, req: CleanupRequest) -> Result<Response, ProtocolError> {
     ctx.handle.command(Command::Cleanup(req)).await
+}
+
+pub async fn expire(
+    ctx: &Ctx,
+    name: String,
+    ttl_secs: Option<u64>,
+) -> Result<Response, ProtocolError> {
+    ctx.handle.command(Command::Expire(name, ttl_secs)).await
 }

@@ -45,6 +45,8 @@ pub fn is_mutating(req: &Request) -> bool {
                 | Request::Stop { .. }
                 | Request::Destroy { .. }
                 | Request::Supervisor(SupervisorAction::Start | SupervisorAction::Stop)
+                | Request::Clone(_)
+                | Request::Expire { .. }
         ),
     }
 }
@@ -75,5 +77,9 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
         } => logs::handle(ctx, conn, &name, follow, lines).await,
         Request::Watch => watch::handle(ctx, conn).await,
         Request::Cleanup(req) => reply(conn, lifecycle::cleanup(ctx, req).await).await,
+        Request::Clone(req) => deploy::handle_clone(ctx, conn, req).await,
+        Request::Expire { name, ttl_secs } => {
+            reply(conn, lifecycle::expire(ctx, name, ttl_secs).await).await
+        }
     }
 }

@@ -28,6 +28,9 @@ pub trait Supervisord: Send + Sync + 'static {
     fn all_process_info(&self) -> Call<'_, Vec<ProcessInfo>>;
     /// Starts a program and waits until it runs (`startsecs`).
     fn start_process<'a>(&'a self, name: &'a str) -> Call<'a, ()>;
+    /// Starts a program without waiting for `startsecs`, so that several
+    /// start at once; the caller reads their states after.
+    fn start_process_nowait<'a>(&'a self, name: &'a str) -> Call<'a, ()>;
     /// Stops a program and waits until it stopped.
     fn stop_process<'a>(&'a self, name: &'a str) -> Call<'a, ()>;
     fn signal_process<'a>(&'a self, name: &'a str, signal: &'a str) -> Call<'a, ()>;
@@ -59,6 +62,9 @@ impl Supervisord for Supervisor {
     }
     fn start_process<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
         Box::pin(Supervisor::start_process(self, name, true))
+    }
+    fn start_process_nowait<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
+        Box::pin(Supervisor::start_process(self, name, false))
     }
     fn stop_process<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
         Box::pin(Supervisor::stop_process(self, name, true))

@@ -1,10 +1,12 @@
 //! `deploy APP NAME`: reserve the name and port, run the script as a job, then install or roll back.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use protocol::{DemoInfo, DemoStatus, DeployRequest, ErrorKind, EventKind, ProtocolError};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::actor::{internal, Actor, DemoView, Msg, Reply};
@@ -23,6 +25,15 @@ fn is_env_name(k: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// What a deploy-like job (a deploy, a clone) carries to its end besides the outcome.
+#[derive(Debug)]
+pub(crate) struct Finish {
+    /// When the request was taken: the deploy's duration runs from here to the install.
+    pub started: Instant,
+    /// None: the daemon's `default_ttl`.
+    pub ttl_secs: Option<u64>,
+}
+
 impl<S: Supervisord> Actor<S> {
     pub(in crate::actor) async fn deploy_begin(
         &mut self,
@@ -30,6 +41,10 @@ impl<S: Supervisord> Actor<S> {
         progress: mpsc::Sender<String>,
         reply: Reply<DemoInfo>,
     ) {
+        let finish = Finish {
+            started: Instant::now(),
+            ttl_secs: req.ttl_secs,
+        };
         let job = match self.deploy_reserve(&req).await {
             Ok(job) => job,
             Err(e) => {
@@ -37,8 +52,26 @@ impl<S: Supervisord> Actor<S> {
                 return;
             }
         };
+        self.spawn_job(req.name, reply, finish, move |cancel| {
+            deployer::run(job, progress, cancel)
+        })
+        .await;
+    }
+
+    /// Runs a reserved demo's job beside the actor, within `max_deploy_jobs`;
+    /// its end comes back to the inbox as `DeployDone`.
+    pub(super) async fn spawn_job<F, Fut>(
+        &mut self,
+        name: String,
+        reply: Reply<DemoInfo>,
+        finish: Finish,
+        work: F,
+    ) where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Outcome> + Send,
+    {
         let Some(tx) = self.self_tx.upgrade() else {
-            self.deploy_rollback(&req.name).await;
+            self.deploy_rollback(&name).await;
             let _ = reply.send(Err(ProtocolError::new(
                 ErrorKind::Busy,
                 "showroomd is shutting down",
@@ -47,12 +80,11 @@ impl<S: Supervisord> Actor<S> {
         };
         let slots = self.deploy_slots.clone();
         let cancel = self.jobs_cancel.clone();
-        let name = req.name.clone();
         tokio::spawn(async move {
             let outcome = tokio::select! {
                 permit = slots.acquire_owned() => {
                     let _permit = permit;
-                    deployer::run(job, progress, cancel).await
+                    work(cancel.clone()).await
                 }
                 _ = cancel.cancelled() => Outcome::cut_short(),
             };
@@ -61,6 +93,7 @@ impl<S: Supervisord> Actor<S> {
                     name,
                     outcome,
                     reply,
+                    finish,
                 })
                 .await;
         });
@@ -72,9 +105,7 @@ impl<S: Supervisord> Actor<S> {
         req.validate()?;
         let script = deployer::script_for(&self.cfg.scripts_dir, &req.app)
             .ok_or_else(|| deployer::missing_app(&self.cfg.scripts_dir, &req.app))?;
-        if self.state.demos.contains_key(name) || self.layout.demo_dir(name).exists() {
-            return Err(ProtocolError::already_exists());
-        }
+        self.require_new(name)?;
         let declared = deployer::declared_params(&script);
         let mut comment = req.comment.clone();
         for (k, v) in &req.params {
@@ -92,6 +123,33 @@ impl<S: Supervisord> Actor<S> {
                 comment = v.clone();
             }
         }
+        let port = self
+            .reserve(name, &req.app, &comment, &req.params, "deploy")
+            .await?;
+        let env = script_env(name, port, &self.cfg.host, &declared, &comment, &req.params);
+        Ok(self.job(script, name, env))
+    }
+
+    /// A new demo may take this name: no demo and no folder has it.
+    pub(super) fn require_new(&self, name: &str) -> Result<(), ProtocolError> {
+        protocol::names::validate_name(name)?;
+        if self.state.demos.contains_key(name) || self.layout.demo_dir(name).exists() {
+            return Err(ProtocolError::already_exists());
+        }
+        Ok(())
+    }
+
+    /// Reserves the name and a port, on disk first: the folder and a
+    /// `deploying` record, which the repairs at start roll back. `what` is
+    /// `deploy` or `clone of SRC`, for the log and the event.
+    pub(super) async fn reserve(
+        &mut self,
+        name: &str,
+        app: &str,
+        comment: &str,
+        params: &[(String, String)],
+        what: &str,
+    ) -> Result<u16, ProtocolError> {
         self.require_supervisor().await?;
         let port = self
             .state
@@ -116,12 +174,15 @@ impl<S: Supervisord> Actor<S> {
             return Err(internal("creating the demo folder", e));
         }
         let record = DemoRecord {
-            app: req.app.clone(),
+            app: app.to_owned(),
             port: Some(port),
-            comment: comment.clone(),
+            comment: comment.to_owned(),
             created: store::now_secs(),
             phase: Phase::Deploying,
-            params: req.params.iter().cloned().collect(),
+            params: params.iter().cloned().collect(),
+            wanted: Default::default(),
+            expires_at: None,
+            deploy_ms: None,
         };
         if let Err(e) = store::write_record(&self.layout, name, &record) {
             let _ = std::fs::remove_dir_all(&dir);
@@ -142,42 +203,26 @@ impl<S: Supervisord> Actor<S> {
             },
         );
         self.publish();
-        info!(demo = name, app = %req.app, port, "deploy started");
+        info!(demo = name, app, port, "{what} started");
         self.emit(
             Some(name),
             EventKind::DeployStarted,
-            format!("app {} on port {port}", req.app),
+            format!("{what}: app {app} on port {port}"),
         );
+        Ok(port)
+    }
 
-        let mut env = vec![
-            ("name".to_owned(), name.to_owned()),
-            ("PORT".to_owned(), port.to_string()),
-            ("HOST".to_owned(), self.cfg.host.clone()),
-        ];
-        for p in declared
-            .iter()
-            .filter(|p| is_env_name(p) && !OWN_VARS.contains(&p.as_str()))
-        {
-            let value = if p == "comment" {
-                comment.clone()
-            } else {
-                req.params
-                    .iter()
-                    .find(|(k, _)| k == p)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
-            env.push((p.clone(), value));
-        }
-        Ok(Job {
+    /// A script run in the demo's folder, as a deploy job.
+    pub(super) fn job(&self, script: PathBuf, name: &str, env: Vec<(String, String)>) -> Job {
+        Job {
             script,
-            cwd: dir,
+            cwd: self.layout.demo_dir(name),
             env,
             timeout: Duration::from_secs(self.cfg.deploy_timeout_secs),
             log: self.layout.deploy_log(name),
             pgid_file: self.layout.deploy_pgid(name),
             log_max_bytes: self.cfg.deploy_log_max_bytes,
-        })
+        }
     }
 
     /// The job ended: install the demo, or undo everything the reservation did.
@@ -185,6 +230,7 @@ impl<S: Supervisord> Actor<S> {
         &mut self,
         name: &str,
         outcome: Outcome,
+        finish: Finish,
     ) -> Result<DemoInfo, ProtocolError> {
         if !outcome.success {
             warn!(demo = name, how = %outcome.how, "deploy script failed; rolling back");
@@ -200,7 +246,7 @@ impl<S: Supervisord> Actor<S> {
             )
             .with_detail(detail));
         }
-        match self.deploy_install(name).await {
+        match self.deploy_install(name, finish).await {
             Ok(info) => {
                 info!(demo = name, "deployed");
                 self.emit(
@@ -219,7 +265,11 @@ impl<S: Supervisord> Actor<S> {
         }
     }
 
-    async fn deploy_install(&mut self, name: &str) -> Result<DemoInfo, ProtocolError> {
+    async fn deploy_install(
+        &mut self,
+        name: &str,
+        finish: Finish,
+    ) -> Result<DemoInfo, ProtocolError> {
         let mut record = self.state.demos[name].record.clone();
         let script = self.layout.start_script(name);
         if script.is_file() {
@@ -227,6 +277,12 @@ impl<S: Supervisord> Actor<S> {
                 .map_err(|e| internal("making start.sh executable", e))?;
         }
         record.phase = Phase::Installed;
+        // The demo's life runs from its install, however long the script took.
+        record.expires_at = finish
+            .ttl_secs
+            .or(self.cfg.default_ttl)
+            .map(|t| (self.clock)().saturating_add(t));
+        record.deploy_ms = Some(finish.started.elapsed().as_millis() as u64);
         let view = self.load_view(name, record.clone());
         let has_process = view.has_process;
         self.state.demos.insert(name.to_owned(), view);
@@ -248,7 +304,7 @@ impl<S: Supervisord> Actor<S> {
     /// Removes every trace of a deploy: its supervisord group, its folder,
     /// its record, its reservation; the marker goes last, so that a crash
     /// midway leaves it to be rolled back at the next start.
-    async fn deploy_rollback(&mut self, name: &str) {
+    pub(super) async fn deploy_rollback(&mut self, name: &str) {
         let had_process = self.state.demos.get(name).is_some_and(|d| d.has_process);
         self.state.remove_demo(name, Instant::now());
         if had_process {
@@ -272,6 +328,39 @@ impl<S: Supervisord> Actor<S> {
         }
         self.publish();
     }
+}
+
+/// The variables a script is run with: showroom's own, then each declared
+/// param (`comment` from the comment, the others from `params`, empty when not given).
+pub(super) fn script_env(
+    name: &str,
+    port: u16,
+    host: &str,
+    declared: &[String],
+    comment: &str,
+    params: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("name".to_owned(), name.to_owned()),
+        ("PORT".to_owned(), port.to_string()),
+        ("HOST".to_owned(), host.to_owned()),
+    ];
+    for p in declared
+        .iter()
+        .filter(|p| is_env_name(p) && !OWN_VARS.contains(&p.as_str()))
+    {
+        let value = if p == "comment" {
+            comment.to_owned()
+        } else {
+            params
+                .iter()
+                .find(|(k, _)| k == p)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        env.push((p.clone(), value));
+    }
+    env
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-//! The operations, one file each: what the actor does for deploy, start, stop, destroy, cleanup and supervisor start/stop.
+//! The operations, one file each: what the actor does for deploy, clone, start, stop, destroy, expire, cleanup and supervisor start/stop.
 
 mod cleanup;
-mod deploy;
+mod clone;
+pub(super) mod deploy;
 mod destroy;
+mod expire;
 mod start;
 mod stop;
 mod supervisor;

@@ -38,6 +38,7 @@ impl<S: Supervisord> Actor<S> {
         self.publish();
         match &result {
             Ok(_) => {
+                self.set_wanted(name, protocol::Wanted::Running);
                 info!(demo = name, "started");
                 self.emit(Some(name), EventKind::Started, "");
             }
@@ -63,14 +64,7 @@ impl<S: Supervisord> Actor<S> {
         // A new vhost is the demo's file read once, here: what is tested is
         // what Apache gets. Already enabled, its checked copy stays.
         let text = if enable && !already_linked {
-            let path = self.layout.vhost(name);
-            Some(std::fs::read_to_string(&path).map_err(|e| {
-                ProtocolError::new(
-                    ErrorKind::ApacheConfig,
-                    format!("cannot read the virtual host of demo {name}"),
-                )
-                .with_detail(format!("{}: {e}", path.display()))
-            })?)
+            Some(self.vhost_text(name)?)
         } else {
             None
         };
@@ -158,6 +152,19 @@ impl<S: Supervisord> Actor<S> {
             }
         }
         Ok(Response::Done)
+    }
+
+    /// The demo's vhost as Apache will get it, read once: what is checked
+    /// and tested is what is enabled (start and restore both take it here).
+    pub(in crate::actor) fn vhost_text(&self, name: &str) -> Result<String, ProtocolError> {
+        let path = self.layout.vhost(name);
+        std::fs::read_to_string(&path).map_err(|e| {
+            ProtocolError::new(
+                ErrorKind::ApacheConfig,
+                format!("cannot read the virtual host of demo {name}"),
+            )
+            .with_detail(format!("{}: {e}", path.display()))
+        })
     }
 
     /// Tests a vhost about to be enabled, with the ones enabled already. A

@@ -20,6 +20,7 @@ impl<S: Supervisord> Actor<S> {
         self.refresh(name).await;
         self.publish();
         if result.is_ok() {
+            self.set_wanted(name, protocol::Wanted::Stopped);
             info!(demo = name, "stopped");
             self.emit(Some(name), EventKind::Stopped, "");
         }

@@ -1,4 +1,4 @@
-//! `supervisor start|stop`: the supervisord that showroomd drives, started (its demos' vhosts disabled with them) or stopped.
+//! `supervisor start|stop`: the supervisord that showroomd drives, started (its demos' vhosts disabled with them, then the demos wanted running brought back) or stopped.
 
 use protocol::{ErrorKind, ProtocolError, Response};
 use tracing::error;
@@ -19,6 +19,7 @@ impl<S: Supervisord> Actor<S> {
                 error!(error = %e, "cannot bring supervisord's groups in line with the demos");
                 return Err(sup_error(e));
             }
+            self.restore_wanted();
         }
         self.refresh_all().await;
         self.publish();

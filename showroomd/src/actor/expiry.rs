@@ -1,0 +1,80 @@
+//! The expiry timer: the actor sleeps until the earliest demo's time is up (a minute at most, so a clock change or a suspend is caught soon), then stops or destroys it as `expire_action` says.
+
+use std::time::Duration;
+
+use protocol::{EventKind, Wanted};
+use tracing::{info, warn};
+
+use super::Actor;
+use crate::config::ExpireAction;
+use crate::supervisor::Supervisord;
+
+/// The longest the timer sleeps: expiry is on wall-clock time, which tokio's
+/// monotonic sleep does not follow across a suspend or a clock change.
+const AT_MOST: Duration = Duration::from_secs(60);
+/// How long a failed expiry waits before it is tried again.
+const RETRY_SECS: u64 = 60;
+
+/// Sleeps until `wake`, or for ever without one.
+pub(super) async fn sleep_until(wake: Option<tokio::time::Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<S: Supervisord> Actor<S> {
+    /// When the timer should next look, None when no demo expires.
+    pub(super) fn expiry_wake(&self) -> Option<tokio::time::Instant> {
+        let now = (self.clock)();
+        let (due, next) = self.state.expiries(now, &self.expiry_retry);
+        let wait = if due.is_empty() {
+            Duration::from_secs(next?.saturating_sub(now)).min(AT_MOST)
+        } else {
+            Duration::ZERO
+        };
+        Some(tokio::time::Instant::now() + wait)
+    }
+
+    /// Stops or destroys every demo whose time is up. One that cannot be
+    /// (supervisord is down…) is tried again a minute later.
+    pub(super) async fn expire_due(&mut self) {
+        let now = (self.clock)();
+        let (due, _) = self.state.expiries(now, &self.expiry_retry);
+        for name in due {
+            let action = self.cfg.expire_action;
+            let result = match action {
+                ExpireAction::Stop => {
+                    // Wanted stopped first: a fresh supervisord meanwhile must not bring it back.
+                    self.set_wanted(&name, Wanted::Stopped);
+                    match self.stop_demo(&name).await {
+                        Ok(_) => self.update_record(&name, |r| r.expires_at = None),
+                        Err(e) => Err(e),
+                    }
+                }
+                ExpireAction::Destroy => self.destroy_demo(&name).await.map(drop),
+            };
+            let done = match action {
+                ExpireAction::Stop => "stopped",
+                ExpireAction::Destroy => "destroyed",
+            };
+            match result {
+                Ok(()) => {
+                    self.expiry_retry.remove(&name);
+                    info!(demo = %name, action = done, "expired: its time was up");
+                    self.emit(Some(&name), EventKind::Expired, done);
+                }
+                Err(e) => {
+                    warn!(
+                        demo = %name,
+                        error = %e.message,
+                        detail = e.detail.as_deref().unwrap_or(""),
+                        "its time is up but it could not be {done}; trying again in a minute"
+                    );
+                    self.expiry_retry.insert(name, now + RETRY_SECS);
+                }
+            }
+        }
+        self.publish();
+    }
+}
