@@ -250,7 +250,7 @@ fn duplicate_params_control_characters_unknown_apps_and_bad_script_names_are_ref
     // A record that holds one anyway (written by an older showroom) stays on one table row.
     s.ok(&["deploy", "test1", "esc", "--comment", "fine"]);
     s.stop_daemon();
-    let record = s.state.join("demos/esc/demo.conf");
+    let record = s.state.join("records/esc.toml");
     let text = std::fs::read_to_string(&record).unwrap();
     std::fs::write(
         &record,

@@ -45,10 +45,24 @@ impl<S: Supervisord> Actor<S> {
             let action = self.cfg.expire_action;
             let result = match action {
                 ExpireAction::Stop => {
-                    // Wanted stopped first: a fresh supervisord meanwhile must not bring it back.
+                    // Wanted stopped and its time cleared first: a fresh
+                    // supervisord meanwhile must not bring it back, and no
+                    // snapshot shows it stopped with its expiry still set.
                     self.set_wanted(&name, Wanted::Stopped);
-                    match self.stop_demo(&name).await {
-                        Ok(_) => self.update_record(&name, |r| r.expires_at = None),
+                    let was = self
+                        .state
+                        .demos
+                        .get(&name)
+                        .and_then(|d| d.record.expires_at);
+                    match self.update_record(&name, |r| r.expires_at = None) {
+                        Ok(()) => match self.stop_demo(&name).await {
+                            Ok(_) => Ok(()),
+                            Err(e) => {
+                                // Kept due, so that the retry finds it.
+                                let _ = self.update_record(&name, |r| r.expires_at = was);
+                                Err(e)
+                            }
+                        },
                         Err(e) => Err(e),
                     }
                 }
