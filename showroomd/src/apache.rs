@@ -8,6 +8,7 @@ use tracing::warn;
 
 use crate::config::Config;
 use crate::layout::Layout;
+use crate::sandbox::Sandbox;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApacheError {
@@ -41,8 +42,24 @@ const MODULES: &[(&str, &str)] = &[
     ("proxy_http_module", "mod_proxy_http.so"),
 ];
 
-pub fn render_main(layout: &Layout, cfg: &Config) -> String {
-    render_main_as(layout, cfg, nix::unistd::geteuid().is_root())
+/// The main config. Apache switches users itself only when showroomd is
+/// root with no account to drop to (never with `Sandbox::for_daemon`).
+pub fn render_main(layout: &Layout, cfg: &Config, sandbox: &Sandbox) -> String {
+    let switch_user = sandbox.run_as.is_none() && nix::unistd::geteuid().is_root();
+    render_main_as(layout, cfg, switch_user)
+}
+
+/// The argv supervisord runs the shared Apache with: in its sandbox, the
+/// demos and its own folder read-only, its run and log folders writable.
+pub fn command(layout: &Layout, cfg: &Config, sandbox: &Sandbox) -> Vec<String> {
+    sandbox.apache_argv(
+        &layout.demos(),
+        &layout.apache_dir(),
+        &layout.apache_run(),
+        &layout.apache_logs(),
+        &cfg.apache_bin,
+        &layout.apache_conf(),
+    )
 }
 
 /// The main config; `switch_user`: Apache is started as root and switches
@@ -100,6 +117,7 @@ pub fn render_main_as(layout: &Layout, cfg: &Config, switch_user: bool) -> Strin
 pub async fn config_test(
     layout: &Layout,
     cfg: &Config,
+    sandbox: &Sandbox,
     extra: Option<&Path>,
 ) -> Result<(), ApacheError> {
     let mut args: Vec<std::ffi::OsString> = vec![
@@ -111,15 +129,26 @@ pub async fn config_test(
         args.push("-c".into());
         args.push(format!("Include \"{}\"", extra.display()).into());
     }
-    run_config_test(cfg, args).await
+    run_config_test(cfg, sandbox, args).await
 }
 
+/// Runs `apache2 ARGS` as the sandbox's account: the test reads a demo's
+/// file, and root must never be the one to.
 async fn run_config_test(
     cfg: &Config,
+    sandbox: &Sandbox,
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Result<(), ApacheError> {
-    let out = tokio::process::Command::new(&cfg.apache_bin)
-        .args(args)
+    let mut argv: Vec<std::ffi::OsString> = sandbox
+        .drop_privileges()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    argv.push(cfg.apache_bin.clone().into());
+    argv.extend(args);
+    let program = argv.remove(0);
+    let out = tokio::process::Command::new(&program)
+        .args(argv)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -127,7 +156,7 @@ async fn run_config_test(
         .output()
         .await
         .map_err(|source| ApacheError::Spawn {
-            bin: cfg.apache_bin.display().to_string(),
+            bin: program.to_string_lossy().into_owned(),
             source,
         })?;
     if out.status.success() {
@@ -148,10 +177,12 @@ const ALONE: &str = "SHOWROOM_ALONE";
 pub async fn config_test_alone(
     layout: &Layout,
     cfg: &Config,
+    sandbox: &Sandbox,
     vhost: &Path,
 ) -> Result<(), ApacheError> {
     run_config_test(
         cfg,
+        sandbox,
         [
             "-t".into(),
             "-f".into(),
@@ -247,11 +278,15 @@ pub fn prune_taken_ports(layout: &Layout) -> Vec<(String, String)> {
 /// After a failed live config test: disables the linked vhosts Apache
 /// refuses on their own (a demo may have rewritten its file since).
 /// Returns what it disabled, with Apache's words.
-pub async fn prune_rejected(layout: &Layout, cfg: &Config) -> Vec<(String, String)> {
+pub async fn prune_rejected(
+    layout: &Layout,
+    cfg: &Config,
+    sandbox: &Sandbox,
+) -> Vec<(String, String)> {
     let mut disabled = Vec::new();
     for name in linked_names(layout) {
         if let Err(ApacheError::Rejected(msg)) =
-            config_test_alone(layout, cfg, &layout.vhost(&name)).await
+            config_test_alone(layout, cfg, sandbox, &layout.vhost(&name)).await
         {
             prune(layout, &name, msg, &mut disabled);
         }

@@ -250,11 +250,11 @@ fn a_vhost_rewritten_bad_after_its_start_is_disabled_and_the_others_go_on() {
         s.ok(&["deploy", "testapache", name]);
         s.ok(&["start", name]);
     }
-    let (pa, pb) = (s.port_of("a"), s.port_of("b"));
+    let (pa, pb, pc) = (s.port_of("a"), s.port_of("b"), s.port_of("c"));
     // The demo owns its folder: nothing stops it from breaking its own vhost.
     std::fs::write(
         s.state.join("demos/c/apache2.conf"),
-        "Listen 1\n<VirtualHost *:1>\n    BrokenOnPurpose on\n</VirtualHost>\n",
+        format!("Listen {pc}\n<VirtualHost *:{pc}>\n    BrokenOnPurpose on\n</VirtualHost>\n"),
     )
     .unwrap();
     s.ok(&["stop", "a"]);
@@ -266,7 +266,8 @@ fn a_vhost_rewritten_bad_after_its_start_is_disabled_and_the_others_go_on() {
     assert!(s
         .daemon_log()
         .contains("disabled a vhost Apache cannot serve"));
-    // And c, started again, is refused with Apache's words.
-    assert!(s.refused(&["start", "c"]).contains("BrokenOnPurpose"));
+    // And c, started again, is refused, naming the line and the directive.
+    let e = s.refused(&["start", "c"]);
+    assert!(e.contains("line 3: BrokenOnPurpose"), "{e}");
     serves(pb, "hello from b");
 }

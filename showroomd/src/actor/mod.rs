@@ -35,6 +35,7 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::deployer;
 use crate::layout::Layout;
+use crate::sandbox::Sandbox;
 use crate::supervisor::{RpcError, Supervisor, Supervisord};
 
 use state::State;
@@ -127,6 +128,8 @@ pub struct Actor<S = Supervisor> {
     deploy_slots: Arc<Semaphore>,
     /// Cancelled when deploys still running at shutdown must be cut short.
     jobs_cancel: CancellationToken,
+    /// How demos, deploy scripts and Apache are run.
+    sandbox: Arc<Sandbox>,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -152,14 +155,20 @@ impl<S: Supervisord> Actor<S> {
     pub async fn start(
         cfg: Arc<Config>,
         sup: S,
+        sandbox: Arc<Sandbox>,
         jobs_cancel: CancellationToken,
     ) -> anyhow::Result<(Actor<S>, Handle)> {
-        let (mut actor, handle) = Self::new(cfg, sup, jobs_cancel);
+        let (mut actor, handle) = Self::new(cfg, sup, sandbox, jobs_cancel);
         actor.recover().await?;
         Ok((actor, handle))
     }
 
-    fn new(cfg: Arc<Config>, sup: S, jobs_cancel: CancellationToken) -> (Actor<S>, Handle) {
+    fn new(
+        cfg: Arc<Config>,
+        sup: S,
+        sandbox: Arc<Sandbox>,
+        jobs_cancel: CancellationToken,
+    ) -> (Actor<S>, Handle) {
         let layout = Layout::new(&cfg.state_dir);
         let (tx, inbox) = mpsc::channel(256);
         let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot::default()));
@@ -175,6 +184,7 @@ impl<S: Supervisord> Actor<S> {
             inbox,
             self_tx: tx.downgrade(),
             jobs_cancel,
+            sandbox,
         };
         let handle = Handle {
             tx,

@@ -15,7 +15,8 @@ const STOPPED_ALREADY: &[i32] = &[codes::NOT_RUNNING, codes::BAD_NAME];
 impl<S: Supervisord> Actor<S> {
     /// Writes a demo's program section; true when its content changed.
     pub(super) fn write_section(&self, name: &str, port: u16) -> Result<bool, ProtocolError> {
-        let text = render_program(&self.layout, &self.cfg, name, port);
+        let text = render_program(&self.layout, &self.cfg, &self.sandbox, name, port)
+            .map_err(|e| internal("writing the supervisord program section", e))?;
         store::write_if_changed(&self.layout.program_section(name), &text)
             .map_err(|e| internal("writing the supervisord program section", e))
     }

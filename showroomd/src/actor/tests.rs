@@ -188,9 +188,14 @@ async fn run(stub: Arc<Stub>, prepare: impl FnOnce(&Layout)) -> Running {
     let layout = Layout::new(&cfg.state_dir);
     layout.create_dirs().unwrap();
     prepare(&layout);
-    let (actor, handle) = Actor::start(Arc::new(cfg), stub, CancellationToken::new())
-        .await
-        .unwrap();
+    let (actor, handle) = Actor::start(
+        Arc::new(cfg),
+        stub,
+        Arc::new(crate::sandbox::Sandbox::off()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let events = handle.subscribe();
     tokio::spawn(actor.run());
     Running {

@@ -114,6 +114,13 @@ impl<S: Supervisord> Actor<S> {
 
         let dir = self.layout.demo_dir(name);
         std::fs::create_dir(&dir).map_err(|e| internal("creating the demo folder", e))?;
+        if let Err(e) = self.sandbox.prepare_demo_dir(&dir) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(internal(
+                "giving the demo folder to the sandbox's account",
+                e,
+            ));
+        }
         let record = DemoRecord {
             app: req.app.clone(),
             port: Some(port),
@@ -171,6 +178,7 @@ impl<S: Supervisord> Actor<S> {
             timeout: Duration::from_secs(self.cfg.deploy_timeout_secs),
             log: self.layout.deploy_log(name),
             pgid_file: self.layout.deploy_pgid(name),
+            sandbox: self.sandbox.clone(),
         })
     }
 

@@ -8,6 +8,7 @@ use tracing::{info, warn};
 use crate::actor::vhosts::apache_error;
 use crate::actor::{sup_error, Actor};
 use crate::apache;
+use crate::apache_policy::{self, Policy};
 use crate::supervisor::rpc::codes;
 use crate::supervisor::Supervisord;
 
@@ -39,6 +40,27 @@ impl<S: Supervisord> Actor<S> {
         result
     }
 
+    /// Holds a demo's `apache2.conf` to what a vhost of that demo may do
+    /// (`apache_policy`); returns the text checked.
+    fn policy_check(&self, name: &str) -> Result<String, ProtocolError> {
+        let demo_dir = self.layout.demo_dir(name);
+        let mine: Vec<u16> = self.state.demos[name].record.port.into_iter().collect();
+        let others: Vec<u16> = self
+            .state
+            .demos
+            .iter()
+            .filter(|(n, _)| n.as_str() != name)
+            .filter_map(|(_, d)| d.record.port)
+            .collect();
+        let policy = Policy {
+            demo_dir: &demo_dir,
+            ports: &mine,
+            others: &others,
+        };
+        apache_policy::check_file(&self.layout.vhost(name), &policy)
+            .map_err(|e| ProtocolError::new(ErrorKind::ApacheConfig, e.to_string()))
+    }
+
     async fn start_parts(
         &mut self,
         name: &str,
@@ -56,11 +78,21 @@ impl<S: Supervisord> Actor<S> {
             vec![]
         };
         if enable {
+            // Before Apache reads a byte of it: a refusal names the file, the
+            // line and the rule, never a value another file could have put there.
+            // integration: `apache::enable(layout, name, checked)` writes this
+            // text as Apache's copy; until it lands, the link below is used.
+            let _checked = self.policy_check(name)?;
             // Already linked, it is in the live tree: `apache_apply` tests it there.
             if !already_linked {
-                apache::config_test(&self.layout, &self.cfg, Some(&self.layout.vhost(name)))
-                    .await
-                    .map_err(apache_error)?;
+                apache::config_test(
+                    &self.layout,
+                    &self.cfg,
+                    &self.sandbox,
+                    Some(&self.layout.vhost(name)),
+                )
+                .await
+                .map_err(apache_error)?;
             }
             // Apache's config test passes a port someone else holds, and a
             // graceful reload onto it would take every vhost down with it.
