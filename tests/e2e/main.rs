@@ -8,6 +8,7 @@ mod lifecycle;
 mod logs_watch;
 mod protocol_level;
 mod restart;
+mod sandbox;
 mod seed_apache;
 mod seed_core;
 mod service;
