@@ -8,6 +8,7 @@ use tracing::warn;
 
 use crate::config::Config;
 use crate::layout::Layout;
+use crate::sandbox::Sandbox;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApacheError {
@@ -50,8 +51,24 @@ const TLS_MODULES: &[(&str, &str)] = &[
     ("ssl_module", "mod_ssl.so"),
 ];
 
-pub fn render_main(layout: &Layout, cfg: &Config) -> String {
-    render_main_as(layout, cfg, nix::unistd::geteuid().is_root())
+/// The main config. Apache switches users itself only when showroomd is
+/// root with no account to drop to (never with `Sandbox::for_daemon`).
+pub fn render_main(layout: &Layout, cfg: &Config, sandbox: &Sandbox) -> String {
+    let switch_user = sandbox.run_as.is_none() && nix::unistd::geteuid().is_root();
+    render_main_as(layout, cfg, switch_user)
+}
+
+/// The argv supervisord runs the shared Apache with: in its sandbox, the
+/// demos and its own folder read-only, its run and log folders writable.
+pub fn command(layout: &Layout, cfg: &Config, sandbox: &Sandbox) -> Vec<String> {
+    sandbox.apache_argv(
+        &layout.demos(),
+        &layout.apache_dir(),
+        &layout.apache_run(),
+        &layout.apache_logs(),
+        &cfg.apache_bin,
+        &layout.apache_conf(),
+    )
 }
 
 /// The main config; `switch_user`: Apache is started as root and switches
@@ -124,6 +141,7 @@ pub fn render_main_as(layout: &Layout, cfg: &Config, switch_user: bool) -> Strin
 pub async fn config_test(
     layout: &Layout,
     cfg: &Config,
+    sandbox: &Sandbox,
     extra: Option<&Path>,
 ) -> Result<(), ApacheError> {
     let mut args: Vec<std::ffi::OsString> = vec![
@@ -135,15 +153,26 @@ pub async fn config_test(
         args.push("-c".into());
         args.push(format!("Include \"{}\"", extra.display()).into());
     }
-    run_config_test(cfg, args).await
+    run_config_test(cfg, sandbox, args).await
 }
 
+/// Runs `apache2 ARGS` as the sandbox's account: the test reads a demo's
+/// file, and root must never be the one to.
 async fn run_config_test(
     cfg: &Config,
+    sandbox: &Sandbox,
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Result<(), ApacheError> {
-    let out = tokio::process::Command::new(&cfg.apache_bin)
-        .args(args)
+    let mut argv: Vec<std::ffi::OsString> = sandbox
+        .drop_privileges()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    argv.push(cfg.apache_bin.clone().into());
+    argv.extend(args);
+    let program = argv.remove(0);
+    let out = tokio::process::Command::new(&program)
+        .args(argv)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -151,7 +180,7 @@ async fn run_config_test(
         .output()
         .await
         .map_err(|source| ApacheError::Spawn {
-            bin: cfg.apache_bin.display().to_string(),
+            bin: program.to_string_lossy().into_owned(),
             source,
         })?;
     if out.status.success() {
@@ -174,11 +203,13 @@ const CANDIDATE: &str = "SHOWROOM_FRONTDOOR_CANDIDATE";
 async fn config_test_with(
     layout: &Layout,
     cfg: &Config,
+    sandbox: &Sandbox,
     define: &str,
     file: &Path,
 ) -> Result<(), ApacheError> {
     run_config_test(
         cfg,
+        sandbox,
         [
             "-t".into(),
             "-f".into(),
@@ -197,9 +228,10 @@ async fn config_test_with(
 pub async fn config_test_alone(
     layout: &Layout,
     cfg: &Config,
+    sandbox: &Sandbox,
     vhost: &Path,
 ) -> Result<(), ApacheError> {
-    config_test_with(layout, cfg, ALONE, vhost).await
+    config_test_with(layout, cfg, sandbox, ALONE, vhost).await
 }
 
 /// Runs Apache's config test on the live tree with `candidate` in place of
@@ -207,9 +239,10 @@ pub async fn config_test_alone(
 pub async fn config_test_front_door(
     layout: &Layout,
     cfg: &Config,
+    sandbox: &Sandbox,
     candidate: &Path,
 ) -> Result<(), ApacheError> {
-    config_test_with(layout, cfg, CANDIDATE, candidate).await
+    config_test_with(layout, cfg, sandbox, CANDIDATE, candidate).await
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApacheError + '_ {
@@ -328,11 +361,15 @@ pub fn prune_taken_ports(layout: &Layout) -> Vec<(String, String)> {
 /// refuses on their own (what a copy names may have changed since it was
 /// checked).
 /// Returns what it disabled, with Apache's words.
-pub async fn prune_rejected(layout: &Layout, cfg: &Config) -> Vec<(String, String)> {
+pub async fn prune_rejected(
+    layout: &Layout,
+    cfg: &Config,
+    sandbox: &Sandbox,
+) -> Vec<(String, String)> {
     let mut disabled = Vec::new();
     for name in linked_names(layout) {
         if let Err(ApacheError::Rejected(msg)) =
-            config_test_alone(layout, cfg, &layout.apache_link(&name)).await
+            config_test_alone(layout, cfg, sandbox, &layout.apache_link(&name)).await
         {
             prune(layout, &name, msg, &mut disabled);
         }

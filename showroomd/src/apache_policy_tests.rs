@@ -319,12 +319,8 @@ fn the_real_apache_serves_a_seed_demo_unprivileged_and_leaves_no_worker() {
     };
     sandbox
         .secure_state(
-            &[
-                layout.root(),
-                &layout.demos(),
-                &layout.apache_dir(),
-                &layout.apache_links(),
-            ],
+            &[layout.root(), &layout.demos()],
+            &[&layout.apache_dir(), &layout.apache_links()],
             &[&layout.apache_run(), &layout.apache_logs()],
             &[&layout.logs(), &layout.supervisor_dir(), &layout.trash()],
         )
@@ -385,14 +381,7 @@ fn the_real_apache_serves_a_seed_demo_unprivileged_and_leaves_no_worker() {
     );
 
     let run = || {
-        let argv = sandbox.apache_argv(
-            &layout.demos(),
-            &layout.apache_dir(),
-            &layout.apache_run(),
-            &layout.apache_logs(),
-            &cfg.apache_bin,
-            &layout.apache_conf(),
-        );
+        let argv = crate::apache::command(&layout, &cfg, &sandbox);
         let mut child = Command::new(&argv[0]).args(&argv[1..]).spawn().unwrap();
         let served = wait_until(Duration::from_secs(10), || {
             get(port).is_some_and(|r| r.contains("hello from a"))

@@ -43,7 +43,7 @@ pub struct Config {
     pub operator_group: Option<String>,
     /// How long in-flight requests may run on at shutdown before deploys are cut short.
     pub shutdown_grace_secs: u64,
-    /// Demos, deploy scripts and Apache run in bubblewrap (see docs/sandbox.md);
+    /// Demos, deploy scripts and Apache run in bubblewrap (see docs/ARCHITECTURE.md, "The sandbox");
     /// false only for a host where it cannot work.
     pub sandbox: bool,
     /// As root, the unprivileged account they run as instead (sandbox or not).
@@ -172,6 +172,14 @@ impl Config {
                 "port range {}..={} is empty or starts at 0",
                 self.port_min,
                 self.port_max
+            );
+        }
+        // As root, Apache and the demos run as `sandbox_user`, which cannot bind below 1024.
+        if self.port_min < 1024 && nix::unistd::geteuid().is_root() {
+            bail!(
+                "port_min {} is below 1024: demos and Apache run as the unprivileged `sandbox_user` {:?}, which cannot listen there",
+                self.port_min,
+                self.sandbox_user
             );
         }
         if self.max_deploy_jobs == 0 {

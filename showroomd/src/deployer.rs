@@ -114,6 +114,8 @@ pub struct Job {
     /// Holds the script's process group while it runs, so that a showroomd
     /// killed mid-deploy can end the script at its next start.
     pub pgid_file: PathBuf,
+    /// The script runs in the demo's sandbox (`Sandbox::deploy_argv`).
+    pub sandbox: std::sync::Arc<crate::sandbox::Sandbox>,
 }
 
 #[derive(Debug)]
@@ -156,8 +158,11 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
         Ok(w) => w,
         Err(e) => return Outcome::failed(format!("could not make a pipe: {e}"), vec![]),
     };
-    let mut cmd = tokio::process::Command::new("bash");
-    cmd.arg(&job.script)
+    // Forked from this async task's worker thread, which lives as long as
+    // the runtime: bwrap's --die-with-parent follows that thread.
+    let argv = job.sandbox.deploy_argv(&job.cwd, &job.script);
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..])
         .current_dir(&job.cwd)
         .env_clear()
         .envs(passthrough_env())
@@ -172,7 +177,7 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
     drop(cmd);
     let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => return Outcome::failed(format!("could not run bash: {e}"), vec![]),
+        Err(e) => return Outcome::failed(format!("could not run {}: {e}", argv[0]), vec![]),
     };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     if let Some(pgid) = pgid {
@@ -227,11 +232,19 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
         }
     }
     // The script's whole process group goes: a job leaves nothing running.
+    // In the sandbox, a `setsid` child left the group: its PID namespace
+    // goes with bwrap, and the job ends once it has.
+    let init = child
+        .id()
+        .and_then(|id| crate::sandbox::sandbox_init(&job.sandbox, id));
     if let Some(pgid) = pgid {
         let _ = killpg(pgid, Signal::SIGKILL);
     }
     if status.is_none() {
         status = Some(child.wait().await);
+    }
+    if !crate::sandbox::wait_gone(init, Duration::from_secs(5)).await {
+        tracing::warn!(script = %job.script.display(), "the deploy script's sandbox outlived it by 5 s");
     }
     let _ = std::fs::remove_file(&job.pgid_file);
     let tail = out.finish(ended_by.as_deref()).await;
@@ -595,6 +608,7 @@ mod tests {
             log: d.path().join("log"),
             log_max_bytes: 1 << 20,
             pgid_file: d.path().join("pgid"),
+            sandbox: std::sync::Arc::new(crate::sandbox::Sandbox::off()),
         };
         let outcome = run(job, tx, CancellationToken::new()).await;
         let mut lines = vec![];
@@ -756,6 +770,7 @@ mod tests {
             log: d.path().join("log"),
             log_max_bytes: 64 * 1024,
             pgid_file: d.path().join("pgid"),
+            sandbox: std::sync::Arc::new(crate::sandbox::Sandbox::off()),
         };
         let o = run(job, tx, CancellationToken::new()).await;
         assert!(o.success, "{o:?}");

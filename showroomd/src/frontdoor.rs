@@ -398,7 +398,12 @@ fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> FrontDoorErr
 /// Writes the pages, and the config when it changed, after Apache's config
 /// test passed on it in place of the live one. A config Apache refuses is
 /// never put live: the error carries Apache's words, the old one stays.
-pub async fn stage(layout: &Layout, cfg: &Config, r: &Rendered) -> Result<Staged, FrontDoorError> {
+pub async fn stage(
+    layout: &Layout,
+    cfg: &Config,
+    sandbox: &crate::sandbox::Sandbox,
+    r: &Rendered,
+) -> Result<Staged, FrontDoorError> {
     let pages = layout.frontdoor_pages();
     std::fs::create_dir_all(&pages).map_err(io_err(&pages))?;
     let mut changed = false;
@@ -416,7 +421,7 @@ pub async fn stage(layout: &Layout, cfg: &Config, r: &Rendered) -> Result<Staged
     }
     let candidate = layout.frontdoor_candidate();
     store::write_atomic(&candidate, r.conf.as_bytes())?;
-    if let Err(e) = apache::config_test_front_door(layout, cfg, &candidate).await {
+    if let Err(e) = apache::config_test_front_door(layout, cfg, sandbox, &candidate).await {
         let _ = std::fs::remove_file(&candidate);
         return Err(e.into());
     }

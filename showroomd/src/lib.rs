@@ -39,6 +39,12 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
     // Before any repair: a second daemon must find the first and change nothing.
     listener::ensure_unused(&cfg.socket)?;
     let _state_lock = store::lock_state(&layout::Layout::new(&cfg.state_dir))?;
+    // Checked (`Sandbox::probe`) once the state folder is secured, before supervisord starts.
+    let sandbox =
+        sandbox::Sandbox::for_daemon(cfg.sandbox, &cfg.state_dir, &cfg.socket, &cfg.sandbox_user)
+            .context("setting up the sandbox")?;
+    info!("{}", sandbox.describe());
+    let sandbox = Arc::new(sandbox);
     let cfg = Arc::new(cfg);
     let access = Arc::new(access::Access::new(cfg.operator_group.as_deref())?);
     let socket_gid = match &cfg.socket_group {
@@ -64,11 +70,15 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         );
     }
     let conns = listener::Connections::new(max_connections);
+    // Made before the sandboxes, which hide it (`listener::bind` made it too late).
+    if let Some(dir) = cfg.socket.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let jobs_cancel = CancellationToken::new();
     let layout = layout::Layout::new(&cfg.state_dir);
     let sup = supervisor::Supervisor::new(layout.supervisor_socket());
     let (actor, handle) =
-        actor::Actor::start(cfg.clone(), sup.clone(), jobs_cancel.clone()).await?;
+        actor::Actor::start(cfg.clone(), sup.clone(), sandbox, jobs_cancel.clone()).await?;
     let actor_task = tokio::spawn(actor.run());
     let listener = listener::bind(&cfg.socket, cfg.socket_mode, socket_gid)?;
 

@@ -1,7 +1,7 @@
 //! The sandbox every demo process, deploy script and the shared Apache run in: bubblewrap's argv, the unprivileged account, the start-up probe.
 //!
 //! Pure argv builders: the caller (the actor, supervisord's program sections)
-//! decides when to run them. See docs/sandbox.md for what is allowed and why.
+//! decides when to run them. See docs/ARCHITECTURE.md, "The sandbox", for what is allowed and why.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
@@ -102,6 +102,18 @@ pub struct Spec<'a> {
 }
 
 impl Sandbox {
+    /// No sandbox and no account change: programs run as showroomd does.
+    /// For tests of the parts around it.
+    pub fn off() -> Sandbox {
+        Sandbox {
+            enabled: false,
+            bwrap: PathBuf::from(DEFAULT_BWRAP),
+            setpriv: PathBuf::from(DEFAULT_SETPRIV),
+            hidden: vec![],
+            run_as: None,
+        }
+    }
+
     /// The daemon's sandbox: hides `state_dir`, the socket's folder,
     /// /run/showroom, and (as another user than root) the runtime and home
     /// folders, whose user sockets (D-Bus, systemd --user) would let a demo
@@ -129,6 +141,11 @@ impl Sandbox {
                 hidden.push(PathBuf::from(home));
             }
         }
+        // bwrap cannot make a mount point in the read-only host: an absent
+        // folder has nothing to hide. The state folder and the socket's are
+        // made before any sandbox starts.
+        let must = [state_dir, socket.parent().unwrap_or(state_dir)];
+        hidden.retain(|d| must.contains(&d.as_path()) || d.is_dir());
         let run_as = if root {
             Some(Account::by_name(account)?)
         } else {
@@ -312,19 +329,27 @@ impl Sandbox {
     /// The modes of the state folder's parts: readable by showroom's user and
     /// group only. `group_traversable` are the folders an unprivileged bwrap
     /// must pass through to bind a demo's folder (the state folder, `demos/`,
-    /// Apache's folder); as root they get the account's group. `owned` (Apache's
-    /// run and log folders) become the account's. `private` are 0700.
+    /// Apache's folder); as root they get the account's group. `shared` are
+    /// the same and setgid: what showroomd writes there (Apache's config, the
+    /// vhosts it includes) takes the account's group, so that Apache, running
+    /// as the account, reads it under a 027 umask. `owned` (Apache's run and
+    /// log folders) become the account's. `private` are 0700.
     pub fn secure_state(
         &self,
         group_traversable: &[&Path],
+        shared: &[&Path],
         owned: &[&Path],
         private: &[&Path],
     ) -> Result<(), SandboxError> {
-        for d in group_traversable {
+        let modes = group_traversable
+            .iter()
+            .map(|d| (d, 0o750))
+            .chain(shared.iter().map(|d| (d, 0o2750)));
+        for (d, mode) in modes {
             if let Some(a) = self.run_as {
                 std::os::unix::fs::chown(d, None, Some(a.gid)).map_err(io(d))?;
             }
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o750)).map_err(io(d))?;
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode)).map_err(io(d))?;
         }
         for d in owned {
             if let Some(a) = self.run_as {
@@ -408,6 +433,33 @@ pub fn main_pid(bwrap_pid: i32) -> Option<i32> {
     let mut it = children.split_whitespace();
     let first = it.next()?.parse().ok()?;
     it.next().is_none().then_some(first)
+}
+
+/// Waits until the sandbox of `bwrap_pid` (`sandbox_init`) is gone: its
+/// PID 1 exits only once the kernel has ended every process in it, so that
+/// a stop or a killed deploy answers only when nothing of it runs.
+pub async fn wait_gone(init: Option<i32>, limit: std::time::Duration) -> bool {
+    let Some(pid) = init else {
+        return true;
+    };
+    let gone = async || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                == Some("Z")
+        })
+    };
+    crate::wait::until(limit, std::time::Duration::from_millis(10), gone).await
+}
+
+/// The host pid of PID 1 of the sandbox bwrap `bwrap_pid` made, when the
+/// sandbox is on: what `wait_gone` waits for.
+pub fn sandbox_init(sandbox: &Sandbox, bwrap_pid: u32) -> Option<i32> {
+    sandbox
+        .enabled
+        .then(|| i32::try_from(bwrap_pid).ok().and_then(main_pid))
+        .flatten()
 }
 
 /// Processes left by a showroom from before the sandbox (or a supervisord

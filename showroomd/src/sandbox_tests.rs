@@ -107,7 +107,13 @@ fn the_daemon_hides_its_state_socket_and_runtime_folders() {
         "nobody",
     )
     .unwrap();
-    for p in ["/srv/state", "/srv/sock", "/run/showroom"] {
+    assert_eq!(
+        s.hidden.contains(&PathBuf::from("/run/showroom")),
+        Path::new("/run/showroom").is_dir(),
+        "hidden when it exists: {:?}",
+        s.hidden
+    );
+    for p in ["/srv/state", "/srv/sock"] {
         assert!(
             s.hidden.contains(&PathBuf::from(p)),
             "{p} in {:?}",
@@ -226,7 +232,7 @@ fn world() -> World {
     std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let sandbox = sandbox(vec![state.clone(), sock_dir.clone()]);
     sandbox
-        .secure_state(&[&state, &demos], &[], &[&sock_dir])
+        .secure_state(&[&state, &demos], &[], &[], &[&sock_dir])
         .unwrap();
     sandbox.prepare_demo_dir(&a).unwrap();
     sandbox.prepare_demo_dir(&b).unwrap();

@@ -48,7 +48,7 @@ impl Sup {
         };
         std::fs::write(
             layout.supervisord_conf(),
-            render_main_with(&layout, &cfg, &opts),
+            render_main_with(&layout, &cfg, &showroomd::sandbox::Sandbox::off(), &opts).unwrap(),
         )
         .unwrap();
         let sections = BTreeMap::from([("flaky".to_owned(), FLAKY.to_owned())]);

@@ -73,7 +73,11 @@ impl Front {
         let layout = Layout::new(&cfg.state_dir);
         layout.create_dirs().unwrap();
         // As showroomd writes it at start: the front door's is included from it.
-        std::fs::write(layout.apache_conf(), apache::render_main(&layout, &cfg)).unwrap();
+        std::fs::write(
+            layout.apache_conf(),
+            apache::render_main(&layout, &cfg, &showroomd::sandbox::Sandbox::off()),
+        )
+        .unwrap();
         let settings = Settings::from_config(&cfg, &layout).expect("the front door is on");
         Front {
             dir,
@@ -126,7 +130,12 @@ impl Front {
             .enable_all()
             .build()
             .unwrap();
-        let staged = rt.block_on(frontdoor::stage(&self.layout, &self.cfg, &rendered))?;
+        let staged = rt.block_on(frontdoor::stage(
+            &self.layout,
+            &self.cfg,
+            &showroomd::sandbox::Sandbox::off(),
+            &rendered,
+        ))?;
         if staged == Staged::Reload && self.apache.is_some() {
             self.reload();
             frontdoor::tidy(&self.layout, &rendered)?;

@@ -677,13 +677,15 @@ pub fn stop_showroom_in(root: &Path, state: &Path) {
     if let Some(pid) = supervisord {
         terminate(pid, Duration::from_secs(20));
     }
+    // In the sandbox Apache is PID 1 of its namespace and its pid file says 1.
     let apache_pid = std::fs::read_to_string(state.join("apache/run/apache2.pid"))
         .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok());
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|p| *p > 1);
     if let Some(pid) = apache_pid {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
-    for comm in ["sleep", "apache2", "python3", "bash", "sh"] {
+    for comm in ["bwrap", "sleep", "apache2", "python3", "bash", "sh"] {
         for pid in processes_inside(root, comm) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }

@@ -12,6 +12,7 @@ mod logs_watch;
 mod nothing_lost;
 mod protocol_level;
 mod restart;
+mod sandbox;
 mod seed_apache;
 mod seed_core;
 mod service;

@@ -37,7 +37,14 @@ fn sigterm_and_restart_leave_running_demos_running() {
 
 #[test]
 fn a_deploy_cut_short_by_a_crash_is_rolled_back_at_the_next_start() {
-    let mut s = Showroom::with_apps(21000, &["slow"]);
+    // Without the sandbox the script outlives the daemon (with it, it dies
+    // with it: sandbox.rs): the next start must find and end it.
+    let mut s = Showroom::with(crate::harness::Options {
+        port_min: Some(21000),
+        extra_apps: vec!["slow"],
+        extra_config: "sandbox = false\n".into(),
+        ..Default::default()
+    });
     s.ok(&["deploy", "test1", "kept"]);
     let mut deploy = std::process::Command::new(crate::harness::bin("showroomctl"))
         .arg("--socket")
@@ -56,6 +63,7 @@ fn a_deploy_cut_short_by_a_crash_is_rolled_back_at_the_next_start() {
                 .unwrap()
                 .iter()
                 .any(|d| d["status"] == "DEPLOYING")
+                && !s.processes_inside("sleep").is_empty()
         },
     );
     let record = std::fs::read_to_string(s.state.join("demos/cut/demo.conf")).unwrap();

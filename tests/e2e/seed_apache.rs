@@ -255,7 +255,7 @@ fn a_vhost_rewritten_after_its_start_keeps_its_checked_copy_and_a_taken_port_is_
     // but Apache serves the copy checked at its start.
     std::fs::write(
         s.state.join("demos/c/apache2.conf"),
-        "Listen 1\n<VirtualHost *:1>\n    BrokenOnPurpose on\n</VirtualHost>\n",
+        format!("Listen {pc}\n<VirtualHost *:{pc}>\n    BrokenOnPurpose on\n</VirtualHost>\n"),
     )
     .unwrap();
     s.ok(&["stop", "a"]);

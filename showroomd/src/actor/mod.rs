@@ -40,6 +40,7 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::deployer;
 use crate::layout::Layout;
+use crate::sandbox::Sandbox;
 use crate::supervisor::{RpcError, Supervisor, Supervisord};
 
 use state::State;
@@ -168,6 +169,8 @@ pub struct Actor<S = Supervisor> {
     clock: Clock,
     /// Demos whose expiry failed, and when (epoch seconds) it is tried again.
     expiry_retry: HashMap<String, u64>,
+    /// How demos, deploy scripts and Apache are run.
+    sandbox: Arc<Sandbox>,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -193,14 +196,20 @@ impl<S: Supervisord> Actor<S> {
     pub async fn start(
         cfg: Arc<Config>,
         sup: S,
+        sandbox: Arc<Sandbox>,
         jobs_cancel: CancellationToken,
     ) -> anyhow::Result<(Actor<S>, Handle)> {
-        let (mut actor, handle) = Self::new(cfg, sup, jobs_cancel);
+        let (mut actor, handle) = Self::new(cfg, sup, sandbox, jobs_cancel);
         actor.recover().await?;
         Ok((actor, handle))
     }
 
-    fn new(cfg: Arc<Config>, sup: S, jobs_cancel: CancellationToken) -> (Actor<S>, Handle) {
+    fn new(
+        cfg: Arc<Config>,
+        sup: S,
+        sandbox: Arc<Sandbox>,
+        jobs_cancel: CancellationToken,
+    ) -> (Actor<S>, Handle) {
         let layout = Layout::new(&cfg.state_dir);
         let (tx, inbox) = mpsc::channel(256);
         let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot::default()));
@@ -218,6 +227,7 @@ impl<S: Supervisord> Actor<S> {
             jobs_cancel,
             clock: Arc::new(crate::store::now_secs),
             expiry_retry: HashMap::new(),
+            sandbox,
         };
         let handle = Handle {
             tx,

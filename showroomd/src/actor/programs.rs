@@ -25,7 +25,8 @@ impl<S: Supervisord> Actor<S> {
             let Some(port) = d.record.port.filter(|_| d.has_process) else {
                 continue;
             };
-            let text = render_program(&self.layout, &self.cfg, name, port);
+            let text = render_program(&self.layout, &self.cfg, &self.sandbox, name, port)
+                .map_err(|e| internal("writing the supervisord program section", e))?;
             if let Err(e) = store::write_if_changed(&self.layout.program_section_copy(name), &text)
             {
                 warn!(demo = %name, error = %e, "cannot write the copy of its program section");

@@ -1,14 +1,14 @@
 //! The repairs at start: what a crash left half done is rolled back or finished, supervisord brought up, its groups and Apache brought in line with the folders and links.
 
-use std::os::unix::fs::PermissionsExt;
-
 use anyhow::Context;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
 use super::Actor;
 use crate::store::{self, DemoRecord, Phase};
 use crate::supervisor::Supervisord;
-use crate::{apache, deployer};
+use crate::{apache, deployer, sandbox};
 
 /// What the start makes of one demo folder, from its deploy marker, its
 /// record and (only when the record cannot be read) the copy in its folder.
@@ -126,13 +126,24 @@ impl<S: Supervisord> Actor<S> {
     /// Repairs what a crash left half done, then brings supervisord up.
     pub(super) async fn recover(&mut self) -> anyhow::Result<()> {
         let layout = self.layout.clone();
+        // Nothing showroomd writes is for other users: they read through the
+        // socket. Apache's files take the account's group (`secure_state`).
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o027));
         layout
             .create_dirs()
             .with_context(|| format!("creating the state folder {}", layout.root().display()))?;
-        // Apache (running as www-data when showroomd is root) must reach the demos' files.
-        for d in [layout.root().to_path_buf(), layout.demos()] {
-            let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755));
-        }
+        self.sandbox
+            .secure_state(
+                &[layout.root(), &layout.demos()],
+                &[&layout.apache_dir(), &layout.apache_links()],
+                &[&layout.apache_run(), &layout.apache_logs()],
+                &[&layout.logs(), &layout.supervisor_dir(), &layout.trash()],
+            )
+            .context("securing the state folder")?;
+        // Here, not at the first demo: a host that cannot sandbox says so now.
+        self.sandbox
+            .probe(&layout.root().join("sandbox-probe"))
+            .context("the sandbox cannot be set up on this host")?;
         let trashed = store::empty_trash(&layout)?;
         if trashed > 0 {
             warn!(
@@ -142,11 +153,11 @@ impl<S: Supervisord> Actor<S> {
         }
         store::write_if_changed(
             &layout.supervisord_conf(),
-            &crate::supervisor::config::render_main(&layout, &self.cfg),
+            &crate::supervisor::config::render_main(&layout, &self.cfg, &self.sandbox)?,
         )?;
         store::write_if_changed(
             &layout.apache_conf(),
-            &apache::render_main(&layout, &self.cfg),
+            &apache::render_main(&layout, &self.cfg, &self.sandbox),
         )?;
 
         // No deploy runs yet (the state lock is ours): every noted process
@@ -164,6 +175,7 @@ impl<S: Supervisord> Actor<S> {
             );
         }
         let rolled_back = self.load_demos().await?;
+        self.end_strays().await;
         for link in apache::linked_names(&layout) {
             if self.state.is_leftover_link(&link) {
                 warn!(link = %link, "removing an Apache link whose demo is gone");
@@ -210,6 +222,37 @@ impl<S: Supervisord> Actor<S> {
             layout.root().display()
         );
         Ok(())
+    }
+
+    /// Ends what a supervisord that is gone left running of showroom's (a
+    /// demo or Apache from before the sandbox, or with `sandbox = false`):
+    /// a second copy would hold the ports. What a live supervisord runs stays.
+    pub(super) async fn end_strays(&mut self) {
+        let keep = if self.sup.state().await.is_ok() {
+            let pid = std::fs::read_to_string(self.layout.supervisord_pid())
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok());
+            if pid.is_none() {
+                warn!("supervisord answers but its pid file cannot be read: not looking for leftover processes");
+                return;
+            }
+            pid
+        } else {
+            None
+        };
+        for pid in sandbox::strays(&self.layout.demos(), &self.layout.apache_conf(), keep) {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .unwrap_or_default();
+            match kill(Pid::from_raw(pid), Signal::SIGKILL) {
+                Ok(()) => {
+                    warn!(pid, command = %cmd.trim_end(), "killed a process left running by a supervisord that is gone")
+                }
+                Err(e) => {
+                    warn!(pid, error = %e, "cannot kill a process left by a supervisord that is gone")
+                }
+            }
+        }
     }
 
     /// Reads every demo folder into the state table, rolling back the
@@ -278,6 +321,10 @@ impl<S: Supervisord> Actor<S> {
                     (record, Some(problem))
                 }
             };
+            // A folder from before the sandbox becomes the account's.
+            if let Err(e) = self.sandbox.prepare_demo_dir(&layout.demo_dir(&name)) {
+                warn!(demo = %name, error = %e, "cannot give the demo's folder to the sandbox's account");
+            }
             let mut view = self.load_view(&name, record);
             view.problem = problem;
             self.state.demos.insert(name, view);

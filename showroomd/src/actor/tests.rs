@@ -212,9 +212,14 @@ async fn run_with(
     let layout = Layout::new(&cfg.state_dir);
     layout.create_dirs().unwrap();
     prepare(&layout);
-    let (mut actor, handle) = Actor::start(Arc::new(cfg), stub, CancellationToken::new())
-        .await
-        .unwrap();
+    let (mut actor, handle) = Actor::start(
+        Arc::new(cfg),
+        stub,
+        Arc::new(crate::sandbox::Sandbox::off()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let started = tokio::time::Instant::now();
     actor.clock = Arc::new(move || T0 + started.elapsed().as_secs());
     let events = handle.subscribe();
@@ -401,7 +406,14 @@ async fn a_lost_or_damaged_record_keeps_the_demo_and_its_port() {
             put_demo(l, name, Phase::Installed);
             sections.insert(
                 name.to_owned(),
-                crate::supervisor::config::render_program(l, &cfg, name, port),
+                crate::supervisor::config::render_program(
+                    l,
+                    &cfg,
+                    &crate::sandbox::Sandbox::off(),
+                    name,
+                    port,
+                )
+                .unwrap(),
             );
         }
         std::fs::write(

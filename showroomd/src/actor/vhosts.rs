@@ -90,11 +90,12 @@ impl<S: Supervisord> Actor<S> {
         }
         let mut tested = false;
         if !apache::linked_names(&self.layout).is_empty() {
-            tested = apache::config_test(&self.layout, &self.cfg, None)
+            tested = apache::config_test(&self.layout, &self.cfg, &self.sandbox, None)
                 .await
                 .is_ok();
             if !tested {
-                disabled.extend(apache::prune_rejected(&self.layout, &self.cfg).await);
+                disabled
+                    .extend(apache::prune_rejected(&self.layout, &self.cfg, &self.sandbox).await);
             }
         }
         for (name, _) in &disabled {
@@ -102,6 +103,44 @@ impl<S: Supervisord> Actor<S> {
         }
         self.apache_serve(state, tested).await?;
         Ok(disabled)
+    }
+
+    /// Apache's graceful reload (SIGUSR1 to its master). In the sandbox,
+    /// supervisord's pid is bwrap's, which does not forward signals and dies
+    /// of USR1: the signal goes to Apache, PID 1 of the sandbox, directly.
+    async fn apache_graceful(&mut self) -> Result<(), ProtocolError> {
+        if !self.sandbox.enabled {
+            return self
+                .sup
+                .signal_process(APACHE_PROGRAM, "USR1")
+                .await
+                .map_err(sup_error);
+        }
+        let bwrap = self
+            .sup
+            .process_info(APACHE_PROGRAM)
+            .await
+            .map_err(sup_error)?
+            .pid;
+        let master = i32::try_from(bwrap)
+            .ok()
+            .and_then(crate::sandbox::main_pid)
+            .ok_or_else(|| {
+                ProtocolError::new(
+                    ErrorKind::Internal,
+                    format!("cannot find Apache's master in its sandbox (bwrap pid {bwrap})"),
+                )
+            })?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(master),
+            nix::sys::signal::Signal::SIGUSR1,
+        )
+        .map_err(|e| {
+            ProtocolError::new(
+                ErrorKind::Internal,
+                format!("signalling Apache's master (pid {master}) to reload: {e}"),
+            )
+        })
     }
 
     /// Stops, reloads or starts Apache for the links now in place.
@@ -125,15 +164,12 @@ impl<S: Supervisord> Actor<S> {
             return Ok(());
         }
         if !tested {
-            apache::config_test(&self.layout, &self.cfg, None)
+            apache::config_test(&self.layout, &self.cfg, &self.sandbox, None)
                 .await
                 .map_err(apache_error)?;
         }
         if state == Some(DemoStatus::Running) {
-            self.sup
-                .signal_process(APACHE_PROGRAM, "USR1")
-                .await
-                .map_err(sup_error)?;
+            self.apache_graceful().await?;
             info!(vhosts = links.len(), "Apache reloaded gracefully");
         } else {
             match self.sup.start_process(APACHE_PROGRAM).await {

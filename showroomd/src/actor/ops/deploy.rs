@@ -173,6 +173,14 @@ impl<S: Supervisord> Actor<S> {
             let _ = store::unmark_deploying(&self.layout, name);
             return Err(internal("creating the demo folder", e));
         }
+        if let Err(e) = self.sandbox.prepare_demo_dir(&dir) {
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = store::unmark_deploying(&self.layout, name);
+            return Err(internal(
+                "giving the demo folder to the sandbox's account",
+                e,
+            ));
+        }
         let record = DemoRecord {
             app: app.to_owned(),
             port: Some(port),
@@ -222,6 +230,7 @@ impl<S: Supervisord> Actor<S> {
             log: self.layout.deploy_log(name),
             pgid_file: self.layout.deploy_pgid(name),
             log_max_bytes: self.cfg.deploy_log_max_bytes,
+            sandbox: self.sandbox.clone(),
         }
     }
 

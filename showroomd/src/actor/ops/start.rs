@@ -8,6 +8,7 @@ use tracing::{info, warn};
 use crate::actor::vhosts::apache_error;
 use crate::actor::{sup_error, Actor};
 use crate::apache::{self, ApacheError};
+use crate::apache_policy::{self, Policy};
 use crate::supervisor::rpc::codes;
 use crate::supervisor::Supervisord;
 
@@ -48,6 +49,31 @@ impl<S: Supervisord> Actor<S> {
             }
         }
         result
+    }
+
+    /// Holds a demo's `apache2.conf` to what a vhost of that demo may do
+    /// (`apache_policy`); returns the text checked.
+    fn policy_check(&self, name: &str) -> Result<String, ProtocolError> {
+        let demo_dir = self.layout.demo_dir(name);
+        let mine: Vec<u16> = self.state.demos[name].record.port.into_iter().collect();
+        let others: Vec<u16> = self
+            .state
+            .demos
+            .iter()
+            .filter(|(n, _)| n.as_str() != name)
+            .filter_map(|(_, d)| d.record.port)
+            .collect();
+        let policy = Policy {
+            demo_dir: &demo_dir,
+            ports: &mine,
+            others: &others,
+        };
+        apache_policy::check_file(&self.layout.vhost(name), &policy).map_err(|e| {
+            ProtocolError::new(
+                ErrorKind::ApacheConfig,
+                format!("the virtual host of demo {name} is refused: {e}"),
+            )
+        })
     }
 
     async fn start_parts(
@@ -154,17 +180,13 @@ impl<S: Supervisord> Actor<S> {
         Ok(Response::Done)
     }
 
-    /// The demo's vhost as Apache will get it, read once: what is checked
-    /// and tested is what is enabled (start and restore both take it here).
+    /// The demo's vhost as Apache will get it, read once and held to the
+    /// policy before Apache reads a byte of it (start and restore both take
+    /// it here): what is checked and tested is what is enabled. A refusal
+    /// names the file, the line and the rule, never a value another file
+    /// could have put there.
     pub(in crate::actor) fn vhost_text(&self, name: &str) -> Result<String, ProtocolError> {
-        let path = self.layout.vhost(name);
-        std::fs::read_to_string(&path).map_err(|e| {
-            ProtocolError::new(
-                ErrorKind::ApacheConfig,
-                format!("cannot read the virtual host of demo {name}"),
-            )
-            .with_detail(format!("{}: {e}", path.display()))
-        })
+        self.policy_check(name)
     }
 
     /// Tests a vhost about to be enabled, with the ones enabled already. A
@@ -176,12 +198,15 @@ impl<S: Supervisord> Actor<S> {
         let staged = apache::stage(&self.layout, name, text).map_err(apache_error)?;
         let mut pruned = false;
         loop {
-            let msg = match apache::config_test(&self.layout, &self.cfg, Some(&staged)).await {
-                Ok(()) => return Ok(()),
-                Err(ApacheError::Rejected(msg)) => msg,
-                Err(e) => return Err(apache_error(e)),
-            };
-            if apache::config_test(&self.layout, &self.cfg, None)
+            let msg =
+                match apache::config_test(&self.layout, &self.cfg, &self.sandbox, Some(&staged))
+                    .await
+                {
+                    Ok(()) => return Ok(()),
+                    Err(ApacheError::Rejected(msg)) => msg,
+                    Err(e) => return Err(apache_error(e)),
+                };
+            if apache::config_test(&self.layout, &self.cfg, &self.sandbox, None)
                 .await
                 .is_ok()
             {
@@ -198,7 +223,8 @@ impl<S: Supervisord> Actor<S> {
                 )
                 .with_detail(msg));
             }
-            for (other, why) in apache::prune_rejected(&self.layout, &self.cfg).await {
+            for (other, why) in apache::prune_rejected(&self.layout, &self.cfg, &self.sandbox).await
+            {
                 warn!(demo = %other, reason = %why, starting = name, "disabled an enabled vhost Apache now refuses, so that {name} can start");
                 self.state.set_linked(&other, false);
             }

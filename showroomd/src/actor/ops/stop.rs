@@ -7,6 +7,7 @@ use tracing::{info, warn};
 
 use crate::actor::{sup_error, Actor};
 use crate::apache;
+use crate::sandbox;
 use crate::supervisor::Supervisord;
 
 impl<S: Supervisord> Actor<S> {
@@ -31,8 +32,19 @@ impl<S: Supervisord> Actor<S> {
     pub(super) async fn stop_parts(&mut self, name: &str) -> Result<(), ProtocolError> {
         let demo = self.state.installed(name)?;
         if demo.has_process {
-            // stopasgroup/killasgroup in its section take its children along.
+            let init = match self.sup.process_info(name).await {
+                Ok(i) if i.pid > 0 => sandbox::sandbox_init(&self.sandbox, i.pid),
+                _ => None,
+            };
+            // stopasgroup/killasgroup in its section take its children along;
+            // in the sandbox, its PID namespace does, just after bwrap dies.
             self.stop_program(name).await.map_err(sup_error)?;
+            if !sandbox::wait_gone(init, Duration::from_secs(5)).await {
+                warn!(
+                    demo = name,
+                    "processes of its sandbox still run 5 s after its stop"
+                );
+            }
             self.apply_stale_section(name).await?;
         }
         // The ports Apache serves are the enabled copy's, gone once unlinked.

@@ -8,6 +8,8 @@ use crate::supervisor::Supervisord;
 
 impl<S: Supervisord> Actor<S> {
     pub(in crate::actor) async fn supervisor_start(&mut self) -> Result<Response, ProtocolError> {
+        // A supervisord killed outright may have left its programs behind.
+        self.end_strays().await;
         let started = self
             .sup
             .start_daemon(&self.layout, &self.cfg)
