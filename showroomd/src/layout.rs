@@ -109,9 +109,11 @@ impl Layout {
     /// Where a vhost is put to be tested before it is enabled: outside
     /// Apache's include, and the very text that will be enabled.
     pub fn apache_staged(&self, name: &str) -> PathBuf {
-        self.apache_dir()
-            .join("staged")
-            .join(format!("{name}.conf"))
+        self.apache_staged_dir().join(format!("{name}.conf"))
+    }
+    /// Vhosts about to be enabled, for Apache's config test.
+    pub fn apache_staged_dir(&self) -> PathBuf {
+        self.apache_dir().join("staged")
     }
     pub fn apache_run(&self) -> PathBuf {
         self.apache_dir().join("run")
@@ -154,7 +156,8 @@ impl Layout {
             self.demos(),
             self.records(),
             self.deploying(),
-            self.apache_dir().join("staged"),
+            self.apache_staged_dir(),
+            self.frontdoor_pages(),
             self.trash(),
             self.supervisor_logs(),
             self.apache_links(),

@@ -135,7 +135,15 @@ impl<S: Supervisord> Actor<S> {
         self.sandbox
             .secure_state(
                 &[layout.root(), &layout.demos()],
-                &[&layout.apache_dir(), &layout.apache_links()],
+                // Apache (the account) reads these: its config, the enabled
+                // and staged vhost copies, the front door's config and pages.
+                &[
+                    &layout.apache_dir(),
+                    &layout.apache_links(),
+                    &layout.apache_staged_dir(),
+                    &layout.frontdoor_dir(),
+                    &layout.frontdoor_pages(),
+                ],
                 &[&layout.apache_run(), &layout.apache_logs()],
                 &[&layout.logs(), &layout.supervisor_dir(), &layout.trash()],
             )
