@@ -112,6 +112,9 @@ pub struct DemoInfo {
     /// Seconds since the Unix epoch.
     pub created: u64,
     pub params: Vec<(String, String)>,
+    /// The front door's address of it, `http(s)://NAME.DOMAIN[:PORT]/`;
+    /// None with the front door off or a name that is no host name.
+    pub url: Option<String>,
 }
 
 /// The status words of the seed.

@@ -522,6 +522,7 @@ mod tests {
             comment: "hello".into(),
             created: 0,
             params: vec![("password".into(), "SECRET-VALUE".into())],
+            url: None,
         };
         let s = settings(80, None);
         let r = render(&s, &[FrontDemo::from(&info)]);

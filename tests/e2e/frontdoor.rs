@@ -34,6 +34,7 @@ fn info(name: &str, port: u16, status: DemoStatus, comment: &str) -> DemoInfo {
         comment: comment.into(),
         created: 1_764_039_845,
         params: vec![("token".into(), "SECRET-TOKEN".into())],
+        url: None,
     }
 }
 

@@ -40,6 +40,9 @@ pub async fn run(
                         d.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                         d.name
                     ));
+                    if let Some(url) = &d.url {
+                        output::say(&format!("once started, served at {url}"));
+                    }
                 }
                 return Ok(ExitCode::SUCCESS);
             }

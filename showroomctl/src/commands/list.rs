@@ -22,6 +22,7 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "comment": d.comment,
         "created": output::rfc3339(d.created),
         "params": params,
+        "url": d.url,
     })
 }
 
@@ -45,11 +46,12 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
                     d.status.to_string(),
                     output::rfc3339(d.created),
                     d.comment.clone(),
+                    d.url.clone().unwrap_or_else(|| "-".into()),
                 ]
             })
             .collect();
         output::table(
-            &["NAME", "APP", "PORT", "STATUS", "CREATED", "COMMENT"],
+            &["NAME", "APP", "PORT", "STATUS", "CREATED", "COMMENT", "URL"],
             &rows,
         );
     }

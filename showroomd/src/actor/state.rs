@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use protocol::{CleanupRequest, DemoInfo, DemoStatus, ErrorKind, Event, EventKind, ProtocolError};
 
+use crate::frontdoor::{self, Settings};
 use crate::status::{self, Parts};
 use crate::store::{self, DemoRecord, Phase};
 use crate::supervisor::config::APACHE_PROGRAM;
@@ -27,7 +28,8 @@ pub struct DemoView {
 }
 
 impl DemoView {
-    pub fn info(&self, name: &str) -> DemoInfo {
+    /// As `list` shows it; `front`: the front door's settings, for its URL.
+    pub fn info(&self, name: &str, front: Option<&Settings>) -> DemoInfo {
         DemoInfo {
             name: name.to_owned(),
             app: self.record.app.clone(),
@@ -41,6 +43,7 @@ impl DemoView {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            url: front.and_then(|s| frontdoor::url_for(s, name)),
         }
     }
 
@@ -70,11 +73,16 @@ pub struct Snapshot {
     pub supervisor_up: bool,
     /// Programs the poller watches closely (starting, backing off, just started).
     pub hot: Vec<String>,
+    /// The front door's settings; None when it is off.
+    pub front: Option<Settings>,
 }
 
 impl Snapshot {
     pub fn list(&self) -> Vec<DemoInfo> {
-        self.demos.iter().map(|(n, d)| d.info(n)).collect()
+        self.demos
+            .iter()
+            .map(|(n, d)| d.info(n, self.front.as_ref()))
+            .collect()
     }
 }
 
@@ -141,6 +149,8 @@ pub struct State {
     stale_sections: HashSet<String>,
     /// Until when a program counts as just started.
     hot_until: HashMap<String, Instant>,
+    /// The front door's settings, given to each snapshot; None when it is off.
+    pub front: Option<Settings>,
     /// What was published last: events are the differences from it.
     published: Arc<Snapshot>,
 }
@@ -214,6 +224,13 @@ impl State {
     /// Apache's state in supervisord, as last read.
     pub fn apache(&self) -> Option<DemoStatus> {
         self.proc(APACHE_PROGRAM)
+    }
+
+    /// Whether some demo's process runs, as last read.
+    pub fn any_process_running(&self) -> bool {
+        self.demos
+            .iter()
+            .any(|(n, d)| d.has_process && self.proc(n) == Some(DemoStatus::Running))
     }
 
     pub fn mark_hot(&mut self, program: &str, now: Instant) {
@@ -330,6 +347,7 @@ impl State {
             demos: self.demos.clone(),
             supervisor_up: up,
             hot,
+            front: self.front.clone(),
         };
         if *self.published == snap {
             return None;

@@ -232,7 +232,7 @@ impl<S: Supervisord> Actor<S> {
         }
         self.state.demos.insert(name.to_owned(), view);
         self.publish();
-        Ok(self.state.demos[name].info(name))
+        Ok(self.state.demos[name].info(name, self.state.front.as_ref()))
     }
 
     /// Removes every trace of a deploy: its supervisord group, its folder, its reservation.
