@@ -101,6 +101,8 @@ pub struct Showroom {
 pub struct Options {
     /// None keeps showroomd's default (20000), as the seed expects.
     pub port_min: Option<u16>,
+    /// None: 99 above `port_min`.
+    pub port_max: Option<u16>,
     /// Fixture scripts from `fixtures/extra` besides the seed's.
     pub extra_apps: Vec<&'static str>,
     /// Scripts shipped in the checkout's `demos/` (`static`, `pyhttp`...) besides the seed's.
@@ -110,18 +112,23 @@ pub struct Options {
     /// Faster than showroomd's defaults (200 ms, 30 s), so tests see changes soon.
     pub poll_moving_ms: u64,
     pub sweep_secs: u64,
+    /// The front door's HTTP port; 0 (the default here, not showroomd's)
+    /// keeps it off, so that tests running side by side never share one.
+    pub front_port: u16,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             port_min: None,
+            port_max: None,
             extra_apps: vec![],
             shipped_apps: vec![],
             extra_config: String::new(),
             deploy_timeout_secs: 60,
             poll_moving_ms: 100,
             sweep_secs: 3,
+            front_port: 0,
         }
     }
 }
@@ -180,11 +187,12 @@ impl Showroom {
         let socket = dir.path().join("showroomd.sock");
         let config = dir.path().join("showroomd.toml");
         let mut toml = format!(
-            "state_dir = {:?}\nsocket = {:?}\nscripts_dir = {:?}\npoll_moving_ms = {}\nsweep_secs = {}\ndeploy_timeout_secs = {}\nshutdown_grace_secs = 5\n",
-            state, socket, scripts, opts.poll_moving_ms, opts.sweep_secs, opts.deploy_timeout_secs
+            "state_dir = {:?}\nsocket = {:?}\nscripts_dir = {:?}\npoll_moving_ms = {}\nsweep_secs = {}\ndeploy_timeout_secs = {}\nshutdown_grace_secs = 5\nfront_port = {}\n",
+            state, socket, scripts, opts.poll_moving_ms, opts.sweep_secs, opts.deploy_timeout_secs, opts.front_port
         );
         if let Some(p) = opts.port_min {
-            toml += &format!("port_min = {p}\nport_max = {}\n", p + 99);
+            let max = opts.port_max.unwrap_or(p + 99);
+            toml += &format!("port_min = {p}\nport_max = {max}\n");
         }
         toml += &opts.extra_config;
         std::fs::write(&config, toml).unwrap();

@@ -127,6 +127,7 @@ pub struct Actor<S = Supervisor> {
     deploy_slots: Arc<Semaphore>,
     /// Cancelled when deploys still running at shutdown must be cut short.
     jobs_cancel: CancellationToken,
+    front: vhosts::FrontDoor,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -161,6 +162,8 @@ impl<S: Supervisord> Actor<S> {
 
     fn new(cfg: Arc<Config>, sup: S, jobs_cancel: CancellationToken) -> (Actor<S>, Handle) {
         let layout = Layout::new(&cfg.state_dir);
+        let mut state = State::default();
+        state.front = crate::frontdoor::Settings::from_config(&cfg, &layout);
         let (tx, inbox) = mpsc::channel(256);
         let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot::default()));
         let (events, _) = broadcast::channel(1024);
@@ -169,12 +172,13 @@ impl<S: Supervisord> Actor<S> {
             cfg,
             layout,
             sup,
-            state: State::default(),
+            state,
             snapshot_tx,
             events: events.clone(),
             inbox,
             self_tx: tx.downgrade(),
             jobs_cancel,
+            front: vhosts::FrontDoor::default(),
         };
         let handle = Handle {
             tx,
@@ -186,6 +190,7 @@ impl<S: Supervisord> Actor<S> {
 
     /// Serves the inbox until every handle is gone.
     pub async fn run(mut self) {
+        self.front_door_sync().await;
         while let Some(msg) = self.inbox.recv().await {
             match msg {
                 Msg::Command(cmd, reply) => {
@@ -197,21 +202,31 @@ impl<S: Supervisord> Actor<S> {
                         Command::SupervisorStop => self.supervisor_stop().await,
                         Command::Cleanup(req) => self.cleanup(req).await,
                     };
+                    // Before the answer: a started demo is then served by name.
+                    self.front_door_sync().await;
                     let _ = reply.send(result);
                 }
-                Msg::Deploy(req, progress, reply) => self.deploy_begin(req, progress, reply).await,
+                Msg::Deploy(req, progress, reply) => {
+                    self.deploy_begin(req, progress, reply).await;
+                    self.front_door_sync().await;
+                }
                 Msg::DeployDone {
                     name,
                     outcome,
                     reply,
                 } => {
                     let result = self.deploy_end(&name, outcome).await;
+                    self.front_door_sync().await;
                     let _ = reply.send(result);
                 }
                 Msg::Observed(o) => {
                     let events = self.state.observed(o, Instant::now());
                     self.send(events);
                     self.publish();
+                    // Readings come in bursts: the front door follows the last one.
+                    if self.inbox.is_empty() {
+                        self.front_door_sync().await;
+                    }
                 }
             }
         }
