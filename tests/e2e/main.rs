@@ -4,6 +4,7 @@ mod harness;
 
 mod bad_input;
 mod cleanup;
+mod front_door_live;
 mod frontdoor;
 mod lifecycle;
 mod logs_watch;
