@@ -1,6 +1,6 @@
-//! Benchmarks on the real components, each reported as a ratio against a baseline run in the same invocation: `showroomctl list` against `supervisorctl status` with 100 demos, a vhost start with 20 vhosts served (against Apache's config test), showroomd's memory and idle CPU (against no demos).
+//! Benchmarks on the real components, each reported as a ratio against a baseline run in the same invocation: `showroomctl list` against `supervisorctl status` with 100 demos, a vhost start with 20 vhosts served (against Apache's config test), showroomd's memory and idle CPU (against no demos), and with the front door serving 20 demos the first 200 through a started demo's name (against through its port).
 //!
-//! Run with `bash tests/bench.sh` (it builds the release binaries first). `BENCH_RUNS` sets the runs per figure (default 15).
+//! Run with `bash tests/bench.sh` (it builds the release binaries first). `BENCH_RUNS` sets the runs per figure (default 15); `BENCH_ONLY=list|vhost|frontdoor` runs one section.
 
 // A report printed for a person: stdout is where it belongs.
 #![allow(clippy::print_stdout)]
@@ -11,7 +11,7 @@ mod harness;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{http_get, Hammer, Options, Showroom};
+use harness::{http_get, http_get_host, Hammer, Options, Showroom};
 
 fn runs() -> usize {
     std::env::var("BENCH_RUNS")
@@ -263,10 +263,95 @@ fn vhost_start_with_20_served() {
     );
 }
 
+/// Polls `host` on `port` from `t0` until it answers 200 with `needle`; how long that took.
+fn first_200(port: u16, host: &str, needle: &str, t0: Instant) -> Duration {
+    while !matches!(http_get_host(port, host, "/"), Some((200, ref b)) if b.contains(needle)) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{host} never served {needle}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    t0.elapsed()
+}
+
+fn front_door_with_20_served() {
+    let front = 23399;
+    let s = Showroom::with(Options {
+        port_min: Some(23300),
+        port_max: Some(23398),
+        front_port: front,
+        ..Options::default()
+    });
+    for i in 0..20 {
+        let name = format!("v{i:02}");
+        s.ok(&["deploy", "testapache", &name]);
+        s.ok(&["start", &name]);
+    }
+    s.ok(&["deploy", "testapache", "probe"]);
+    let probe = s.port_of("probe");
+    let probe_host = format!("probe.localhost:{front}");
+    let hammered = s.port_of("v00");
+    let by_name = Hammer::by_name(front, &format!("v00.localhost:{front}"));
+    let by_port = Hammer::start(hammered);
+    let (mut via_port, mut via_name, mut answered) = (vec![], vec![], vec![]);
+    for _ in 0..runs() {
+        let t0 = Instant::now();
+        // Both watched at once from the same instant: one run, two figures.
+        let (port_t, name_t) = std::thread::scope(|sc| {
+            let p = sc.spawn(|| first_200(probe, "localhost", "probe", t0));
+            let n = sc.spawn(|| first_200(front, &probe_host, "probe", t0));
+            s.ok(&["start", "probe"]);
+            answered.push(t0.elapsed());
+            (p.join().unwrap(), n.join().unwrap())
+        });
+        via_port.push(port_t);
+        via_name.push(name_t);
+        s.ok(&["stop", "probe"]);
+    }
+    let (name_ok, name_failed) = by_name.finish();
+    let (port_ok, port_failed) = by_port.finish();
+    let (via_port, via_name, answered) = (median(via_port), median(via_name), median(answered));
+    println!(
+        "## The front door serving 20 demos: a 21st started, median of {} runs",
+        runs()
+    );
+    println!("| figure | wall time | ratio to through its port |");
+    println!("| --- | --- | --- |");
+    println!(
+        "| start probe to first 200 through its port (baseline) | {} | 1.00 |",
+        ms(via_port)
+    );
+    println!(
+        "| start probe to first 200 through its name | {} | {:.2} |",
+        ms(via_name),
+        via_name.as_secs_f64() / via_port.as_secs_f64()
+    );
+    println!(
+        "| showroomctl start probe (until it answers) | {} | {:.2} |",
+        ms(answered),
+        answered.as_secs_f64() / via_port.as_secs_f64()
+    );
+    println!();
+    println!(
+        "Requests to v00 during the {n} starts and {n} stops of probe: through its name {name_ok} answered 200, {name_failed} failed; through its port {port_ok} answered 200, {port_failed} failed.",
+        n = runs()
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to filter.
     harness::require_tools();
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let run = |section: &str| only.is_empty() || only == section;
     println!("# showroom benchmarks (real supervisord, real Apache, release binaries)\n");
-    list_against_supervisorctl();
-    vhost_start_with_20_served();
+    if run("list") {
+        list_against_supervisorctl();
+    }
+    if run("vhost") {
+        vhost_start_with_20_served();
+    }
+    if run("frontdoor") {
+        front_door_with_20_served();
+    }
 }

@@ -725,6 +725,12 @@ pub struct Hammer {
 
 impl Hammer {
     pub fn start(port: u16) -> Hammer {
+        Hammer::by_name(port, "localhost")
+    }
+
+    /// Asks for `host` (the front door's NAME.DOMAIN[:PORT]) on `port`.
+    pub fn by_name(port: u16, host: &str) -> Hammer {
+        let host = host.to_owned();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
@@ -735,7 +741,7 @@ impl Hammer {
                 && ok + failed < 1_000_000
                 && t0.elapsed() < Duration::from_secs(300)
             {
-                match http_get(port, "/") {
+                match http_get_host(port, &host, "/") {
                     Some((200, _)) => ok += 1,
                     _ => failed += 1,
                 }
@@ -766,9 +772,14 @@ impl Drop for Hammer {
 
 /// A plain HTTP GET on 127.0.0.1:port: the status code and body, or None when nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_get_host(port, "localhost", path)
+}
+
+/// The same, asking for `host`.
+pub fn http_get_host(port: u16, host: &str, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
