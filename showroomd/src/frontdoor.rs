@@ -196,11 +196,14 @@ fn render_vhosts(s: &Settings, port: u16, proto: &str, ssl: &str, demos: &[Front
         match d.port.filter(|_| serves(d.status)) {
             // retry=0: a demo that comes back is reached at once, not after
             // the minute Apache would otherwise hold its failure against it.
+            // disablereuse: a pooled connection the demo closes (a graceful
+            // reload of Apache when the demo is a vhost, a keep-alive timeout)
+            // as a request is sent on it is a 502 for that request.
             Some(p) => {
                 let _ = write!(
                     out,
                     "    ProxyPreserveHost On\n    RequestHeader set X-Forwarded-Proto \"{proto}\"\n    \
-                     ProxyPass / http://127.0.0.1:{p}/ retry=0 upgrade=websocket\n    \
+                     ProxyPass / http://127.0.0.1:{p}/ retry=0 disablereuse=On upgrade=websocket\n    \
                      ProxyPassReverse / http://127.0.0.1:{p}/\n</VirtualHost>\n"
                 );
             }
@@ -554,7 +557,9 @@ mod tests {
             index_at < up_at,
             "the index's vhost comes first: Apache's default"
         );
-        assert!(conf.contains("ProxyPass / http://127.0.0.1:20001/ retry=0 upgrade=websocket"));
+        assert!(conf.contains(
+            "ProxyPass / http://127.0.0.1:20001/ retry=0 disablereuse=On upgrade=websocket"
+        ));
         assert!(conf.contains("X-Forwarded-Proto \"http\""));
         assert!(conf.contains("ServerName down.demo.example"));
         assert!(conf.contains("ErrorDocument 503 /stopped-down.html"));

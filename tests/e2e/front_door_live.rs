@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::frontdoor::{
-    artefacts, assert_stopped_page, chromium, curl, echoed, require, screenshot, wildcard_cert,
-    ws_echo, Got,
+    artefacts, assert_stopped_page, chromium, curl, echoed, get_by_name, require, screenshot,
+    wildcard_cert, ws_echo, Got,
 };
 use crate::harness::{fixtures, http_get, Options, Showroom};
 
@@ -335,4 +335,52 @@ fn front_door_live_port_taken_leaves_the_demos_their_own_ports() {
     let got = answers(&s, &url_of(&s, "site"), 200, &[]);
     assert_eq!(got.body.trim(), "hello from site");
     assert_eq!(s.log_count("the front door's ports are free again"), 1);
+}
+
+/// Ports 29290-29298: a vhost demo asked by name without pause while another
+/// starts and stops five times (each time its vhost and the front door are
+/// reloaded): no request is lost, even with the demo served by Apache itself
+/// behind the front door.
+#[test]
+fn front_door_live_reloads_drop_no_request_by_name() {
+    let front = 29298;
+    let s = Showroom::with(Options {
+        port_min: Some(29290),
+        port_max: Some(29297),
+        front_port: front,
+        ..Options::default()
+    });
+    for name in ["steady", "mover"] {
+        s.ok(&["deploy", "testapache", name]);
+    }
+    s.ok(&["start", "steady"]);
+    let host = format!("steady.localhost:{front}");
+    answers(&s, &format!("http://{host}/"), 200, &[]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match get_by_name(front, &host) {
+                    Ok(200) => ok += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    for _ in 0..5 {
+        s.ok(&["start", "mover"]);
+        s.ok(&["stop", "mover"]);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = hammer.join().unwrap();
+    assert!(ok > 20, "only {ok} requests went through");
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {failed:?}",
+        failed.len(),
+        ok as usize + failed.len()
+    );
 }
