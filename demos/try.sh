@@ -47,9 +47,13 @@ if [ "$("$ctl" status hello)" = DESTROYED ]; then
     "$ctl" deploy static hello --param title="Hello from showroom" --comment "the sample demo"
 fi
 [ "$("$ctl" status hello)" = RUNNING ] || "$ctl" start hello
-port=$("$ctl" list --json | python3 -c 'import json,sys; print(next(d["port"] for d in json.load(sys.stdin) if d["name"]=="hello"))')
+read -r port url < <("$ctl" list --json | python3 -c 'import json,sys; d=next(d for d in json.load(sys.stdin) if d["name"]=="hello"); print(d["port"], d["url"] or "")')
 curl -fsS "http://localhost:$port/" >/dev/null
 "$ctl" list
 echo
 echo "The sample demo is served at: http://localhost:$port/"
+if [ -n "$url" ]; then
+    # Down when the front port is taken by another program (see showroomd's log).
+    echo "and through the front door at: $url"
+fi
 echo "Drive it with $ctl (list, stop hello, destroy hello, available, watch...)."

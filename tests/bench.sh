@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The benchmarks (real supervisord, real Apache, release binaries); figures
 # are ratios against baselines measured in the same run. BENCH_RUNS=N for
-# more or fewer runs per figure (default 15). BENCH_N=N (default 30) is the
-# number of demos issue 11's figures are measured at, against 10:
-# BENCH_N=1000 takes about an hour while deploys cost O(N²).
-# supervisord's own reload, sweep and idle cost: tests/bench_reload.sh.
+# more or fewer runs per figure (default 15); BENCH_ONLY=list|vhost|frontdoor|scale|abuse
+# for one section (the same as `cargo bench -p showroom-tests --bench ops -- WORD`).
+# BENCH_N=N (default 30) is the number of demos issue 11's figures are measured at,
+# against 10. supervisord's own reload, sweep and idle cost: tests/bench_reload.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
 cargo build --release --workspace --bins --locked
-cargo bench -p showroom-tests --bench ops --locked
+cargo bench -p showroom-tests --bench ops --locked -- ${BENCH_ONLY:-}

@@ -178,6 +178,9 @@ pub struct DemoInfo {
     /// How long its deploy (or clone) took, in milliseconds: milliseconds
     /// rather than fractional seconds keep the message `Eq`.
     pub deploy_ms: Option<u64>,
+    /// The front door's address of it, `http(s)://NAME.DOMAIN[:PORT]/`;
+    /// None with the front door off or a name that is no host name.
+    pub url: Option<String>,
 }
 
 /// Whether the operator last asked a demo to run or to stop.

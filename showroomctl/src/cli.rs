@@ -29,7 +29,7 @@ pub enum Cmd {
     /// Apps that can be deployed, with their params
     #[command(after_help = "Example:\n  showroomctl available --json")]
     Available,
-    /// Installed demos: name, app, port, status, wanted state, expiry, deploy time, comment
+    /// Installed demos: name, app, port, status, wanted state, expiry, deploy time, comment, front-door URL
     #[command(
         after_help = "Example:\n  showroomctl list --json | jq '.[] | select(.status == \"FATAL\") | .name'"
     )]

@@ -126,9 +126,10 @@ impl Default for Config {
             sandbox: true,
             sandbox_user: crate::sandbox::DEFAULT_ACCOUNT.into(),
             domain: "localhost".into(),
-            // Below 1024 only root may listen.
-            front_port: if root { 80 } else { 8080 },
-            tls_port: if root { 443 } else { 8443 },
+            // Apache never runs as root, and below 1024 only root may listen
+            // (unless the host lowers net.ipv4.ip_unprivileged_port_start).
+            front_port: 8080,
+            tls_port: 8443,
             tls_cert: None,
             tls_key: None,
             deploy_log_max_bytes: 4 << 20,

@@ -1,10 +1,10 @@
-//! Benchmarks on the real components, each reported as a ratio against a baseline run in the same invocation: `showroomctl list` against `supervisorctl status` with 100 demos, a vhost start with 20 vhosts served (against Apache's config test), showroomd's memory and idle CPU (against no demos).
+//! Benchmarks on the real components, each reported as a ratio against a baseline run in the same invocation: `showroomctl list` against `supervisorctl status` with 100 demos, a vhost start with 20 vhosts served (against Apache's config test), showroomd's memory and idle CPU (against no demos), and with the front door serving 20 demos the first 200 through a started demo's name (against through its port).
 //!
 //! Then issue 11's figures at N demos (`BENCH_N`, default 30) against the same at 10: a deploy, 20 deploys at once against one, a `stop` sent during that burst against one alone, a crash of a running demo until `watch` shows it, a restart of showroomd until `list` answers, and supervisord's idle CPU.
 //!
 //! Also, under abuse (issue 10): `showroomctl list` and showroomd's memory while 5,000 idle connections are held (against none), and a deploy whose script prints one 1 MB line (against one that prints nothing).
 //!
-//! Run with `bash tests/bench.sh` (it builds the release binaries first); `cargo bench -p showroom-tests --bench ops -- WORD` runs only the figures whose name has WORD (`list`, `vhost`, `scale`, `abuse`; `bash tests/bench_abuse.sh` is `-- abuse`). `BENCH_RUNS` sets the runs per figure (default 15).
+//! Run with `bash tests/bench.sh` (it builds the release binaries first); `cargo bench -p showroom-tests --bench ops -- WORD` runs only the figures whose name has WORD (`list`, `vhost`, `frontdoor`, `scale`, `abuse`; `bash tests/bench_abuse.sh` is `-- abuse`). `BENCH_RUNS` sets the runs per figure (default 15).
 
 // A report printed for a person: stdout is where it belongs.
 #![allow(clippy::print_stdout)]
@@ -15,7 +15,7 @@ mod harness;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{hold_connections, http_get, Hammer, Options, Showroom};
+use harness::{hold_connections, http_get, http_get_host, Hammer, Options, Showroom};
 
 fn runs() -> usize {
     std::env::var("BENCH_RUNS")
@@ -573,6 +573,82 @@ fn held_connections_and_long_lines() {
     println!();
 }
 
+/// Polls `host` on `port` from `t0` until it answers 200 with `needle`; how long that took.
+fn first_200(port: u16, host: &str, needle: &str, t0: Instant) -> Duration {
+    while !matches!(http_get_host(port, host, "/"), Some((200, ref b)) if b.contains(needle)) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{host} never served {needle}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    t0.elapsed()
+}
+
+fn front_door_with_20_served() {
+    let front = 23399;
+    let s = Showroom::with(Options {
+        port_min: Some(23300),
+        port_max: Some(23398),
+        front_port: front,
+        ..Options::default()
+    });
+    for i in 0..20 {
+        let name = format!("v{i:02}");
+        s.ok(&["deploy", "testapache", &name]);
+        s.ok(&["start", &name]);
+    }
+    s.ok(&["deploy", "testapache", "probe"]);
+    let probe = s.port_of("probe");
+    let probe_host = format!("probe.localhost:{front}");
+    let hammered = s.port_of("v00");
+    let by_name = Hammer::by_name(front, &format!("v00.localhost:{front}"));
+    let by_port = Hammer::start(hammered);
+    let (mut via_port, mut via_name, mut answered) = (vec![], vec![], vec![]);
+    for _ in 0..runs() {
+        let t0 = Instant::now();
+        // Both watched at once from the same instant: one run, two figures.
+        let (port_t, name_t) = std::thread::scope(|sc| {
+            let p = sc.spawn(|| first_200(probe, "localhost", "probe", t0));
+            let n = sc.spawn(|| first_200(front, &probe_host, "probe", t0));
+            s.ok(&["start", "probe"]);
+            answered.push(t0.elapsed());
+            (p.join().unwrap(), n.join().unwrap())
+        });
+        via_port.push(port_t);
+        via_name.push(name_t);
+        s.ok(&["stop", "probe"]);
+    }
+    let (name_ok, name_failed) = by_name.finish();
+    let (port_ok, port_failed) = by_port.finish();
+    let (via_port, via_name, answered) = (median(via_port), median(via_name), median(answered));
+    println!(
+        "## The front door serving 20 demos: a 21st started, median of {} runs",
+        runs()
+    );
+    println!("| figure | wall time | ratio to through its port |");
+    println!("| --- | --- | --- |");
+    println!(
+        "| start probe to first 200 through its port (baseline) | {} | 1.00 |",
+        ms(via_port)
+    );
+    println!(
+        "| start probe to first 200 through its name | {} | {:.2} |",
+        ms(via_name),
+        via_name.as_secs_f64() / via_port.as_secs_f64()
+    );
+    println!(
+        "| showroomctl start probe (until it answers) | {} | {:.2} |",
+        ms(answered),
+        answered.as_secs_f64() / via_port.as_secs_f64()
+    );
+    println!();
+    println!(
+        "Requests to v00 during the {n} starts and {n} stops of probe: through its name {name_ok} answered 200, {name_failed} failed; through its port {port_ok} answered 200, {port_failed} failed.",
+        n = runs()
+    );
+}
+
 fn main() {
     harness::require_tools();
     println!("# showroom benchmarks (real supervisord, real Apache, release binaries)\n");
@@ -583,11 +659,12 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wanted = |name: &str| words.is_empty() || words.iter().any(|w| name.contains(w.as_str()));
-    let benches: [(&str, fn()); 4] = [
+    let benches: [(&str, fn()); 5] = [
         ("list", list_against_supervisorctl),
         ("vhost", vhost_start_with_20_served),
         ("scale", scale_figures),
         ("abuse", held_connections_and_long_lines),
+        ("frontdoor", front_door_with_20_served),
     ];
     for (name, f) in benches {
         if wanted(name) {

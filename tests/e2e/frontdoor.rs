@@ -17,7 +17,7 @@ use showroomd::{apache, Config};
 use crate::harness::{fixtures, installed, tail, terminate, test_dir, Bg, Reaper, Stream};
 
 /// Fails loudly when a tool these tests drive is missing.
-fn require(tools: &[(&str, &str)]) {
+pub(crate) fn require(tools: &[(&str, &str)]) {
     for (tool, package) in tools {
         let found = installed(tool);
         assert!(found, "{tool} is required by the front door's tests: apt-get install {package} (tests/setup.sh does)");
@@ -38,6 +38,7 @@ fn info(name: &str, port: u16, status: DemoStatus, comment: &str) -> DemoInfo {
         wanted: Default::default(),
         expires_at: None,
         deploy_ms: None,
+        url: None,
     }
 }
 
@@ -212,12 +213,12 @@ impl Drop for Front {
     }
 }
 
-fn port_answers(port: u16) -> bool {
+pub(crate) fn port_answers(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 #[track_caller]
-fn wait_port(port: u16, up: bool) {
+pub(crate) fn wait_port(port: u16, up: bool) {
     let t0 = Instant::now();
     while port_answers(port) != up {
         assert!(
@@ -230,15 +231,15 @@ fn wait_port(port: u16, up: bool) {
 }
 
 /// What curl got: the status, the body, where a redirect points.
-struct Got {
-    code: u16,
-    body: String,
-    location: String,
+pub(crate) struct Got {
+    pub code: u16,
+    pub body: String,
+    pub location: String,
 }
 
 /// Runs curl for real (it resolves NAME.localhost to loopback by itself).
 #[track_caller]
-fn curl(url: &str, extra: &[&str]) -> Got {
+pub(crate) fn curl(url: &str, extra: &[&str]) -> Got {
     let out = Command::new("curl")
         .args([
             "-sS",
@@ -271,14 +272,14 @@ fn curl(url: &str, extra: &[&str]) -> Got {
 
 /// The echo app's view of a request: its path and headers.
 #[track_caller]
-fn echoed(got: &Got) -> serde_json::Value {
+pub(crate) fn echoed(got: &Got) -> serde_json::Value {
     assert_eq!(got.code, 200, "{}", got.body);
     serde_json::from_str(&got.body).unwrap_or_else(|e| panic!("{e}: {}", got.body))
 }
 
 /// Runs `cmd` to its end and asserts it succeeded; its stdout.
 #[track_caller]
-fn run(cmd: &mut Command) -> String {
+pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -294,7 +295,7 @@ fn run(cmd: &mut Command) -> String {
 
 /// The echo app's answer to one WebSocket message through the front door.
 #[track_caller]
-fn ws_echo(port: u16, host: &str, message: &str, cafile: Option<&Path>) -> String {
+pub(crate) fn ws_echo(port: u16, host: &str, message: &str, cafile: Option<&Path>) -> String {
     let mut cmd = Command::new("python3");
     cmd.arg(fixtures().join("frontdoor/echo_app.py")).args([
         "ws",
@@ -308,7 +309,17 @@ fn ws_echo(port: u16, host: &str, message: &str, cafile: Option<&Path>) -> Strin
     run(&mut cmd).trim().to_owned()
 }
 
-fn assert_no_leak(what: &str, body: &str) {
+/// A 503 with the page of demo `name`, stopped: what it is, how to start it, nothing else.
+#[track_caller]
+pub(crate) fn assert_stopped_page(name: &str, got: &Got) {
+    assert_eq!(got.code, 503, "{}", got.body);
+    let what = format!("{name} is not running (status <b>STOPPED</b>)");
+    assert!(got.body.contains(&what), "{}", got.body);
+    assert!(got.body.contains(&format!("showroomctl start {name}")));
+    assert_no_leak("the stopped page", &got.body);
+}
+
+pub(crate) fn assert_no_leak(what: &str, body: &str) {
     for leak in ["SECRET-TOKEN", "token", "/tmp/"] {
         assert!(!body.contains(leak), "{what} shows {leak:?}:\n{body}");
     }
@@ -353,16 +364,10 @@ fn frontdoor_serves_each_demo_by_name_over_http() {
     );
 
     // Stopped and failed demos: 503 and a page that says so.
-    let got = curl("http://sleepy.localhost:27000/any/path", &[]);
-    assert_eq!(got.code, 503, "{}", got.body);
-    assert!(
-        got.body
-            .contains("sleepy is not running (status <b>STOPPED</b>)"),
-        "{}",
-        got.body
+    assert_stopped_page(
+        "sleepy",
+        &curl("http://sleepy.localhost:27000/any/path", &[]),
     );
-    assert!(got.body.contains("showroomctl start sleepy"));
-    assert_no_leak("the stopped page", &got.body);
     let got = curl("http://later.localhost:27000/", &[]);
     assert_eq!(got.code, 503);
     assert!(got.body.contains("status <b>FATAL</b>"), "{}", got.body);
@@ -491,7 +496,7 @@ fn frontdoor_serves_each_demo_by_name_over_http() {
 }
 
 /// One plain HTTP/1.0 request to the front door naming `host`; its status.
-fn get_by_name(port: u16, host: &str) -> Result<u16, String> {
+pub(crate) fn get_by_name(port: u16, host: &str) -> Result<u16, String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
@@ -505,7 +510,7 @@ fn get_by_name(port: u16, host: &str) -> Result<u16, String> {
 }
 
 /// A self-signed certificate for DOMAIN and *.DOMAIN, made with openssl.
-fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("front.pem"), dir.join("front.key"));
     run(Command::new("openssl")
         .args([
@@ -619,7 +624,7 @@ fn frontdoor_serves_https_and_redirects_http() {
 }
 
 /// Where test artefacts go: `TARGET/test-artefacts/frontdoor/`.
-fn artefacts() -> PathBuf {
+pub(crate) fn artefacts() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // TARGET/debug/deps/e2e-HASH
     let target = exe.ancestors().nth(3).expect("TARGET/<profile>/deps");
@@ -630,7 +635,7 @@ fn artefacts() -> PathBuf {
 
 /// Headless Chromium, its profile inside the test's folder; what it printed.
 #[track_caller]
-fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
+pub(crate) fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
     run(Command::new("timeout")
         .args(["120", "chromium"])
         .args([
@@ -651,7 +656,7 @@ fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
 
 /// A screenshot of `url` at a phone's width, checked to be a PNG of that size.
 #[track_caller]
-fn screenshot(profile: &Path, url: &str, file: &Path) {
+pub(crate) fn screenshot(profile: &Path, url: &str, file: &Path) {
     let _ = std::fs::remove_file(file);
     chromium(
         profile,

@@ -101,6 +101,8 @@ pub struct Showroom {
 pub struct Options {
     /// None keeps showroomd's default (20000), as the seed expects.
     pub port_min: Option<u16>,
+    /// None: 99 above `port_min`.
+    pub port_max: Option<u16>,
     /// Fixture scripts from `fixtures/extra` besides the seed's.
     pub extra_apps: Vec<&'static str>,
     /// Scripts shipped in the checkout's `demos/` (`static`, `pyhttp`...) besides the seed's.
@@ -110,18 +112,23 @@ pub struct Options {
     /// Faster than showroomd's defaults (200 ms, 30 s), so tests see changes soon.
     pub poll_moving_ms: u64,
     pub sweep_secs: u64,
+    /// The front door's HTTP port; 0 (the default here, not showroomd's)
+    /// keeps it off, so that tests running side by side never share one.
+    pub front_port: u16,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             port_min: None,
+            port_max: None,
             extra_apps: vec![],
             shipped_apps: vec![],
             extra_config: String::new(),
             deploy_timeout_secs: 60,
             poll_moving_ms: 100,
             sweep_secs: 3,
+            front_port: 0,
         }
     }
 }
@@ -185,11 +192,12 @@ impl Showroom {
         let socket = dir.path().join("showroomd.sock");
         let config = dir.path().join("showroomd.toml");
         let mut toml = format!(
-            "state_dir = {:?}\nsocket = {:?}\nscripts_dir = {:?}\npoll_moving_ms = {}\nsweep_secs = {}\ndeploy_timeout_secs = {}\nshutdown_grace_secs = 5\n",
-            state, socket, scripts, opts.poll_moving_ms, opts.sweep_secs, opts.deploy_timeout_secs
+            "state_dir = {:?}\nsocket = {:?}\nscripts_dir = {:?}\npoll_moving_ms = {}\nsweep_secs = {}\ndeploy_timeout_secs = {}\nshutdown_grace_secs = 5\nfront_port = {}\n",
+            state, socket, scripts, opts.poll_moving_ms, opts.sweep_secs, opts.deploy_timeout_secs, opts.front_port
         );
         if let Some(p) = opts.port_min {
-            toml += &format!("port_min = {p}\nport_max = {}\n", p + 99);
+            let max = opts.port_max.unwrap_or(p + 99);
+            toml += &format!("port_min = {p}\nport_max = {max}\n");
         }
         toml += &opts.extra_config;
         std::fs::write(&config, toml).unwrap();
@@ -724,6 +732,12 @@ pub struct Hammer {
 
 impl Hammer {
     pub fn start(port: u16) -> Hammer {
+        Hammer::by_name(port, "localhost")
+    }
+
+    /// Asks for `host` (the front door's NAME.DOMAIN[:PORT]) on `port`.
+    pub fn by_name(port: u16, host: &str) -> Hammer {
+        let host = host.to_owned();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
@@ -734,7 +748,7 @@ impl Hammer {
                 && ok + failed < 1_000_000
                 && t0.elapsed() < Duration::from_secs(300)
             {
-                match http_get(port, "/") {
+                match http_get_host(port, &host, "/") {
                     Some((200, _)) => ok += 1,
                     _ => failed += 1,
                 }
@@ -765,9 +779,14 @@ impl Drop for Hammer {
 
 /// A plain HTTP GET on 127.0.0.1:port: the status code and body, or None when nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_get_host(port, "localhost", path)
+}
+
+/// The same, asking for `host`.
+pub fn http_get_host(port: u16, host: &str, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;

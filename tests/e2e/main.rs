@@ -6,6 +6,7 @@ mod abuse;
 mod bad_input;
 mod cleanup;
 mod events;
+mod front_door_live;
 mod frontdoor;
 mod lifecycle;
 mod logs_watch;

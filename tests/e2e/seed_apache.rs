@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{http_get, Hammer, Showroom};
+use crate::harness::{http_get, Hammer, Options, Showroom};
 
 #[track_caller]
 pub(crate) fn serves(port: u16, body: &str) {
@@ -17,10 +17,30 @@ fn silent(port: u16) {
     assert_eq!(http_get(port, "/"), None, "port {port} should not answer");
 }
 
+/// With the front door on, its port the last of the test's hundred: the
+/// seed's checks of Apache's state still hold (Apache runs only while a
+/// vhost is enabled or a demo's process runs).
+fn with_front_door(base: u16) -> Showroom {
+    Showroom::with(Options {
+        port_min: Some(base),
+        port_max: Some(base + 98),
+        front_port: base + 99,
+        ..Options::default()
+    })
+}
+
 #[test]
 fn seed_apache_support() {
-    let s = Showroom::start(22000);
+    apache_support(&Showroom::start(22000));
+}
 
+/// Ports 29300-29399.
+#[test]
+fn seed_apache_support_with_the_front_door_on() {
+    apache_support(&with_front_door(29300));
+}
+
+fn apache_support(s: &Showroom) {
     // A vhost only: its link decides its status.
     s.ok(&["deploy", "testapache", "test"]);
     let port = s.port_of("test");
@@ -114,8 +134,16 @@ fn seed_apache_support() {
 
 #[test]
 fn seed_apache_and_a_process() {
-    let s = Showroom::start(22100);
+    apache_and_a_process(&Showroom::start(22100));
+}
 
+/// Ports 29400-29499.
+#[test]
+fn seed_apache_and_a_process_with_the_front_door_on() {
+    apache_and_a_process(&with_front_door(29400));
+}
+
+fn apache_and_a_process(s: &Showroom) {
     s.ok(&["deploy", "test2", "test2"]);
     s.ok(&["start", "test2"]);
     let port = s.port_of("test2");

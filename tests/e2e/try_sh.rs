@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::frontdoor::curl;
 use crate::harness::{
     bin, http_get, pid_alive, repo_root, stop_showroom_in, terminate, test_dir, Bg, Reaper, Stream,
 };
 
 /// Ports 24100-24199: no other test uses them.
 const PORT_MIN: u16 = 24100;
+/// The last of the test's ports, outside the demos' range below it.
+const FRONT_PORT: u16 = 24199;
 
 struct TryRun {
     dir: tempfile::TempDir,
@@ -32,11 +35,11 @@ impl TryRun {
         std::fs::write(
             &config,
             format!(
-                "state_dir = {:?}\nsocket = {:?}\nscripts_dir = {:?}\nport_min = {PORT_MIN}\nport_max = {}\npoll_moving_ms = 100\nsweep_secs = 3\nshutdown_grace_secs = 5\n",
+                "state_dir = {:?}\nsocket = {:?}\nscripts_dir = {:?}\nport_min = {PORT_MIN}\nport_max = {}\npoll_moving_ms = 100\nsweep_secs = 3\nshutdown_grace_secs = 5\nfront_port = {FRONT_PORT}\n",
                 state,
                 socket,
                 repo_root().join("demos"),
-                PORT_MIN + 99
+                FRONT_PORT - 1
             ),
         )
         .unwrap();
@@ -164,6 +167,15 @@ fn try_sh_starts_showroom_serves_the_sample_demo_and_prints_its_url() {
         )),
         "{all}"
     );
+    // And by name through the front door.
+    let front = format!("http://hello.localhost:{FRONT_PORT}/");
+    assert!(
+        all.contains(&format!("and through the front door at: {front}")),
+        "{all}"
+    );
+    let got = curl(&front, &[]);
+    assert_eq!(got.code, 200, "{}", got.body);
+    assert!(got.body.contains("<title>Hello from showroom</title>"));
     assert!(t.state.join("demos/hello/demo.conf").is_file());
     assert!(t.socket.exists());
 

@@ -37,6 +37,9 @@ pub async fn run(c: &mut Client, as_json: bool, req: Request) -> Result<ExitCode
                         output::took(d.deploy_ms),
                         d.name
                     ));
+                    if let Some(url) = &d.url {
+                        output::say(&format!("once started, served at {url}"));
+                    }
                 }
                 return Ok(ExitCode::SUCCESS);
             }

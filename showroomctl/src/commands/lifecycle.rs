@@ -20,13 +20,36 @@ pub async fn run(
     };
     match c.request(&req).await? {
         Response::Done => {
+            let url = if verb == "start" {
+                url_of(c, &name).await?
+            } else {
+                None
+            };
             if as_json {
-                output::json(&json!({"name": name, "done": past}));
+                let mut v = json!({"name": name, "done": past});
+                if verb == "start" {
+                    v["url"] = json!(url);
+                }
+                output::json(&v);
             } else {
                 output::say(&format!("{past} {name}"));
+                if let Some(url) = url {
+                    output::say(&format!("served at {url}"));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
+        other => Err(super::unexpected(other)),
+    }
+}
+
+/// The demo's front-door URL, as `list` gives it.
+async fn url_of(c: &mut Client, name: &str) -> Result<Option<String>, ClientError> {
+    match c.request(&Request::List).await? {
+        Response::List(demos) => Ok(demos
+            .into_iter()
+            .find(|d| d.name == name)
+            .and_then(|d| d.url)),
         other => Err(super::unexpected(other)),
     }
 }

@@ -26,6 +26,7 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "wanted": d.wanted.as_str(),
         "expires_at": d.expires_at.map(output::rfc3339),
         "deploy_secs": d.deploy_ms.map(|ms| ms as f64 / 1000.0),
+        "url": d.url,
     })
 }
 
@@ -57,6 +58,7 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
                         .unwrap_or_else(|| "never".into()),
                     output::took(d.deploy_ms),
                     d.comment.clone(),
+                    d.url.clone().unwrap_or_else(|| "-".into()),
                 ];
                 if reasons {
                     row.push(d.reason.clone());
@@ -66,6 +68,7 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
             .collect();
         let mut header = vec![
             "NAME", "APP", "PORT", "STATUS", "WANTED", "CREATED", "EXPIRES", "DEPLOY", "COMMENT",
+            "URL",
         ];
         if reasons {
             header.push("REASON");

@@ -171,6 +171,7 @@ pub struct Actor<S = Supervisor> {
     expiry_retry: HashMap<String, u64>,
     /// How demos, deploy scripts and Apache are run.
     sandbox: Arc<Sandbox>,
+    front: vhosts::FrontDoor,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -211,6 +212,8 @@ impl<S: Supervisord> Actor<S> {
         jobs_cancel: CancellationToken,
     ) -> (Actor<S>, Handle) {
         let layout = Layout::new(&cfg.state_dir);
+        let mut state = State::default();
+        state.front = crate::frontdoor::Settings::from_config(&cfg, &layout);
         let (tx, inbox) = mpsc::channel(256);
         let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot::default()));
         let (events, _) = broadcast::channel(1024);
@@ -219,7 +222,7 @@ impl<S: Supervisord> Actor<S> {
             cfg,
             layout,
             sup,
-            state: State::default(),
+            state,
             snapshot_tx,
             events: events.clone(),
             inbox,
@@ -228,6 +231,7 @@ impl<S: Supervisord> Actor<S> {
             clock: Arc::new(crate::store::now_secs),
             expiry_retry: HashMap::new(),
             sandbox,
+            front: vhosts::FrontDoor::default(),
         };
         let handle = Handle {
             tx,
@@ -239,6 +243,7 @@ impl<S: Supervisord> Actor<S> {
 
     /// Serves the inbox until every handle is gone, and ends demos whose time is up.
     pub async fn run(mut self) {
+        self.front_door_sync().await;
         loop {
             let wake = self.expiry_wake();
             let msg = tokio::select! {
@@ -246,6 +251,7 @@ impl<S: Supervisord> Actor<S> {
                 biased;
                 _ = expiry::sleep_until(wake) => {
                     self.expire_due().await;
+                    self.front_door_sync().await;
                     continue;
                 }
                 msg = self.inbox.recv() => msg,
@@ -262,9 +268,14 @@ impl<S: Supervisord> Actor<S> {
                         Command::Cleanup(req) => self.cleanup(req).await,
                         Command::Expire(name, ttl) => self.expire_in(&name, ttl).await,
                     };
+                    // Before the answer: a started demo is then served by name.
+                    self.front_door_sync().await;
                     let _ = reply.send(result);
                 }
-                Msg::Deploy(req, progress, reply) => self.deploy_begin(req, progress, reply).await,
+                Msg::Deploy(req, progress, reply) => {
+                    self.deploy_begin(req, progress, reply).await;
+                    self.front_door_sync().await;
+                }
                 Msg::DeployDone {
                     name,
                     outcome,
@@ -272,19 +283,29 @@ impl<S: Supervisord> Actor<S> {
                     finish,
                 } => {
                     let result = self.deploy_end(&name, outcome, finish).await;
+                    self.front_door_sync().await;
                     let _ = reply.send(result);
                 }
                 Msg::Observed(o) => {
                     let events = self.state.observed(o, Instant::now());
                     self.send(events);
                     self.publish();
+                    // Readings come in bursts: the front door follows the last one.
+                    if self.inbox.is_empty() {
+                        self.front_door_sync().await;
+                    }
                 }
-                Msg::Clone(req, progress, reply) => self.clone_begin(req, progress, reply).await,
+                Msg::Clone(req, progress, reply) => {
+                    self.clone_begin(req, progress, reply).await;
+                    self.front_door_sync().await;
+                }
                 Msg::CloneCopied { src, was_running } => {
-                    self.clone_release(&src, was_running).await
+                    self.clone_release(&src, was_running).await;
+                    self.front_door_sync().await;
                 }
                 Msg::Restore(names, done) => {
                     let counts = self.restore_batch(names).await;
+                    self.front_door_sync().await;
                     let _ = done.send(counts);
                 }
             }

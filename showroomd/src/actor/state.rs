@@ -8,6 +8,7 @@ use protocol::{
     CleanupRequest, DemoInfo, DemoStatus, ErrorKind, Event, EventKind, ProtocolError, Wanted,
 };
 
+use crate::frontdoor::{self, Settings};
 use crate::status::{self, Parts};
 use crate::store::{self, DemoRecord, Phase};
 use crate::supervisor::config::APACHE_PROGRAM;
@@ -35,7 +36,8 @@ pub struct DemoView {
 }
 
 impl DemoView {
-    pub fn info(&self, name: &str) -> DemoInfo {
+    /// As `list` shows it; `front`: the front door's settings, for its URL.
+    pub fn info(&self, name: &str, front: Option<&Settings>) -> DemoInfo {
         DemoInfo {
             name: name.to_owned(),
             app: self.record.app.clone(),
@@ -53,6 +55,7 @@ impl DemoView {
             wanted: self.record.wanted,
             expires_at: self.record.expires_at,
             deploy_ms: self.record.deploy_ms,
+            url: front.and_then(|s| frontdoor::url_for(s, name)),
         }
     }
 
@@ -104,11 +107,16 @@ pub struct Snapshot {
     pub supervisor_up: bool,
     /// Programs the poller watches closely (starting, backing off, just started).
     pub hot: Vec<String>,
+    /// The front door's settings; None when it is off.
+    pub front: Option<Settings>,
 }
 
 impl Snapshot {
     pub fn list(&self) -> Vec<DemoInfo> {
-        self.demos.iter().map(|(n, d)| d.info(n)).collect()
+        self.demos
+            .iter()
+            .map(|(n, d)| d.info(n, self.front.as_ref()))
+            .collect()
     }
 }
 
@@ -175,6 +183,8 @@ pub struct State {
     stale_sections: HashSet<String>,
     /// Until when a program counts as just started.
     hot_until: HashMap<String, Instant>,
+    /// The front door's settings, given to each snapshot; None when it is off.
+    pub front: Option<Settings>,
     /// What was published last: events are the differences from it.
     published: Arc<Snapshot>,
     /// Demos whose folder is being copied by a clone: nothing else may act on them meanwhile.
@@ -319,6 +329,13 @@ impl State {
         self.proc(APACHE_PROGRAM)
     }
 
+    /// Whether some demo's process runs, as last read.
+    pub fn any_process_running(&self) -> bool {
+        self.demos
+            .iter()
+            .any(|(n, d)| d.has_process && self.proc(n) == Some(DemoStatus::Running))
+    }
+
     pub fn mark_hot(&mut self, program: &str, now: Instant) {
         self.hot_until.insert(program.to_owned(), now + HOT_FOR);
     }
@@ -434,6 +451,7 @@ impl State {
             demos: self.demos.clone(),
             supervisor_up: up,
             hot,
+            front: self.front.clone(),
         };
         if *self.published == snap {
             return None;
@@ -679,7 +697,7 @@ mod tests {
         s.note_proc(APACHE_PROGRAM, Some(Fatal), t);
         assert_eq!(status_of(&mut s, "web"), Unknown);
         assert_eq!(s.demos["web"].reason, "Apache is FATAL");
-        assert_eq!(s.demos["web"].info("web").reason, "Apache is FATAL");
+        assert_eq!(s.demos["web"].info("web", None).reason, "Apache is FATAL");
         // A demo's own failure stays its own.
         assert_eq!(status_of(&mut s, "p"), Fatal);
         assert_eq!(s.demos["p"].reason, "");

@@ -206,6 +206,9 @@ async fn run_with(
         scripts_dir: dir.path().join("scripts"),
         // Every config test passes: the actor's decisions, not Apache's, are tested.
         apache_bin: "/bin/true".into(),
+        // The front door off, as in the end-to-end harness: a test that
+        // wants it sets it.
+        front_port: 0,
         ..Config::default()
     };
     configure(&mut cfg);

@@ -7,6 +7,7 @@ use tracing::{error, info, warn};
 
 use super::{sup_error, Actor};
 use crate::apache::{self, ApacheError};
+use crate::frontdoor::{self, FrontDemo, Staged};
 use crate::supervisor::config::APACHE_PROGRAM;
 use crate::supervisor::rpc::codes;
 use crate::supervisor::{ok_if, Supervisord};
@@ -20,6 +21,16 @@ pub(super) fn apache_error(e: ApacheError) -> ProtocolError {
         }
         other => ProtocolError::new(ErrorKind::Internal, other.to_string()),
     }
+}
+
+/// What the actor remembers of the front door between publishes.
+#[derive(Debug, Default)]
+pub(super) struct FrontDoor {
+    /// The demos it was last staged for; None: stage at the next sync.
+    staged: Option<Vec<FrontDemo>>,
+    /// Another program held a front door port when Apache was to start: its
+    /// config is left out until Apache starts with the ports free.
+    blocked: bool,
 }
 
 /// Apache is down for good or was never started: it holds no port.
@@ -87,6 +98,7 @@ impl<S: Supervisord> Actor<S> {
         // Only an Apache that holds no port leaves a taken one to another program.
         if holds_no_port(state) {
             disabled.extend(apache::prune_taken_ports(&self.layout));
+            self.front_door_check_ports();
         }
         let mut tested = false;
         if !apache::linked_names(&self.layout).is_empty() {
@@ -151,14 +163,14 @@ impl<S: Supervisord> Actor<S> {
     ) -> Result<(), ProtocolError> {
         let running = matches!(state, Some(DemoStatus::Running | DemoStatus::Starting));
         let links = apache::linked_names(&self.layout);
-        if links.is_empty() {
+        if !self.apache_wanted() {
             if running || state == Some(DemoStatus::Backoff) {
                 ok_if(
                     self.sup.stop_process(APACHE_PROGRAM).await,
                     &[codes::NOT_RUNNING],
                 )
                 .map_err(sup_error)?;
-                info!("Apache stopped: no vhost is enabled");
+                info!("Apache stopped: no vhost is enabled and no demo runs behind the front door");
             }
             self.refresh(APACHE_PROGRAM).await;
             return Ok(());
@@ -192,5 +204,108 @@ impl<S: Supervisord> Actor<S> {
         self.state.mark_hot(APACHE_PROGRAM, Instant::now());
         self.refresh(APACHE_PROGRAM).await;
         Ok(())
+    }
+}
+
+impl<S: Supervisord> Actor<S> {
+    /// Apache runs while a vhost is enabled, or while the front door is on
+    /// and some demo's process runs (it is then served by name). With no
+    /// demo running Apache is stopped, front door and all, as the seed wants
+    /// (`getProcessInfo('apache2')` STOPPED once no vhost demo is started).
+    fn apache_wanted(&self) -> bool {
+        !apache::linked_names(&self.layout).is_empty()
+            || (self.state.front.is_some()
+                && !self.front.blocked
+                && self.state.any_process_running())
+    }
+
+    /// For an Apache about to start: a front door port another program
+    /// holds would keep Apache from starting for every vhost, so the front
+    /// door's config goes and the demos keep their own ports.
+    fn front_door_check_ports(&mut self) {
+        let Some(s) = &self.state.front else {
+            return;
+        };
+        let ports: Vec<u16> = std::iter::once(s.port)
+            .chain(s.tls.as_ref().map(|t| t.port))
+            .collect();
+        match apache::taken_port(&ports) {
+            Some((port, e)) => {
+                let conf = self.layout.frontdoor_conf();
+                if let Err(e) = std::fs::remove_file(&conf) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        error!(path = %conf.display(), error = %e, "cannot remove the front door's config");
+                    }
+                }
+                if !self.front.blocked {
+                    error!(port, error = %e, "the front door's port is taken by another program: the front door is off until Apache starts again with it free; demos still answer on their own ports");
+                }
+                self.front.blocked = true;
+                self.front.staged = None;
+            }
+            None if self.front.blocked => {
+                info!("the front door's ports are free again");
+                self.front.blocked = false;
+                self.front.staged = None;
+            }
+            None => {}
+        }
+    }
+
+    /// Brings the front door in line with the snapshot just published:
+    /// pages rewritten, a changed config put live only after Apache's config
+    /// test, then one Apache apply (reload, start or stop). Called once per
+    /// message the actor handles, so a burst of changes makes one apply each
+    /// time round, never one per change.
+    pub(super) async fn front_door_sync(&mut self) {
+        let Some(settings) = self.state.front.clone() else {
+            return;
+        };
+        // Starting or stopping Apache changes vhost demos' statuses: a second round.
+        for _ in 0..2 {
+            if self.front.blocked && holds_no_port(self.state.apache()) {
+                self.front_door_check_ports();
+            }
+            let demos: Vec<FrontDemo> = self
+                .snapshot_tx
+                .borrow()
+                .list()
+                .iter()
+                .map(FrontDemo::from)
+                .collect();
+            if self.front.staged.as_ref() == Some(&demos) {
+                return;
+            }
+            let rendered = frontdoor::render(&settings, &demos);
+            let staged = if self.front.blocked {
+                Staged::Unchanged
+            } else {
+                match frontdoor::stage(&self.layout, &self.cfg, &self.sandbox, &rendered).await {
+                    Ok(staged) => staged,
+                    Err(e) => {
+                        error!(error = %e, "the front door's new config was not put live; the old one serves on");
+                        Staged::Unchanged
+                    }
+                }
+            };
+            self.front.staged = Some(demos);
+            let up = !holds_no_port(self.state.apache());
+            let wanted = self.apache_wanted();
+            if (staged == Staged::Reload && (up || wanted)) || up != wanted {
+                if let Err(e) = self.apache_apply().await {
+                    error!(
+                        error = %e.message,
+                        detail = e.detail.as_deref().unwrap_or(""),
+                        "Apache could not be brought in line with the front door"
+                    );
+                }
+            }
+            if staged == Staged::Reload {
+                if let Err(e) = frontdoor::tidy(&self.layout, &rendered) {
+                    warn!(error = %e, "cannot remove the front door's old pages");
+                }
+            }
+            self.publish();
+        }
     }
 }

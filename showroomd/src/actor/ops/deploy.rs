@@ -307,7 +307,7 @@ impl<S: Supervisord> Actor<S> {
             self.refresh(name).await;
         }
         self.publish();
-        Ok(self.state.demos[name].info(name))
+        Ok(self.state.demos[name].info(name, self.state.front.as_ref()))
     }
 
     /// Removes every trace of a deploy: its supervisord group, its folder,
