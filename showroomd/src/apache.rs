@@ -61,9 +61,13 @@ pub fn render_main(layout: &Layout, cfg: &Config, sandbox: &Sandbox) -> String {
 /// The argv supervisord runs the shared Apache with: in its sandbox, the
 /// demos and its own folder read-only, its run and log folders writable.
 pub fn command(layout: &Layout, cfg: &Config, sandbox: &Sandbox) -> Vec<String> {
+    // The front door's config and pages, read-only (its certificate is
+    // copied into Apache's run folder: `frontdoor::install_tls`).
+    let frontdoor = layout.frontdoor_dir();
     sandbox.apache_argv(
         &layout.demos(),
         &layout.apache_dir(),
+        &[&frontdoor],
         &layout.apache_run(),
         &layout.apache_logs(),
         &cfg.apache_bin,

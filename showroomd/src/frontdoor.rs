@@ -34,11 +34,13 @@ impl Settings {
         if cfg.front_port == 0 {
             return None;
         }
+        // Apache reads showroomd's copies (`install_tls`): it never runs as
+        // root, and the operator's key may be readable by root alone.
         let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-            (Some(cert), Some(key)) => Some(Tls {
+            (Some(_), Some(_)) => Some(Tls {
                 port: cfg.tls_port,
-                cert: cert.clone(),
-                key: key.clone(),
+                cert: layout.apache_run().join("frontdoor-cert.pem"),
+                key: layout.apache_run().join("frontdoor-key.pem"),
             }),
             _ => None,
         };
@@ -378,6 +380,36 @@ pub enum FrontDoorError {
         path: String,
         source: std::io::Error,
     },
+}
+
+/// Copies the operator's certificate and key where Apache reads them: its
+/// own run folder (0700, Apache's account), each file 0600 and Apache's.
+/// At every start of showroomd, so a renewal applies at its next restart.
+pub fn install_tls(
+    cfg: &Config,
+    layout: &Layout,
+    sandbox: &crate::sandbox::Sandbox,
+) -> Result<(), FrontDoorError> {
+    let (Some(settings), Some(cert), Some(key)) = (
+        Settings::from_config(cfg, layout),
+        cfg.tls_cert.as_ref(),
+        cfg.tls_key.as_ref(),
+    ) else {
+        return Ok(());
+    };
+    let Some(tls) = settings.tls else {
+        return Ok(());
+    };
+    use std::os::unix::fs::PermissionsExt;
+    for (from, to) in [(cert, &tls.cert), (key, &tls.key)] {
+        let bytes = std::fs::read(from).map_err(io_err(from))?;
+        store::write_atomic(to, &bytes)?;
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600)).map_err(io_err(to))?;
+        if let Some(a) = &sandbox.run_as {
+            std::os::unix::fs::chown(to, Some(a.uid), Some(a.gid)).map_err(io_err(to))?;
+        }
+    }
+    Ok(())
 }
 
 /// What [`stage`] left for its caller to do.

@@ -277,10 +277,14 @@ impl Sandbox {
     /// Spawn it from an async task, not `spawn_blocking`: `--die-with-parent`
     /// ties it to the thread that forked it, and blocking threads come and go.
     pub fn deploy_argv(&self, demo_dir: &Path, script: &Path) -> Vec<String> {
+        // The scripts folder, read-only: a deploy script may ship files
+        // beside it (an app to copy, a shared configure step), and the
+        // folder may stand where the sandbox hides things (under /tmp).
+        let scripts = script.parent().unwrap_or(script);
         let spec = Spec {
             chdir: demo_dir,
             rw: vec![demo_dir],
-            ro: vec![script],
+            ro: vec![scripts],
             as_pid_1: false,
         };
         self.argv(&spec, &["bash".into(), script.display().to_string()])
@@ -295,14 +299,17 @@ impl Sandbox {
         &self,
         demos: &Path,
         apache_dir: &Path,
+        also_read: &[&Path],
         run_dir: &Path,
         log_dir: &Path,
         apache_bin: &Path,
         conf: &Path,
     ) -> Vec<String> {
+        let mut ro = vec![demos, apache_dir];
+        ro.extend_from_slice(also_read);
         let spec = Spec {
             chdir: apache_dir,
-            ro: vec![demos, apache_dir],
+            ro,
             rw: vec![run_dir, log_dir],
             as_pid_1: true,
         };

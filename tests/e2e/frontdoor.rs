@@ -79,6 +79,8 @@ impl Front {
             apache::render_main(&layout, &cfg, &showroomd::sandbox::Sandbox::off()),
         )
         .unwrap();
+        showroomd::frontdoor::install_tls(&cfg, &layout, &showroomd::sandbox::Sandbox::off())
+            .unwrap();
         let settings = Settings::from_config(&cfg, &layout).expect("the front door is on");
         Front {
             dir,
