@@ -280,7 +280,12 @@ impl Sandbox {
         // The scripts folder, read-only: a deploy script may ship files
         // beside it (an app to copy, a shared configure step), and the
         // folder may stand where the sandbox hides things (under /tmp).
-        let scripts = script.parent().unwrap_or(script);
+        // Never a folder that holds something hidden: its bind would
+        // uncover it (then only the script itself).
+        let scripts = script
+            .parent()
+            .filter(|dir| !self.hidden.iter().any(|h| h.starts_with(dir)))
+            .unwrap_or(script);
         let spec = Spec {
             chdir: demo_dir,
             rw: vec![demo_dir],

@@ -1,6 +1,6 @@
 //! The one place Apache's config is applied: the running Apache made to serve exactly the linked vhosts, never fed a config it refuses.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protocol::{DemoStatus, ErrorKind, ProtocolError};
 use tracing::{error, info, warn};
@@ -300,6 +300,17 @@ impl<S: Supervisord> Actor<S> {
                     );
                 }
             }
+            if staged == Staged::Reload && !holds_no_port(self.state.apache()) {
+                // "ok" means done: the reply waits until new connections get this config.
+                if let Some(g) = frontdoor::generation_of(&rendered.conf) {
+                    if !front_serves(settings.port, &settings.domain, g).await {
+                        warn!(
+                            generation = g,
+                            "the front door's new config is not answering yet after 5 s"
+                        );
+                    }
+                }
+            }
             if staged == Staged::Reload {
                 if let Err(e) = frontdoor::tidy(&self.layout, &rendered) {
                     warn!(error = %e, "cannot remove the front door's old pages");
@@ -308,4 +319,33 @@ impl<S: Supervisord> Actor<S> {
             self.publish();
         }
     }
+}
+
+/// Whether a fresh connection to the front port gets the config of
+/// `generation` (its header on the domain's own vhost), polled for 5 s.
+async fn front_serves(port: u16, domain: &str, generation: &str) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let want = format!("{}: {generation}", frontdoor::GENERATION_HEADER);
+    let ask = || async {
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        let req = format!("HEAD / HTTP/1.0\r\nHost: {domain}\r\n\r\n");
+        conn.write_all(req.as_bytes()).await.ok()?;
+        let mut head = Vec::with_capacity(1024);
+        conn.take(16 * 1024).read_to_end(&mut head).await.ok()?;
+        Some(String::from_utf8_lossy(&head).contains(&want))
+    };
+    crate::wait::until(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || async {
+            tokio::time::timeout(Duration::from_secs(1), ask())
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(false)
+        },
+    )
+    .await
 }
