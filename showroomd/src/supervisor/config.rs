@@ -16,6 +16,10 @@ pub fn is_own_program(group: &str) -> bool {
     group == APACHE_PROGRAM || group.starts_with(protocol::names::RESERVED_PREFIX)
 }
 
+/// The Python module (`showroom_rpc.py`, written by `control::start` next
+/// to the main config) that gives supervisord `showroom.addProgram`.
+pub const RPC_PLUGIN: &str = "showroom_rpc";
+
 /// How the main config lays out the demos' programs and the event listener.
 #[derive(Debug, Clone)]
 pub struct MainOptions {
@@ -61,6 +65,9 @@ pub fn render_main_with(layout: &Layout, cfg: &Config, opts: &MainOptions) -> St
          [rpcinterface:supervisor]\n\
          supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
          \n\
+         [rpcinterface:showroom]\n\
+         supervisor.rpcinterface_factory = {plugin}:make_showroom_rpcinterface\n\
+         \n\
          [supervisorctl]\n\
          serverurl=unix://{sock}\n\
          \n\
@@ -74,6 +81,7 @@ pub fn render_main_with(layout: &Layout, cfg: &Config, opts: &MainOptions) -> St
         logs = layout.supervisor_logs().display(),
         root = layout.root().display(),
         minfds = cfg.minfds,
+        plugin = RPC_PLUGIN,
         apache = render_apache_program(layout, cfg),
         listener = match &opts.event_listener {
             Some(exe) => format!("{}\n", render_event_listener(layout, exe)),

@@ -34,6 +34,9 @@ pub trait Supervisord: Send + Sync + 'static {
     /// Rereads the config files; returns the (added, changed, removed) group names.
     fn reload_config(&self) -> Call<'_, [Vec<String>; 3]>;
     fn add_process_group<'a>(&'a self, name: &'a str) -> Call<'a, ()>;
+    /// Adds one program group from its section text, parsing nothing else
+    /// (fault `UNKNOWN_METHOD` from a supervisord without showroom's plugin).
+    fn add_program<'a>(&'a self, name: &'a str, section: &'a str) -> Call<'a, ()>;
     fn remove_process_group<'a>(&'a self, name: &'a str) -> Call<'a, ()>;
     /// Starts supervisord when it does not answer; true when it was started afresh.
     fn start_daemon<'a>(
@@ -71,6 +74,9 @@ impl Supervisord for Supervisor {
     }
     fn add_process_group<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
         Box::pin(Supervisor::add_process_group(self, name))
+    }
+    fn add_program<'a>(&'a self, name: &'a str, section: &'a str) -> Call<'a, ()> {
+        Box::pin(Supervisor::add_program(self, name, section))
     }
     fn remove_process_group<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
         Box::pin(Supervisor::remove_process_group(self, name))

@@ -227,7 +227,7 @@ impl<S: Supervisord> Actor<S> {
             .map_err(|e| internal("writing the demo's record", e))?;
         let view = self.load_view(name, record);
         if view.has_process {
-            self.add_program(name).await?;
+            self.add_program(name, port).await?;
             self.refresh(name).await;
         }
         self.state.demos.insert(name.to_owned(), view);
