@@ -62,6 +62,22 @@ pub(super) enum Msg {
         reply: Reply<DemoInfo>,
     },
     Observed(Observation),
+    /// The checks a start leaves for after `list` answers; first in the inbox.
+    FinishChecks(Vec<String>),
+    /// One demo of a cleanup, sent by its task between other requests.
+    CleanupOne(String, Reply<Response>),
+    /// A cleanup's last step, once its demos are gone: the leftovers.
+    CleanupEnd(ops::cleanup::Batch, Reply<Response>),
+}
+
+/// Sends one request through the inbox and waits for its answer.
+pub(super) async fn ask<T>(
+    tx: &mpsc::Sender<Msg>,
+    msg: impl FnOnce(Reply<T>) -> Msg,
+) -> Result<T, ProtocolError> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(msg(reply)).await.map_err(|_| gone())?;
+    rx.await.map_err(|_| gone())?
 }
 
 /// The clonable side of the actor that connections and the poller hold.
@@ -79,12 +95,7 @@ fn gone() -> ProtocolError {
 impl Handle {
     /// Carries out a mutating command; answers once it happened.
     pub async fn command(&self, cmd: Command) -> Result<Response, ProtocolError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Command(cmd, tx))
-            .await
-            .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        ask(&self.tx, |reply| Msg::Command(cmd, reply)).await
     }
 
     /// Deploys; the script's output lines arrive on `progress` meanwhile.
@@ -93,12 +104,7 @@ impl Handle {
         req: DeployRequest,
         progress: mpsc::Sender<String>,
     ) -> Result<DemoInfo, ProtocolError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Deploy(req, progress, tx))
-            .await
-            .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        ask(&self.tx, |reply| Msg::Deploy(req, progress, reply)).await
     }
 
     pub async fn observe(&self, o: Observation) -> bool {
@@ -127,6 +133,8 @@ pub struct Actor<S = Supervisor> {
     deploy_slots: Arc<Semaphore>,
     /// Cancelled when deploys still running at shutdown must be cut short.
     jobs_cancel: CancellationToken,
+    /// supervisord lacks showroom's plugin and the log has said so once.
+    plugin_missing_told: bool,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -148,14 +156,20 @@ fn internal(context: &str, e: impl std::fmt::Display) -> ProtocolError {
 
 impl<S: Supervisord> Actor<S> {
     /// Builds the actor from what is on disk, repairing what a crash left
-    /// half done, and brings supervisord up. Returns the actor and its handle.
+    /// half done, and brings supervisord up. Returns the actor and its handle
+    /// as soon as a snapshot can be published; the slower checks (groups,
+    /// Apache) are its first message, so reads answer meanwhile.
     pub async fn start(
         cfg: Arc<Config>,
         sup: S,
         jobs_cancel: CancellationToken,
     ) -> anyhow::Result<(Actor<S>, Handle)> {
         let (mut actor, handle) = Self::new(cfg, sup, jobs_cancel);
-        actor.recover().await?;
+        let rolled_back = actor.recover().await?;
+        handle
+            .tx
+            .try_send(Msg::FinishChecks(rolled_back))
+            .map_err(|e| anyhow::anyhow!("queueing the checks at start: {e}"))?;
         Ok((actor, handle))
     }
 
@@ -175,6 +189,7 @@ impl<S: Supervisord> Actor<S> {
             inbox,
             self_tx: tx.downgrade(),
             jobs_cancel,
+            plugin_missing_told: false,
         };
         let handle = Handle {
             tx,
@@ -195,9 +210,20 @@ impl<S: Supervisord> Actor<S> {
                         Command::Destroy(name) => self.destroy_demo(&name).await,
                         Command::SupervisorStart => self.supervisor_start().await,
                         Command::SupervisorStop => self.supervisor_stop().await,
-                        Command::Cleanup(req) => self.cleanup(req).await,
+                        // It answers when its task is done, not now.
+                        Command::Cleanup(req) => {
+                            self.cleanup_begin(req, reply).await;
+                            continue;
+                        }
                     };
                     let _ = reply.send(result);
+                }
+                Msg::FinishChecks(rolled_back) => self.finish_checks(rolled_back).await,
+                Msg::CleanupOne(name, reply) => {
+                    let _ = reply.send(self.cleanup_one(&name).await);
+                }
+                Msg::CleanupEnd(batch, reply) => {
+                    let _ = reply.send(Ok(self.cleanup_end(batch).await));
                 }
                 Msg::Deploy(req, progress, reply) => self.deploy_begin(req, progress, reply).await,
                 Msg::DeployDone {

@@ -7,8 +7,17 @@ use tracing::{error, info, warn};
 
 use super::Actor;
 use crate::store::{self, DemoRecord, Phase};
+use crate::supervisor::config::MainOptions;
 use crate::supervisor::Supervisord;
 use crate::{apache, deployer};
+
+/// showroomd's own binary, run by supervisord as its event listener; none
+/// (polling alone) when it cannot be found.
+fn events_listener_exe() -> Option<std::path::PathBuf> {
+    std::env::current_exe()
+        .inspect_err(|e| warn!(error = %e, "no path to showroomd itself: no event listener, changes are seen by polling"))
+        .ok()
+}
 
 /// A record that cannot be read: the demo shows as FATAL until destroyed.
 fn damaged(e: &store::StoreError) -> DemoRecord {
@@ -23,8 +32,11 @@ fn damaged(e: &store::StoreError) -> DemoRecord {
 }
 
 impl<S: Supervisord> Actor<S> {
-    /// Repairs what a crash left half done, then brings supervisord up.
-    pub(super) async fn recover(&mut self) -> anyhow::Result<()> {
+    /// Repairs what a crash left half done, brings supervisord up, and
+    /// publishes what one reading says; returns the demos rolled back, whose
+    /// groups `finish_checks` removes.
+    pub(super) async fn recover(&mut self) -> anyhow::Result<Vec<String>> {
+        self.state.set_checks_pending(true);
         let layout = self.layout.clone();
         layout
             .create_dirs()
@@ -42,7 +54,14 @@ impl<S: Supervisord> Actor<S> {
         }
         store::write_if_changed(
             &layout.supervisord_conf(),
-            &crate::supervisor::config::render_main(&layout, &self.cfg),
+            &crate::supervisor::config::render_main_with(
+                &layout,
+                &self.cfg,
+                &MainOptions {
+                    event_listener: events_listener_exe(),
+                    ..MainOptions::PER_DEMO_FILES
+                },
+            ),
         )?;
         store::write_if_changed(
             &layout.apache_conf(),
@@ -75,31 +94,42 @@ impl<S: Supervisord> Actor<S> {
                 } else {
                     info!("supervisord was already running: picking up its demos");
                 }
-                for name in &rolled_back {
-                    if let Err(e) = self.remove_group(name).await {
-                        warn!(demo = %name, error = %e, "removing the group of a rolled-back deploy");
-                    }
-                }
-                if let Err(e) = self.sync_groups().await {
-                    error!(error = %e, "cannot bring supervisord's groups in line with the demos");
-                }
             }
             Err(e) => {
                 error!(error = %e, "supervisord could not be started; demos show UNKNOWN until it is")
             }
         }
+        // What `list` shows until the checks are done: one reading, no more.
         self.refresh_all().await;
-        if self.state.supervisor_up() {
-            self.apache_reconcile().await;
-        }
-        self.publish();
         info!(
             demos = self.state.demos.len(),
             rolled_back = rolled_back.len(),
             "state loaded from {}",
             layout.root().display()
         );
-        Ok(())
+        Ok(rolled_back)
+    }
+
+    /// The checks a start leaves for after `list` answers: the groups of the
+    /// deploys rolled back removed, supervisord's groups and Apache brought in
+    /// line with the folders. Until then a program supervisord does not know
+    /// shows UNKNOWN rather than FATAL.
+    pub(super) async fn finish_checks(&mut self, rolled_back: Vec<String>) {
+        if self.state.supervisor_up() {
+            for name in &rolled_back {
+                if let Err(e) = self.remove_group(name).await {
+                    warn!(demo = %name, error = %e, "removing the group of a rolled-back deploy");
+                }
+            }
+            if let Err(e) = self.sync_groups().await {
+                error!(error = %e, "cannot bring supervisord's groups in line with the demos");
+            }
+            self.refresh_all().await;
+            self.apache_reconcile().await;
+        }
+        self.state.set_checks_pending(false);
+        self.publish();
+        info!("checks at start done");
     }
 
     /// Reads every demo folder into the state table, rolling back the

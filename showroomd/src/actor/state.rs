@@ -8,11 +8,12 @@ use protocol::{CleanupRequest, DemoInfo, DemoStatus, ErrorKind, Event, EventKind
 
 use crate::status::{self, Parts};
 use crate::store::{self, DemoRecord, Phase};
-use crate::supervisor::config::APACHE_PROGRAM;
+use crate::supervisor::config::{is_own_program, APACHE_PROGRAM};
 use crate::supervisor::{ProcessInfo, RpcError};
 
-/// How long a program counts as "just started" and is polled often.
-pub const HOT_FOR: Duration = Duration::from_secs(15);
+/// How long a program counts as "just started" and is polled often: its
+/// events say the rest, this covers a listener that is not running yet.
+pub const HOT_FOR: Duration = Duration::from_secs(5);
 /// Readings older than any call can take are never compared again.
 const SEEN_FOR: Duration = Duration::from_secs(600);
 
@@ -143,6 +144,9 @@ pub struct State {
     hot_until: HashMap<String, Instant>,
     /// What was published last: events are the differences from it.
     published: Arc<Snapshot>,
+    /// The checks at start are not done yet: supervisord may lack a group
+    /// it is about to be given, so "unknown to it" means UNKNOWN, not FATAL.
+    checks_pending: bool,
 }
 
 impl State {
@@ -179,9 +183,9 @@ impl State {
             .collect()
     }
 
-    /// A supervisord group no demo owns (Apache's is showroom's own).
+    /// A supervisord group no demo owns (Apache's and the event listener's are showroom's own).
     pub fn is_leftover_group(&self, group: &str) -> bool {
-        group != APACHE_PROGRAM && !self.demos.contains_key(group)
+        !is_own_program(group) && !self.demos.contains_key(group)
     }
 
     /// An Apache link no demo with a vhost owns.
@@ -200,6 +204,10 @@ impl State {
         self.demos.remove(name);
         self.note_proc(name, None, at);
         self.stale_sections.remove(name);
+    }
+
+    pub fn set_checks_pending(&mut self, pending: bool) {
+        self.checks_pending = pending;
     }
 
     pub fn supervisor_up(&self) -> bool {
@@ -312,7 +320,12 @@ impl State {
         let apache = self.apache();
         let up = self.supervisor_up;
         for (name, d) in self.demos.iter_mut() {
-            d.status = d.status_given(self.procs.get(name.as_str()).copied(), apache, up);
+            let process = self.procs.get(name.as_str()).copied();
+            d.status = if self.checks_pending && d.has_process && process.is_none() {
+                DemoStatus::Unknown
+            } else {
+                d.status_given(process, apache, up)
+            };
         }
         self.hot_until.retain(|_, t| *t > now);
         let mut hot: Vec<String> = self.hot_until.keys().cloned().collect();
@@ -623,5 +636,6 @@ mod tests {
             .is_empty());
         assert_eq!(s.free_port(20000, 20001), Some(20001));
         assert!(s.is_leftover_group("gone") && !s.is_leftover_group(APACHE_PROGRAM));
+        assert!(!s.is_leftover_group(crate::supervisor::config::EVENTS_PROGRAM));
     }
 }

@@ -1,6 +1,6 @@
 //! The operations, one file each: what the actor does for deploy, start, stop, destroy, cleanup and supervisor start/stop.
 
-mod cleanup;
+pub(super) mod cleanup;
 mod deploy;
 mod destroy;
 mod start;
