@@ -10,6 +10,7 @@ mod lifecycle;
 mod logs_watch;
 mod protocol_level;
 mod restart;
+mod scale;
 mod seed_apache;
 mod seed_core;
 mod service;
