@@ -3,7 +3,7 @@
 # are ratios against baselines measured in the same run. BENCH_RUNS=N for
 # more or fewer runs per figure (default 15). BENCH_N=N (default 30) is the
 # number of demos issue 11's figures are measured at, against 10:
-# BENCH_N=1000 takes about an hour while deploys cost O(N²).
+# most of BENCH_N=1000's time is starting half of them, one startsecs each.
 # supervisord's own reload, sweep and idle cost: tests/bench_reload.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
