@@ -63,7 +63,7 @@ pub(super) enum Msg {
     },
     Observed(Observation),
     /// The checks a start leaves for after `list` answers; first in the inbox.
-    FinishChecks(Vec<String>),
+    FinishChecks(Vec<String>, Option<repair::PendingReading>),
     /// One demo of a cleanup, sent by its task between other requests.
     CleanupOne(String, Reply<Response>),
     /// A cleanup's last step, once its demos are gone: the leftovers.
@@ -165,10 +165,10 @@ impl<S: Supervisord> Actor<S> {
         jobs_cancel: CancellationToken,
     ) -> anyhow::Result<(Actor<S>, Handle)> {
         let (mut actor, handle) = Self::new(cfg, sup, jobs_cancel);
-        let rolled_back = actor.recover().await?;
+        let (rolled_back, first) = actor.recover().await?;
         handle
             .tx
-            .try_send(Msg::FinishChecks(rolled_back))
+            .try_send(Msg::FinishChecks(rolled_back, first))
             .map_err(|e| anyhow::anyhow!("queueing the checks at start: {e}"))?;
         Ok((actor, handle))
     }
@@ -218,7 +218,9 @@ impl<S: Supervisord> Actor<S> {
                     };
                     let _ = reply.send(result);
                 }
-                Msg::FinishChecks(rolled_back) => self.finish_checks(rolled_back).await,
+                Msg::FinishChecks(rolled_back, first) => {
+                    self.finish_checks(rolled_back, first).await
+                }
                 Msg::CleanupOne(name, reply) => {
                     let _ = reply.send(self.cleanup_one(&name).await);
                 }

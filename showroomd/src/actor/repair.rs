@@ -5,11 +5,22 @@ use std::os::unix::fs::PermissionsExt;
 use anyhow::Context;
 use tracing::{error, info, warn};
 
-use super::Actor;
+use std::time::{Duration, Instant};
+
+use tokio::task::{JoinError, JoinHandle};
+
+use super::{Actor, Observation};
 use crate::store::{self, DemoRecord, Phase};
 use crate::supervisor::config::MainOptions;
-use crate::supervisor::Supervisord;
+use crate::supervisor::{ProcessInfo, RpcError, Supervisord};
 use crate::{apache, deployer};
+
+/// How long a start waits for its first reading of supervisord before it
+/// answers `list` without it.
+const FIRST_READING_WAIT: Duration = Duration::from_millis(300);
+
+/// A first reading still under way, and when it was asked for.
+pub(super) type PendingReading = (JoinHandle<Result<Vec<ProcessInfo>, RpcError>>, Instant);
 
 /// showroomd's own binary, run by supervisord as its event listener; none
 /// (polling alone) when it cannot be found.
@@ -35,7 +46,9 @@ impl<S: Supervisord> Actor<S> {
     /// Repairs what a crash left half done, brings supervisord up, and
     /// publishes what one reading says; returns the demos rolled back, whose
     /// groups `finish_checks` removes.
-    pub(super) async fn recover(&mut self) -> anyhow::Result<Vec<String>> {
+    pub(super) async fn recover(
+        &mut self,
+    ) -> anyhow::Result<(Vec<String>, Option<PendingReading>)> {
         self.state.set_checks_pending(true);
         let layout = self.layout.clone();
         layout
@@ -99,22 +112,70 @@ impl<S: Supervisord> Actor<S> {
                 error!(error = %e, "supervisord could not be started; demos show UNKNOWN until it is")
             }
         }
-        // What `list` shows until the checks are done: one reading, no more.
-        self.refresh_all().await;
+        // What `list` shows until the checks are done: one reading, no more,
+        // and only if it comes soon; else the checks take it over.
+        let first = self.first_reading().await;
+        self.publish();
         info!(
             demos = self.state.demos.len(),
             rolled_back = rolled_back.len(),
             "state loaded from {}",
             layout.root().display()
         );
-        Ok(rolled_back)
+        Ok((rolled_back, first))
+    }
+
+    /// One reading of every program, published if it comes within
+    /// `FIRST_READING_WAIT`; else (at 1000 programs it takes supervisord 0.5
+    /// to 2 s) the socket is bound without it, demos show UNKNOWN, and the
+    /// reading still under way is returned for `finish_checks` to take in.
+    async fn first_reading(&mut self) -> Option<PendingReading> {
+        if !self.state.supervisor_up() {
+            return None;
+        }
+        let sup = self.sup.clone();
+        let taken = Instant::now();
+        let mut reading = tokio::spawn(async move { sup.all_process_info().await });
+        match tokio::time::timeout(FIRST_READING_WAIT, &mut reading).await {
+            Ok(read) => {
+                self.take_reading(read, taken);
+                None
+            }
+            Err(_) => {
+                info!("supervisord is slow to list its programs: listing the demos as UNKNOWN until it has");
+                Some((reading, taken))
+            }
+        }
+    }
+
+    fn take_reading(
+        &mut self,
+        read: Result<Result<Vec<ProcessInfo>, RpcError>, JoinError>,
+        taken: Instant,
+    ) {
+        let read = read.unwrap_or_else(|e| Err(RpcError::Join(e.to_string())));
+        match Observation::sweep(read, taken) {
+            Ok(o) => {
+                let events = self.state.observed(o, Instant::now());
+                self.send(events);
+            }
+            Err(e) => warn!(error = %e, "cannot read process states"),
+        }
+        self.publish();
     }
 
     /// The checks a start leaves for after `list` answers: the groups of the
     /// deploys rolled back removed, supervisord's groups and Apache brought in
     /// line with the folders. Until then a program supervisord does not know
     /// shows UNKNOWN rather than FATAL.
-    pub(super) async fn finish_checks(&mut self, rolled_back: Vec<String>) {
+    pub(super) async fn finish_checks(
+        &mut self,
+        rolled_back: Vec<String>,
+        first: Option<PendingReading>,
+    ) {
+        if let Some((reading, taken)) = first {
+            self.take_reading(reading.await, taken);
+        }
         if self.state.supervisor_up() {
             for name in &rolled_back {
                 if let Err(e) = self.remove_group(name).await {

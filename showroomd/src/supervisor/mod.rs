@@ -22,7 +22,7 @@ pub type Call<'a, T, E = RpcError> = Pin<Box<dyn Future<Output = Result<T, E>> +
 /// What the actor asks of supervisord. The real one is [`Supervisor`]
 /// (XML-RPC over its Unix socket); the actor's unit tests drive a stub, so
 /// that its decisions are tested without a supervisord.
-pub trait Supervisord: Send + Sync + 'static {
+pub trait Supervisord: Clone + Send + Sync + 'static {
     fn state(&self) -> Call<'_, String>;
     fn process_info<'a>(&'a self, name: &'a str) -> Call<'a, ProcessInfo>;
     fn all_process_info(&self) -> Call<'_, Vec<ProcessInfo>>;
