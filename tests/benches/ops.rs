@@ -375,7 +375,12 @@ fn measure_point(s: &mut Showroom, tag: &str) -> Point {
     s.ok(&["stop", "probe"]);
 
     s.stop_daemon();
+    let checks_before = s.log_count("checks at start done");
     let restart_to_list = timed(|| s.start_daemon());
+    // Idle means after the start's background checks (a reload, sweeps).
+    s.wait_for("the checks at start", Duration::from_secs(120), || {
+        s.log_count("checks at start done") > checks_before
+    });
     std::thread::sleep(SETTLE);
     let (_, sup_ticks) = idle_ticks(s, Duration::from_secs(30));
     let tick_ms = 1000
