@@ -86,6 +86,11 @@ impl Layout {
     pub fn events_socket(&self) -> PathBuf {
         self.supervisor_dir().join("events.sock")
     }
+    /// supervisord's `showroom` XML-RPC namespace; this folder is its PYTHONPATH.
+    pub fn rpc_plugin(&self) -> PathBuf {
+        self.supervisor_dir()
+            .join(format!("{}.py", crate::supervisor::config::RPC_PLUGIN))
+    }
     pub fn supervisord_pid(&self) -> PathBuf {
         self.supervisor_dir().join("supervisord.pid")
     }

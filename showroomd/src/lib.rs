@@ -77,6 +77,14 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
     let jobs_cancel = CancellationToken::new();
     let layout = layout::Layout::new(&cfg.state_dir);
     let sup = supervisor::Supervisor::new(layout.supervisor_socket());
+    // Before the first sweep: no event of supervisord's goes unheard after it.
+    let hints = match event_receiver::Receiver::start(&layout.events_socket()) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            warn!(error = %e, "no events from supervisord: changes are seen by polling alone");
+            None
+        }
+    };
     let (actor, handle) =
         actor::Actor::start(cfg.clone(), sup.clone(), sandbox, jobs_cancel.clone()).await?;
     let actor_task = tokio::spawn(actor.run());
@@ -87,6 +95,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         sup.clone(),
         handle.clone(),
         cfg.clone(),
+        hints,
         poll_stop.clone(),
     ));
     let streams_stop = CancellationToken::new();

@@ -1,10 +1,16 @@
-//! Watches supervisord for changes of the demos' processes: often for those in motion, rarely for all.
+//! Watches supervisord for changes of the demos' processes: told by its events, checked often for those in motion, rarely for all.
 //!
-//! One `getAllProcessInfo` over 1000 programs costs supervisord 0.3 to 0.7 s
-//! of CPU, so the full sweep is rare (`sweep_secs`); the programs in motion
-//! (starting, backing off, stopping, just started) are asked for one by one
-//! every `poll_moving_ms`. With nothing in motion the only steady cost is a
-//! `getState` every few seconds, whatever the number of idle demos.
+//! supervisord's own `PROCESS_STATE` events (its event listener, forwarded
+//! to `event_receiver`) say which program changed: that one program is read
+//! fresh (`getProcessInfo`) and handed to the actor as any reading, so a late
+//! event never undoes a newer action. A `Resync` (events may have been lost)
+//! is one full sweep. One `getAllProcessInfo` over 1000 programs costs
+//! supervisord 0.3 to 0.7 s of CPU, so the periodic sweep is rare
+//! (`sweep_secs`), the check that nothing was missed; the programs in motion
+//! (starting, backing off, stopping, just started) are still asked for one
+//! by one every `poll_moving_ms`, for when no listener runs. With nothing in
+//! motion the only steady cost is a `getState` every few seconds, whatever
+//! the number of idle demos.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +20,9 @@ use tracing::{debug, warn};
 
 use crate::actor::{Handle, Observation};
 use crate::config::Config;
+use crate::event_receiver::{Hint, Receiver};
 use crate::supervisor::rpc::codes;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{ProcessInfo, Supervisord};
 
 /// Past this many programs in motion, one full sweep is cheaper than single calls.
 const MAX_SINGLE_CALLS: usize = 16;
@@ -25,7 +32,80 @@ const CROWDED_SWEEP_GAP: Duration = Duration::from_secs(2);
 /// How often supervisord is checked to be alive when nothing moves.
 const LIVENESS_EVERY: Duration = Duration::from_secs(2);
 
-pub async fn run(sup: Supervisor, handle: Handle, cfg: Arc<Config>, stop: CancellationToken) {
+/// What woke the poller.
+enum Wake {
+    Tick,
+    Hints(Vec<Hint>),
+    Stop,
+}
+
+/// The next hints, all those already waiting with the first; never when there is no receiver.
+async fn next_hints(hints: &mut Option<Receiver>) -> Vec<Hint> {
+    let Some(r) = hints.as_mut() else {
+        return std::future::pending().await;
+    };
+    match r.recv().await {
+        Some(first) => {
+            let mut all = vec![first];
+            all.extend(std::iter::from_fn(|| r.try_recv()));
+            all
+        }
+        None => {
+            // The receiver's task ended: carry on with polling alone.
+            *hints = None;
+            vec![Hint::Resync]
+        }
+    }
+}
+
+/// Reads each program fresh; supervisord gone says so, an unknown name says nothing.
+async fn read_each<S: Supervisord>(
+    sup: &S,
+    programs: impl IntoIterator<Item = String>,
+    taken: Instant,
+) -> Observation {
+    let mut infos: Vec<ProcessInfo> = Vec::new();
+    for program in programs {
+        match sup.process_info(&program).await {
+            Ok(i) => infos.push(i),
+            Err(e) if e.fault_code() == Some(codes::BAD_NAME) => {}
+            Err(e) if e.is_unreachable() => {
+                return Observation::SupervisorDown {
+                    why: e.to_string(),
+                    taken,
+                }
+            }
+            Err(e) => debug!(program, error = %e, "poll failed"),
+        }
+    }
+    Observation::Processes {
+        infos,
+        complete: false,
+        taken,
+    }
+}
+
+/// Every program's state; None when the sweep said nothing (not even that supervisord is gone).
+async fn sweep<S: Supervisord>(sup: &S, taken: Instant) -> Option<Observation> {
+    Observation::sweep(sup.all_process_info().await, taken)
+        .inspect_err(|e| {
+            // showroomd's own shortage (descriptors): the states stay as last seen.
+            if e.is_own_resources() {
+                warn!(error = %e, "sweep skipped");
+            } else {
+                debug!(error = %e, "sweep failed");
+            }
+        })
+        .ok()
+}
+
+pub async fn run<S: Supervisord>(
+    sup: S,
+    handle: Handle,
+    cfg: Arc<Config>,
+    mut hints: Option<Receiver>,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(Duration::from_millis(cfg.poll_moving_ms.max(50)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let sweep_every = Duration::from_secs(cfg.sweep_secs.max(1));
@@ -33,74 +113,78 @@ pub async fn run(sup: Supervisor, handle: Handle, cfg: Arc<Config>, stop: Cancel
     let mut next_liveness = Instant::now() + LIVENESS_EVERY;
     let mut last_sweep = Instant::now();
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => return,
-        }
-        let snap = handle.snapshot();
+        let wake = tokio::select! {
+            _ = tick.tick() => Wake::Tick,
+            h = next_hints(&mut hints) => Wake::Hints(h),
+            _ = stop.cancelled() => Wake::Stop,
+        };
         let now = Instant::now();
         let taken = now;
-        let crowded = snap.hot.len() > MAX_SINGLE_CALLS;
-        if crowded && now < last_sweep + CROWDED_SWEEP_GAP {
-            // Too many in motion to ask one by one, and a sweep was just made.
-            continue;
-        }
-        let sweep = now >= next_sweep || (!snap.supervisor_up && now >= next_liveness) || crowded;
-        let obs = if sweep {
-            last_sweep = now;
-            next_sweep = now + sweep_every;
-            next_liveness = now + LIVENESS_EVERY;
-            match Observation::sweep(sup.all_process_info().await, taken) {
-                Ok(o) => o,
-                // showroomd's own shortage (descriptors): the states stay as last seen.
-                Err(e) if e.is_own_resources() => {
-                    warn!(error = %e, "sweep skipped");
-                    continue;
-                }
-                Err(e) => {
-                    debug!(error = %e, "sweep failed");
-                    continue;
-                }
-            }
-        } else if !snap.hot.is_empty() {
-            let mut infos = Vec::with_capacity(snap.hot.len());
-            let mut down = None;
-            for program in &snap.hot {
-                match sup.process_info(program).await {
-                    Ok(i) => infos.push(i),
-                    Err(e) if e.fault_code() == Some(codes::BAD_NAME) => {}
-                    Err(e) if e.is_unreachable() => {
-                        down = Some(e.to_string());
-                        break;
+        let obs = match wake {
+            Wake::Stop => return,
+            Wake::Hints(h) => {
+                let mut programs: Vec<String> = Vec::new();
+                let mut resync = false;
+                for hint in h {
+                    match hint {
+                        Hint::Process(e) => {
+                            let name = e.rpc_name();
+                            if !programs.contains(&name) {
+                                programs.push(name);
+                            }
+                        }
+                        Hint::Resync => resync = true,
                     }
-                    Err(e) => debug!(program, error = %e, "poll failed"),
+                }
+                if resync || programs.len() > MAX_SINGLE_CALLS {
+                    last_sweep = now;
+                    next_sweep = now + sweep_every;
+                    let Some(o) = sweep(&sup, taken).await else {
+                        continue;
+                    };
+                    o
+                } else {
+                    read_each(&sup, programs, taken).await
                 }
             }
-            match down {
-                Some(why) => Observation::SupervisorDown { why, taken },
-                None => Observation::Processes {
-                    infos,
-                    complete: false,
-                    taken,
-                },
-            }
-        } else if now >= next_liveness {
-            next_liveness = now + LIVENESS_EVERY;
-            match sup.state().await {
-                Ok(_) if snap.supervisor_up => continue,
-                // It came back: a full sweep says what it now runs.
-                Ok(_) => {
-                    next_sweep = now;
+            Wake::Tick => {
+                let snap = handle.snapshot();
+                let crowded = snap.hot.len() > MAX_SINGLE_CALLS;
+                if crowded && now < last_sweep + CROWDED_SWEEP_GAP {
+                    // Too many in motion to ask one by one, and a sweep was just made.
                     continue;
                 }
-                Err(e) if e.is_unreachable() => Observation::SupervisorDown {
-                    why: e.to_string(),
-                    taken,
-                },
-                Err(_) => continue,
+                let sweep_now =
+                    now >= next_sweep || (!snap.supervisor_up && now >= next_liveness) || crowded;
+                if sweep_now {
+                    last_sweep = now;
+                    next_sweep = now + sweep_every;
+                    next_liveness = now + LIVENESS_EVERY;
+                    let Some(o) = sweep(&sup, taken).await else {
+                        continue;
+                    };
+                    o
+                } else if !snap.hot.is_empty() {
+                    read_each(&sup, snap.hot.iter().cloned(), taken).await
+                } else if now >= next_liveness {
+                    next_liveness = now + LIVENESS_EVERY;
+                    match sup.state().await {
+                        Ok(_) if snap.supervisor_up => continue,
+                        // It came back: a full sweep says what it now runs.
+                        Ok(_) => {
+                            next_sweep = now;
+                            continue;
+                        }
+                        Err(e) if e.is_unreachable() => Observation::SupervisorDown {
+                            why: e.to_string(),
+                            taken,
+                        },
+                        Err(_) => continue,
+                    }
+                } else {
+                    continue;
+                }
             }
-        } else {
-            continue;
         };
         if !handle.observe(obs).await {
             return;

@@ -72,8 +72,8 @@ fn idle_ticks(s: &Showroom, window: Duration) -> (u64, u64) {
     )
 }
 
-/// How long a just-started demo stays polled often (showroomd's HOT_FOR), and a margin.
-const SETTLE: Duration = Duration::from_secs(16);
+/// How long a just-started demo stays polled often (showroomd's HOT_FOR, 5 s), and a margin.
+const SETTLE: Duration = Duration::from_secs(7);
 
 fn list_against_supervisorctl() {
     // showroomd's own polling defaults, as a demo host runs it.
@@ -287,7 +287,8 @@ struct Point {
     sup_idle_pct: f64,
 }
 
-/// How long a crash may go unseen before the figure says so: past the sweep (30 s).
+/// How long a crash may go unseen before the figure says so: an event takes
+/// milliseconds; past this, only the sweep (`sweep_secs`, 300 s) would see it.
 const CRASH_LIMIT: Duration = Duration::from_secs(40);
 
 fn deploy_many(s: &Showroom, prefix: &str, count: usize) -> Duration {
@@ -376,7 +377,12 @@ fn measure_point(s: &mut Showroom, tag: &str) -> Point {
     s.ok(&["stop", "probe"]);
 
     s.stop_daemon();
+    let checks_before = s.log_count("checks at start done");
     let restart_to_list = timed(|| s.start_daemon());
+    // Idle means after the start's background checks (a reload, sweeps).
+    s.wait_for("the checks at start", Duration::from_secs(120), || {
+        s.log_count("checks at start done") > checks_before
+    });
     std::thread::sleep(SETTLE);
     let (_, sup_ticks) = idle_ticks(s, Duration::from_secs(30));
     let tick_ms = 1000
@@ -398,8 +404,9 @@ fn measure_point(s: &mut Showroom, tag: &str) -> Point {
 fn scale_figures() {
     let n = bench_n();
     let mut s = Showroom::with(Options {
+        // showroomd's defaults (`poll_moving_ms`, `sweep_secs`).
         poll_moving_ms: 200,
-        sweep_secs: 30,
+        sweep_secs: 300,
         // Room for N demos and the bursts' 20, above the other figures' ports.
         extra_config: format!("port_min = 28000\nport_max = {}\n", 28000 + n + 40),
         ..Options::default()

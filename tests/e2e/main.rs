@@ -14,6 +14,7 @@ mod nothing_lost;
 mod protocol_level;
 mod restart;
 mod sandbox;
+mod scale;
 mod seed_apache;
 mod seed_core;
 mod service;

@@ -84,6 +84,22 @@ pub(super) enum Msg {
     /// One batch of demos to bring back; `done` gets how many came back and
     /// how many failed, and says the next batch may come.
     Restore(Vec<String>, oneshot::Sender<(usize, usize)>),
+    /// The checks a start leaves for after `list` answers; first in the inbox.
+    FinishChecks(Vec<String>, Option<repair::PendingReading>),
+    /// One demo of a cleanup, sent by its task between other requests.
+    CleanupOne(String, Reply<Response>),
+    /// A cleanup's last step, once its demos are gone: the leftovers.
+    CleanupEnd(ops::cleanup::Batch, Reply<Response>),
+}
+
+/// Sends one request through the inbox and waits for its answer.
+pub(super) async fn ask<T>(
+    tx: &mpsc::Sender<Msg>,
+    msg: impl FnOnce(Reply<T>) -> Msg,
+) -> Result<T, ProtocolError> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(msg(reply)).await.map_err(|_| gone())?;
+    rx.await.map_err(|_| gone())?
 }
 
 /// Seconds since the Unix epoch; the unit tests drive it from tokio's paused clock.
@@ -104,12 +120,7 @@ fn gone() -> ProtocolError {
 impl Handle {
     /// Carries out a mutating command; answers once it happened.
     pub async fn command(&self, cmd: Command) -> Result<Response, ProtocolError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Command(cmd, tx))
-            .await
-            .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        ask(&self.tx, |reply| Msg::Command(cmd, reply)).await
     }
 
     /// Deploys; the script's output lines arrive on `progress` meanwhile.
@@ -118,12 +129,7 @@ impl Handle {
         req: DeployRequest,
         progress: mpsc::Sender<String>,
     ) -> Result<DemoInfo, ProtocolError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Deploy(req, progress, tx))
-            .await
-            .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        ask(&self.tx, |reply| Msg::Deploy(req, progress, reply)).await
     }
 
     /// Clones; the reconfigure step's output lines arrive on `progress` meanwhile.
@@ -172,6 +178,11 @@ pub struct Actor<S = Supervisor> {
     /// How demos, deploy scripts and Apache are run.
     sandbox: Arc<Sandbox>,
     front: vhosts::FrontDoor,
+    /// supervisord lacks showroom's plugin and the log has said so once.
+    plugin_missing_told: bool,
+    /// supervisord was started afresh: once the checks at start are done,
+    /// the demos wanted running are brought back.
+    restore_after_checks: bool,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -193,7 +204,9 @@ fn internal(context: &str, e: impl std::fmt::Display) -> ProtocolError {
 
 impl<S: Supervisord> Actor<S> {
     /// Builds the actor from what is on disk, repairing what a crash left
-    /// half done, and brings supervisord up. Returns the actor and its handle.
+    /// half done, and brings supervisord up. Returns the actor and its handle
+    /// as soon as a snapshot can be published; the slower checks (groups,
+    /// Apache) are its first message, so reads answer meanwhile.
     pub async fn start(
         cfg: Arc<Config>,
         sup: S,
@@ -201,7 +214,11 @@ impl<S: Supervisord> Actor<S> {
         jobs_cancel: CancellationToken,
     ) -> anyhow::Result<(Actor<S>, Handle)> {
         let (mut actor, handle) = Self::new(cfg, sup, sandbox, jobs_cancel);
-        actor.recover().await?;
+        let (rolled_back, first) = actor.recover().await?;
+        handle
+            .tx
+            .try_send(Msg::FinishChecks(rolled_back, first))
+            .map_err(|e| anyhow::anyhow!("queueing the checks at start: {e}"))?;
         Ok((actor, handle))
     }
 
@@ -232,6 +249,8 @@ impl<S: Supervisord> Actor<S> {
             expiry_retry: HashMap::new(),
             sandbox,
             front: vhosts::FrontDoor::default(),
+            plugin_missing_told: false,
+            restore_after_checks: false,
         };
         let handle = Handle {
             tx,
@@ -265,12 +284,30 @@ impl<S: Supervisord> Actor<S> {
                         Command::Destroy(name) => self.destroy_demo(&name).await,
                         Command::SupervisorStart => self.supervisor_start().await,
                         Command::SupervisorStop => self.supervisor_stop().await,
-                        Command::Cleanup(req) => self.cleanup(req).await,
+                        // It answers when its task is done, not now.
+                        Command::Cleanup(req) => {
+                            self.cleanup_begin(req, reply).await;
+                            continue;
+                        }
                         Command::Expire(name, ttl) => self.expire_in(&name, ttl).await,
                     };
                     // Before the answer: a started demo is then served by name.
                     self.front_door_sync().await;
                     let _ = reply.send(result);
+                }
+                Msg::FinishChecks(rolled_back, first) => {
+                    self.finish_checks(rolled_back, first).await;
+                    self.front_door_sync().await;
+                }
+                Msg::CleanupOne(name, reply) => {
+                    let result = self.cleanup_one(&name).await;
+                    self.front_door_sync().await;
+                    let _ = reply.send(result);
+                }
+                Msg::CleanupEnd(batch, reply) => {
+                    let report = self.cleanup_end(batch).await;
+                    self.front_door_sync().await;
+                    let _ = reply.send(Ok(report));
                 }
                 Msg::Deploy(req, progress, reply) => {
                     self.deploy_begin(req, progress, reply).await;

@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use super::{internal, sup_error, Actor};
 use crate::store;
-use crate::supervisor::config::{render_program, render_programs, APACHE_PROGRAM};
+use crate::supervisor::config::{is_own_program, render_program, render_programs};
 use crate::supervisor::rpc::codes;
 use crate::supervisor::{ok_if, RpcError, Supervisord};
 
@@ -38,14 +38,25 @@ impl<S: Supervisord> Actor<S> {
         Ok(())
     }
 
-    /// Makes supervisord read a new demo's section and add its group.
-    pub(super) async fn add_program(&self, name: &str) -> Result<(), ProtocolError> {
-        self.sup.reload_config().await.map_err(sup_error)?;
-        ok_if(
-            self.sup.add_process_group(name).await,
-            &[codes::ALREADY_ADDED],
-        )
-        .map_err(sup_error)
+    /// Makes supervisord take a new demo's program: its section alone, through
+    /// showroom's plugin, so the cost does not grow with the number of demos.
+    /// A supervisord started without the plugin rereads every section instead.
+    pub(super) async fn add_program(&mut self, name: &str, port: u16) -> Result<(), ProtocolError> {
+        // The very text `write_programs` put in programs.conf: a later
+        // reread must find nothing changed.
+        let section = render_program(&self.layout, &self.cfg, &self.sandbox, name, port)
+            .map_err(|e| internal("writing the supervisord program section", e))?;
+        let added = match self.sup.add_program(name, &section).await {
+            Err(e) if e.fault_code() == Some(codes::UNKNOWN_METHOD) => {
+                if !std::mem::replace(&mut self.plugin_missing_told, true) {
+                    warn!(error = %e, "supervisord has no showroom.addProgram (started before showroom's plugin): each deploy rereads every program section until it is restarted");
+                }
+                self.sup.reload_config().await.map_err(sup_error)?;
+                self.sup.add_process_group(name).await
+            }
+            other => other,
+        };
+        ok_if(added, &[codes::ALREADY_ADDED]).map_err(sup_error)
     }
 
     /// Stops a program and waits for it; one that does not run is stopped already.
@@ -90,7 +101,7 @@ impl<S: Supervisord> Actor<S> {
         // A rewritten section applies only once its group is added again,
         // which would stop a running process: that waits for its next stop.
         for g in changed {
-            if g == APACHE_PROGRAM || !self.state.demos.contains_key(&g) {
+            if is_own_program(&g) || !self.state.demos.contains_key(&g) {
                 continue;
             }
             let running = self

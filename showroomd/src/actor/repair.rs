@@ -1,14 +1,33 @@
 //! The repairs at start: what a crash left half done is rolled back or finished, supervisord brought up, its groups and Apache brought in line with the folders and links.
 
+use std::time::{Duration, Instant};
+
 use anyhow::Context;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
-use super::Actor;
+use super::{Actor, Observation};
 use crate::store::{self, DemoRecord, Phase};
-use crate::supervisor::Supervisord;
+use crate::supervisor::config::MainOptions;
+use crate::supervisor::{ProcessInfo, RpcError, Supervisord};
 use crate::{apache, deployer, sandbox};
+
+/// How long a start waits for its first reading of supervisord before it
+/// answers `list` without it.
+const FIRST_READING_WAIT: Duration = Duration::from_millis(300);
+
+/// A first reading still under way, and when it was asked for.
+pub(super) type PendingReading = (JoinHandle<Result<Vec<ProcessInfo>, RpcError>>, Instant);
+
+/// showroomd's own binary, run by supervisord as its event listener; none
+/// (polling alone) when it cannot be found.
+fn events_listener_exe() -> Option<std::path::PathBuf> {
+    std::env::current_exe()
+        .inspect_err(|e| warn!(error = %e, "no path to showroomd itself: no event listener, changes are seen by polling"))
+        .ok()
+}
 
 /// What the start makes of one demo folder, from its deploy marker, its
 /// record and (only when the record cannot be read) the copy in its folder.
@@ -124,7 +143,10 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
 
 impl<S: Supervisord> Actor<S> {
     /// Repairs what a crash left half done, then brings supervisord up.
-    pub(super) async fn recover(&mut self) -> anyhow::Result<()> {
+    pub(super) async fn recover(
+        &mut self,
+    ) -> anyhow::Result<(Vec<String>, Option<PendingReading>)> {
+        self.state.set_checks_pending(true);
         let layout = self.layout.clone();
         // Nothing showroomd writes is for other users: they read through the
         // socket. Apache's files take the account's group (`secure_state`).
@@ -163,7 +185,15 @@ impl<S: Supervisord> Actor<S> {
         }
         store::write_if_changed(
             &layout.supervisord_conf(),
-            &crate::supervisor::config::render_main(&layout, &self.cfg, &self.sandbox)?,
+            &crate::supervisor::config::render_main_with(
+                &layout,
+                &self.cfg,
+                &self.sandbox,
+                &MainOptions {
+                    event_listener: events_listener_exe(),
+                    ..MainOptions::ONE_FILE
+                },
+            )?,
         )?;
         store::write_if_changed(
             &layout.apache_conf(),
@@ -201,29 +231,19 @@ impl<S: Supervisord> Actor<S> {
                 self.send(events);
                 if started {
                     self.disable_all_vhosts();
+                    // After the checks: the demos wanted running come back.
+                    self.restore_after_checks = true;
                 } else {
                     info!("supervisord was already running: picking up its demos");
-                }
-                for name in &rolled_back {
-                    if let Err(e) = self.remove_group(name).await {
-                        warn!(demo = %name, error = %e, "removing the group of a rolled-back deploy");
-                    }
-                }
-                if let Err(e) = self.sync_groups().await {
-                    error!(error = %e, "cannot bring supervisord's groups in line with the demos");
-                }
-                if started {
-                    self.restore_wanted();
                 }
             }
             Err(e) => {
                 error!(error = %e, "supervisord could not be started; demos show UNKNOWN until it is")
             }
         }
-        self.refresh_all().await;
-        if self.state.supervisor_up() {
-            self.apache_reconcile().await;
-        }
+        // What `list` shows until the checks are done: one reading, no more,
+        // and only if it comes soon; else the checks take it over.
+        let first = self.first_reading().await;
         self.publish();
         info!(
             demos = self.state.demos.len(),
@@ -231,7 +251,78 @@ impl<S: Supervisord> Actor<S> {
             "state loaded from {}",
             layout.root().display()
         );
-        Ok(())
+        Ok((rolled_back, first))
+    }
+
+    /// One reading of every program, published if it comes within
+    /// `FIRST_READING_WAIT`; else (at 1000 programs it takes supervisord 0.5
+    /// to 2 s) the socket is bound without it, demos show UNKNOWN, and the
+    /// reading still under way is returned for `finish_checks` to take in.
+    async fn first_reading(&mut self) -> Option<PendingReading> {
+        if !self.state.supervisor_up() {
+            return None;
+        }
+        let sup = self.sup.clone();
+        let taken = Instant::now();
+        let mut reading = tokio::spawn(async move { sup.all_process_info().await });
+        match tokio::time::timeout(FIRST_READING_WAIT, &mut reading).await {
+            Ok(read) => {
+                self.take_reading(read, taken);
+                None
+            }
+            Err(_) => {
+                info!("supervisord is slow to list its programs: listing the demos as UNKNOWN until it has");
+                Some((reading, taken))
+            }
+        }
+    }
+
+    fn take_reading(
+        &mut self,
+        read: Result<Result<Vec<ProcessInfo>, RpcError>, JoinError>,
+        taken: Instant,
+    ) {
+        let read = read.unwrap_or_else(|e| Err(RpcError::Join(e.to_string())));
+        match Observation::sweep(read, taken) {
+            Ok(o) => {
+                let events = self.state.observed(o, Instant::now());
+                self.send(events);
+            }
+            Err(e) => warn!(error = %e, "cannot read process states"),
+        }
+        self.publish();
+    }
+
+    /// The checks a start leaves for after `list` answers: the groups of the
+    /// deploys rolled back removed, supervisord's groups and Apache brought in
+    /// line with the folders. Until then a program supervisord does not know
+    /// shows UNKNOWN rather than FATAL.
+    pub(super) async fn finish_checks(
+        &mut self,
+        rolled_back: Vec<String>,
+        first: Option<PendingReading>,
+    ) {
+        if let Some((reading, taken)) = first {
+            self.take_reading(reading.await, taken);
+        }
+        if self.state.supervisor_up() {
+            for name in &rolled_back {
+                if let Err(e) = self.remove_group(name).await {
+                    warn!(demo = %name, error = %e, "removing the group of a rolled-back deploy");
+                }
+            }
+            if let Err(e) = self.sync_groups().await {
+                error!(error = %e, "cannot bring supervisord's groups in line with the demos");
+            }
+            self.refresh_all().await;
+            self.apache_reconcile().await;
+            if std::mem::take(&mut self.restore_after_checks) {
+                self.restore_wanted();
+            }
+        }
+        self.state.set_checks_pending(false);
+        self.publish();
+        info!("checks at start done");
     }
 
     /// Ends what a supervisord that is gone left running of showroom's (a

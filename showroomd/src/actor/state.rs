@@ -11,11 +11,12 @@ use protocol::{
 use crate::frontdoor::{self, Settings};
 use crate::status::{self, Parts};
 use crate::store::{self, DemoRecord, Phase};
-use crate::supervisor::config::APACHE_PROGRAM;
+use crate::supervisor::config::{is_own_program, APACHE_PROGRAM};
 use crate::supervisor::{ProcessInfo, RpcError};
 
-/// How long a program counts as "just started" and is polled often.
-pub const HOT_FOR: Duration = Duration::from_secs(15);
+/// How long a program counts as "just started" and is polled often: its
+/// events say the rest, this covers a listener that is not running yet.
+pub const HOT_FOR: Duration = Duration::from_secs(5);
 /// Readings older than any call can take are never compared again.
 const SEEN_FOR: Duration = Duration::from_secs(600);
 
@@ -189,6 +190,9 @@ pub struct State {
     published: Arc<Snapshot>,
     /// Demos whose folder is being copied by a clone: nothing else may act on them meanwhile.
     busy: HashSet<String>,
+    /// The checks at start are not done yet: supervisord may lack a group
+    /// it is about to be given, so "unknown to it" means UNKNOWN, not FATAL.
+    checks_pending: bool,
 }
 
 impl State {
@@ -240,9 +244,9 @@ impl State {
             .then(|| status::apache_failure(self.apache()))
     }
 
-    /// A supervisord group no demo owns (Apache's is showroom's own).
+    /// A supervisord group no demo owns (Apache's and the event listener's are showroom's own).
     pub fn is_leftover_group(&self, group: &str) -> bool {
-        group != APACHE_PROGRAM && !self.demos.contains_key(group)
+        !is_own_program(group) && !self.demos.contains_key(group)
     }
 
     /// An Apache link no demo with a vhost owns.
@@ -261,6 +265,10 @@ impl State {
         self.demos.remove(name);
         self.note_proc(name, None, at);
         self.stale_sections.remove(name);
+    }
+
+    pub fn set_checks_pending(&mut self, pending: bool) {
+        self.checks_pending = pending;
     }
 
     pub fn supervisor_up(&self) -> bool {
@@ -432,8 +440,13 @@ impl State {
         let apache = self.apache();
         let up = self.supervisor_up;
         for (name, d) in self.demos.iter_mut() {
-            (d.status, d.reason) =
-                d.verdict_given(self.procs.get(name.as_str()).copied(), apache, up);
+            let process = self.procs.get(name.as_str()).copied();
+            (d.status, d.reason) = if self.checks_pending && d.has_process && process.is_none() {
+                // Not known yet, not failed: the checks at start are under way.
+                (DemoStatus::Unknown, String::new())
+            } else {
+                d.verdict_given(process, apache, up)
+            };
         }
         self.hot_until.retain(|_, t| *t > now);
         let mut hot: Vec<String> = self.hot_until.keys().cloned().collect();
@@ -819,6 +832,7 @@ mod tests {
             .is_empty());
         assert_eq!(s.free_port(20000, 20001), Some(20001));
         assert!(s.is_leftover_group("gone") && !s.is_leftover_group(APACHE_PROGRAM));
+        assert!(!s.is_leftover_group(crate::supervisor::config::EVENTS_PROGRAM));
     }
 
     #[test]

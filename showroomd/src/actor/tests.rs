@@ -30,6 +30,10 @@ struct StubState {
     calls: Vec<String>,
     /// `start_daemon` says it started supervisord afresh (a reboot).
     fresh: bool,
+    /// A supervisord started without showroom's plugin: no `showroom.addProgram`.
+    no_plugin: bool,
+    /// How long each stop takes.
+    stop_takes: std::time::Duration,
 }
 
 fn fault(method: &str, code: i32) -> RpcError {
@@ -86,6 +90,8 @@ impl Supervisord for Arc<Stub> {
         ready(Ok("RUNNING".into()))
     }
     fn process_info<'a>(&'a self, name: &'a str) -> Call<'a, ProcessInfo> {
+        // As supervisord: `group:name` names the same program.
+        let name = name.split_once(':').map_or(name, |(_, p)| p);
         let s = self.inner.lock().unwrap();
         ready(match s.procs.get(name) {
             Some(st) => Ok(info(name, st)),
@@ -115,7 +121,10 @@ impl Supervisord for Arc<Stub> {
         self.start_process(name)
     }
     fn stop_process<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
-        ready(
+        let delay = self.inner.lock().unwrap().stop_takes;
+        Box::pin(async move {
+            // As supervisord's stop with wait: the process takes its time.
+            tokio::time::sleep(delay).await;
             self.on(format!("stop {name}"), |s| match s.procs.get_mut(name) {
                 None => Err(fault("stopProcess", codes::BAD_NAME)),
                 Some(st) if st != "RUNNING" => Err(fault("stopProcess", codes::NOT_RUNNING)),
@@ -123,8 +132,8 @@ impl Supervisord for Arc<Stub> {
                     *st = "STOPPED".into();
                     Ok(())
                 }
-            }),
-        )
+            })
+        })
     }
     fn signal_process<'a>(&'a self, name: &'a str, signal: &'a str) -> Call<'a, ()> {
         ready(self.on(format!("signal {name} {signal}"), |_| Ok(())))
@@ -136,6 +145,18 @@ impl Supervisord for Arc<Stub> {
         ready(self.on(format!("add {name}"), |s| {
             if s.procs.contains_key(name) {
                 return Err(fault("addProcessGroup", codes::ALREADY_ADDED));
+            }
+            s.procs.insert(name.into(), "STOPPED".into());
+            Ok(())
+        }))
+    }
+    fn add_program<'a>(&'a self, name: &'a str, _section: &'a str) -> Call<'a, ()> {
+        ready(self.on(format!("add_program {name}"), |s| {
+            if s.no_plugin {
+                return Err(fault("showroom.addProgram", codes::UNKNOWN_METHOD));
+            }
+            if s.procs.contains_key(name) {
+                return Err(fault("showroom.addProgram", codes::ALREADY_ADDED));
             }
             s.procs.insert(name.into(), "STOPPED".into());
             Ok(())
@@ -227,6 +248,8 @@ async fn run_with(
     actor.clock = Arc::new(move || T0 + started.elapsed().as_secs());
     let events = handle.subscribe();
     tokio::spawn(actor.run());
+    // The checks at start are the inbox's first message: wait for them.
+    let _ = handle.command(Command::Stop("nope".into())).await;
     Running {
         handle,
         events,
@@ -699,4 +722,188 @@ async fn start_and_stop_record_the_wanted_state() {
     assert_eq!(r.handle.snapshot().list()[0].wanted, Wanted::Running);
     r.handle.command(Command::Stop("a".into())).await.unwrap();
     assert_eq!(wanted(&r), Wanted::Stopped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_program_is_added_alone_and_by_a_reload_only_without_the_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        state_dir: dir.path().join("state"),
+        ..Config::default()
+    };
+    Layout::new(&cfg.state_dir).create_dirs().unwrap();
+    let stub = Arc::new(Stub::default());
+    let (mut actor, _handle) = Actor::new(
+        Arc::new(cfg),
+        stub.clone(),
+        Arc::new(crate::sandbox::Sandbox::off()),
+        CancellationToken::new(),
+    );
+    actor.add_program("a", 20000).await.unwrap();
+    assert_eq!(stub.calls(), vec!["add_program a"]);
+    stub.inner.lock().unwrap().no_plugin = true;
+    actor.add_program("b", 20001).await.unwrap();
+    assert_eq!(
+        stub.calls(),
+        vec!["add_program a", "add_program b", "reload", "add b"]
+    );
+    assert!(actor.plugin_missing_told);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_during_a_cleanup_is_answered_between_its_destroys() {
+    let names: Vec<String> = (0..6).map(|i| format!("old{i}")).collect();
+    let mut procs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "RUNNING")).collect();
+    procs.push(("x", "RUNNING"));
+    let stub = Arc::new(Stub::with(&procs));
+    let r = run(stub.clone(), |l| {
+        for n in &names {
+            put_demo(l, n, Phase::Installed);
+        }
+        put_demo(l, "x", Phase::Installed);
+    })
+    .await;
+    stub.inner.lock().unwrap().stop_takes = std::time::Duration::from_secs(1);
+    let h = r.handle.clone();
+    let cleanup = tokio::spawn(async move {
+        h.command(Command::Cleanup(protocol::CleanupRequest {
+            older_than_secs: None,
+            statuses: vec![DemoStatus::Running],
+            dry_run: false,
+        }))
+        .await
+    });
+    // Let the cleanup begin: its first destroy is under way.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    stub.set("x", "RUNNING");
+    let t0 = tokio::time::Instant::now();
+    let stopped = r.handle.command(Command::Stop("x".into())).await;
+    assert_eq!(stopped.unwrap(), Response::Done);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(3),
+        "the stop waited {:?}: behind the whole cleanup",
+        t0.elapsed()
+    );
+    let Response::Cleanup(report) = cleanup.await.unwrap().unwrap() else {
+        panic!("a cleanup report")
+    };
+    // x was RUNNING when the cleanup chose: destroyed too, after its stop.
+    let mut want = names.clone();
+    want.push("x".into());
+    assert_eq!(report.destroyed, want);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let calls = stub.calls();
+    let stop_x = calls.iter().position(|c| c == "stop x").unwrap();
+    let last_old = calls
+        .iter()
+        .rposition(|c| c.starts_with("stop old"))
+        .unwrap();
+    assert!(
+        stop_x < last_old,
+        "the stop came between destroys: {calls:?}"
+    );
+    assert!(r.handle.snapshot().demos.is_empty());
+}
+
+/// The poller with supervisord's events: a hint makes it read that program
+/// fresh, a late event cannot undo a newer state, a resync sweeps.
+#[tokio::test]
+async fn hints_are_read_fresh_and_a_resync_sweeps() {
+    use tokio::io::AsyncWriteExt;
+    let stub = Arc::new(Stub::with(&[("a", "RUNNING")]));
+    let mut r = run(stub.clone(), |l| put_demo(l, "a", Phase::Installed)).await;
+    assert_eq!(status(&r.handle, "a"), DemoStatus::Running);
+    let sock = r.layout.events_socket();
+    let receiver = crate::event_receiver::Receiver::start(&sock).unwrap();
+    let cfg = Arc::new(Config {
+        sweep_secs: 3600,
+        ..Config::default()
+    });
+    let stop = CancellationToken::new();
+    let poller = tokio::spawn(crate::poller::run(
+        stub.clone(),
+        r.handle.clone(),
+        cfg,
+        Some(receiver),
+        stop.clone(),
+    ));
+    let mut conn = tokio::net::UnixStream::connect(&sock).await.unwrap();
+    let until = |want: DemoStatus| {
+        let h = r.handle.clone();
+        async move {
+            let t0 = std::time::Instant::now();
+            while status(&h, "a") != want {
+                assert!(
+                    t0.elapsed() < std::time::Duration::from_secs(5),
+                    "never {want}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    // The connection's own resync sweeps first, while "a" still runs.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stub.set("a", "EXITED");
+    conn.write_all(b"v1 EXITED a a RUNNING\n").await.unwrap();
+    until(DemoStatus::Exited).await;
+    // A RUNNING event that arrives after the program stopped: the fresh
+    // reading says STOPPED, and RUNNING is never shown.
+    stub.set("a", "STOPPED");
+    conn.write_all(b"v1 RUNNING a a STARTING\n").await.unwrap();
+    until(DemoStatus::Stopped).await;
+    // A line not understood: events may be lost, so everything is swept.
+    stub.set("a", "FATAL");
+    conn.write_all(b"v9 something else\n").await.unwrap();
+    until(DemoStatus::Fatal).await;
+    let seen: Vec<EventKind> = drain(&mut r.events);
+    assert_eq!(
+        seen,
+        vec![
+            EventKind::StateChanged {
+                from: DemoStatus::Running,
+                to: DemoStatus::Exited
+            },
+            EventKind::StateChanged {
+                from: DemoStatus::Exited,
+                to: DemoStatus::Stopped
+            },
+            EventKind::StateChanged {
+                from: DemoStatus::Stopped,
+                to: DemoStatus::Fatal
+            },
+        ]
+    );
+    stop.cancel();
+    poller.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn until_the_checks_at_start_a_program_unknown_to_supervisord_is_unknown() {
+    // supervisord lacks the group of "new": it gets it in the checks.
+    let stub = Arc::new(Stub::with(&[("old", "RUNNING")]));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        state_dir: dir.path().join("state"),
+        ..Config::default()
+    };
+    let layout = Layout::new(&cfg.state_dir);
+    layout.create_dirs().unwrap();
+    put_demo(&layout, "old", Phase::Installed);
+    put_demo(&layout, "new", Phase::Installed);
+    let (actor, handle) = Actor::start(
+        Arc::new(cfg),
+        stub.clone(),
+        Arc::new(crate::sandbox::Sandbox::off()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let snap = handle.snapshot();
+    assert_eq!(snap.demos["old"].status, DemoStatus::Running);
+    assert_eq!(snap.demos["new"].status, DemoStatus::Unknown);
+    assert!(!stub.calls().iter().any(|c| c == "add new"), "not yet");
+    tokio::spawn(actor.run());
+    let _ = handle.command(Command::Stop("nope".into())).await;
+    assert!(stub.calls().iter().any(|c| c == "add new"));
+    assert_eq!(status(&handle, "new"), DemoStatus::Stopped);
 }

@@ -17,6 +17,10 @@ pub fn is_own_program(group: &str) -> bool {
     group == APACHE_PROGRAM || group.starts_with(protocol::names::RESERVED_PREFIX)
 }
 
+/// The Python module (`showroom_rpc.py`, written by `control::start` next
+/// to the main config) that gives supervisord `showroom.addProgram`.
+pub const RPC_PLUGIN: &str = "showroom_rpc";
+
 /// How the main config lays out the demos' programs and the event listener.
 #[derive(Debug, Clone)]
 pub struct MainOptions {
@@ -77,6 +81,9 @@ pub fn render_main_with(
          [rpcinterface:supervisor]\n\
          supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
          \n\
+         [rpcinterface:showroom]\n\
+         supervisor.rpcinterface_factory = {plugin}:make_showroom_rpcinterface\n\
+         \n\
          [supervisorctl]\n\
          serverurl=unix://{sock}\n\
          \n\
@@ -90,6 +97,7 @@ pub fn render_main_with(
         logs = layout.supervisor_logs().display(),
         root = layout.root().display(),
         minfds = cfg.minfds,
+        plugin = RPC_PLUGIN,
         apache = render_apache_program(layout, cfg, sandbox)?,
         listener = match &opts.event_listener {
             Some(exe) => format!("{}\n", render_event_listener(layout, exe)),

@@ -29,6 +29,9 @@ pub enum ControlError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// supervisord's `showroom.addProgram` (see the file's own header).
+const RPC_PLUGIN_SOURCE: &str = include_str!("showroom_rpc.py");
+
 /// True when supervisord answers on its socket.
 pub async fn is_running(sup: &Supervisor) -> bool {
     sup.state().await.is_ok()
@@ -45,11 +48,14 @@ pub async fn start(layout: &Layout, cfg: &Config, sup: &Supervisor) -> Result<bo
         return Ok(false);
     }
     let conf = layout.supervisord_conf();
+    // The main config names the plugin: supervisord refuses to start without it.
+    crate::store::write_if_changed(&layout.rpc_plugin(), RPC_PLUGIN_SOURCE)?;
     let status = tokio::process::Command::new(&cfg.supervisord)
         .arg("-c")
         .arg(&conf)
         // systemd's readiness socket is showroomd's: supervisord and the demos must not speak for it.
         .env_remove("NOTIFY_SOCKET")
+        .env("PYTHONPATH", layout.supervisor_dir())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -22,7 +22,7 @@ pub type Call<'a, T, E = RpcError> = Pin<Box<dyn Future<Output = Result<T, E>> +
 /// What the actor asks of supervisord. The real one is [`Supervisor`]
 /// (XML-RPC over its Unix socket); the actor's unit tests drive a stub, so
 /// that its decisions are tested without a supervisord.
-pub trait Supervisord: Send + Sync + 'static {
+pub trait Supervisord: Clone + Send + Sync + 'static {
     fn state(&self) -> Call<'_, String>;
     fn process_info<'a>(&'a self, name: &'a str) -> Call<'a, ProcessInfo>;
     fn all_process_info(&self) -> Call<'_, Vec<ProcessInfo>>;
@@ -37,6 +37,9 @@ pub trait Supervisord: Send + Sync + 'static {
     /// Rereads the config files; returns the (added, changed, removed) group names.
     fn reload_config(&self) -> Call<'_, [Vec<String>; 3]>;
     fn add_process_group<'a>(&'a self, name: &'a str) -> Call<'a, ()>;
+    /// Adds one program group from its section text, parsing nothing else
+    /// (fault `UNKNOWN_METHOD` from a supervisord without showroom's plugin).
+    fn add_program<'a>(&'a self, name: &'a str, section: &'a str) -> Call<'a, ()>;
     fn remove_process_group<'a>(&'a self, name: &'a str) -> Call<'a, ()>;
     /// Starts supervisord when it does not answer; true when it was started afresh.
     fn start_daemon<'a>(
@@ -77,6 +80,9 @@ impl Supervisord for Supervisor {
     }
     fn add_process_group<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
         Box::pin(Supervisor::add_process_group(self, name))
+    }
+    fn add_program<'a>(&'a self, name: &'a str, section: &'a str) -> Call<'a, ()> {
+        Box::pin(Supervisor::add_program(self, name, section))
     }
     fn remove_process_group<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
         Box::pin(Supervisor::remove_process_group(self, name))

@@ -12,6 +12,8 @@ use xmlrpc::{Request, Transport, Value};
 
 /// supervisord's fault codes that showroom acts on.
 pub mod codes {
+    /// A method this supervisord does not offer (e.g. one started without showroom's plugin).
+    pub const UNKNOWN_METHOD: i32 = 1;
     pub const BAD_NAME: i32 = 10;
     pub const ABNORMAL_TERMINATION: i32 = 40;
     pub const SPAWN_ERROR: i32 = 50;
@@ -325,6 +327,17 @@ impl Supervisor {
         self.call("supervisor.addProcessGroup", vec![Value::from(name)])
             .await
             .map(drop)
+    }
+
+    /// Adds one program group from its section text alone (showroom's
+    /// plugin, `showroom_rpc.py`): no other section is parsed.
+    pub async fn add_program(&self, name: &str, section: &str) -> Result<(), RpcError> {
+        self.call(
+            "showroom.addProgram",
+            vec![Value::from(name), Value::from(section)],
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn remove_process_group(&self, name: &str) -> Result<(), RpcError> {

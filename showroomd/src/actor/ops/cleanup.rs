@@ -3,7 +3,7 @@
 use protocol::{CleanupReport, CleanupRequest, ErrorKind, ProtocolError, Response};
 use tracing::{info, warn};
 
-use crate::actor::Actor;
+use crate::actor::{ask, gone, Actor, Msg, Reply};
 use crate::apache;
 use crate::store;
 use crate::supervisor::Supervisord;
@@ -14,47 +14,96 @@ enum Leftover {
     File(std::path::PathBuf),
 }
 
+/// A cleanup in progress: its report so far and the leftovers still to remove.
+pub(crate) struct Batch {
+    report: CleanupReport,
+    leftovers: Vec<(String, Leftover)>,
+}
+
 impl<S: Supervisord> Actor<S> {
-    pub(in crate::actor) async fn cleanup(
+    /// Plans a cleanup; a dry run answers at once. Otherwise a task sends
+    /// its demos' destroys one message at a time, so that every other
+    /// request interleaves with them instead of waiting for the whole batch.
+    pub(in crate::actor) async fn cleanup_begin(
         &mut self,
         req: CleanupRequest,
-    ) -> Result<Response, ProtocolError> {
+        reply: Reply<Response>,
+    ) {
         self.refresh_all().await;
         // While a shared part fails, the statuses behind it say nothing of
         // the demos: a cron's `--status FATAL` would destroy healthy ones.
         if let Some(failure) = self.state.shared_failure() {
             warn!(%failure, "cleanup refused: a shared part is failing");
-            return Err(ProtocolError::new(
-                ErrorKind::SharedFailure,
-                format!("cleanup destroys nothing while {failure} (a shared part): fix it first"),
-            )
-            .with_detail(self.shared_fix_hint()));
+            let _ = reply.send(Err(self.shared_failure_error(&failure)));
+            return;
         }
         let matching = self.state.cleanup_matches(&req, store::now_secs());
         let leftovers = self.leftovers().await;
-        let mut report = CleanupReport {
-            dry_run: req.dry_run,
-            destroyed: vec![],
-            failed: vec![],
-            leftovers: leftovers.iter().map(|(d, _)| d.clone()).collect(),
+        let mut batch = Batch {
+            report: CleanupReport {
+                dry_run: req.dry_run,
+                destroyed: vec![],
+                failed: vec![],
+                leftovers: leftovers.iter().map(|(d, _)| d.clone()).collect(),
+            },
+            leftovers,
         };
         if req.dry_run {
-            report.destroyed = matching;
-            return Ok(Response::Cleanup(report));
+            batch.report.destroyed = matching;
+            let _ = reply.send(Ok(Response::Cleanup(batch.report)));
+            return;
         }
-        for name in matching {
-            match self.destroy_demo(&name).await {
-                Ok(_) => {
-                    // `destroy` keeps the deploy log for a post-mortem; cleanup is the end of the line.
-                    remove_if_present(&self.layout.deploy_log(&name));
-                    report.destroyed.push(name)
-                }
-                Err(e) => {
-                    warn!(demo = %name, error = %e.message, "cleanup could not destroy it");
-                    report.failed.push((name, e.message));
+        let Some(tx) = self.self_tx.upgrade() else {
+            let _ = reply.send(Err(gone()));
+            return;
+        };
+        tokio::spawn(async move {
+            for name in matching {
+                match ask(&tx, |r| Msg::CleanupOne(name.clone(), r)).await {
+                    Ok(_) => batch.report.destroyed.push(name),
+                    // Destroyed meanwhile by another request: gone as wanted.
+                    Err(e) if e.kind == ErrorKind::NotFound => {}
+                    Err(e) => {
+                        warn!(demo = %name, error = %e.message, "cleanup could not destroy it");
+                        batch.report.failed.push((name, e.message));
+                    }
                 }
             }
+            let _ = tx.send(Msg::CleanupEnd(batch, reply)).await;
+        });
+    }
+
+    /// The refusal of a cleanup while a shared part fails.
+    fn shared_failure_error(&self, failure: &str) -> ProtocolError {
+        ProtocolError::new(
+            ErrorKind::SharedFailure,
+            format!("cleanup destroys nothing while {failure} (a shared part): fix it first"),
+        )
+        .with_detail(self.shared_fix_hint())
+    }
+
+    /// One demo of a cleanup: destroyed, and its deploy log with it.
+    pub(in crate::actor) async fn cleanup_one(
+        &mut self,
+        name: &str,
+    ) -> Result<Response, ProtocolError> {
+        // A shared part that failed since the plan stops the rest of it:
+        // the statuses it was made from no longer say anything.
+        if let Some(failure) = self.state.shared_failure() {
+            return Err(self.shared_failure_error(&failure));
         }
+        let done = self.destroy_demo(name).await?;
+        // `destroy` keeps the deploy log for a post-mortem; cleanup is the end of the line.
+        remove_if_present(&self.layout.deploy_log(name));
+        Ok(done)
+    }
+
+    /// A cleanup's end: what earlier failures left is removed, the report given.
+    pub(in crate::actor) async fn cleanup_end(&mut self, batch: Batch) -> Response {
+        let Batch {
+            mut report,
+            leftovers,
+        } = batch;
         for (what, l) in leftovers {
             let r = match l {
                 Leftover::Link(n) => apache::unlink(&self.layout, &n)
@@ -74,7 +123,7 @@ impl<S: Supervisord> Actor<S> {
             "cleanup done"
         );
         self.publish();
-        Ok(Response::Cleanup(report))
+        Response::Cleanup(report)
     }
 
     /// How to make the shared parts healthy again.

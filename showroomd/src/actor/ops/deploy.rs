@@ -302,8 +302,8 @@ impl<S: Supervisord> Actor<S> {
         if let Err(e) = store::unmark_deploying(&self.layout, name) {
             warn!(demo = name, error = %e, "cannot remove its deploy marker");
         }
-        if has_process {
-            self.add_program(name).await?;
+        if let (true, Some(port)) = (has_process, record.port) {
+            self.add_program(name, port).await?;
             self.refresh(name).await;
         }
         self.publish();

@@ -1,6 +1,6 @@
 //! The operations, one file each: what the actor does for deploy, clone, start, stop, destroy, expire, cleanup and supervisor start/stop.
 
-mod cleanup;
+pub(super) mod cleanup;
 mod clone;
 pub(super) mod deploy;
 mod destroy;
