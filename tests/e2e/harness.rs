@@ -355,14 +355,19 @@ impl Showroom {
     #[track_caller]
     /// The port `list` gives a demo.
     pub fn port_of(&self, name: &str) -> u16 {
+        self.listed(name)["port"].as_u64().unwrap() as u16
+    }
+
+    /// A demo as `list --json` shows it.
+    #[track_caller]
+    pub fn listed(&self, name: &str) -> serde_json::Value {
         self.json(&["list"])
             .as_array()
             .unwrap()
             .iter()
             .find(|d| d["name"] == name)
-            .unwrap_or_else(|| panic!("{name} is listed"))["port"]
-            .as_u64()
-            .unwrap() as u16
+            .unwrap_or_else(|| panic!("{name} is listed"))
+            .clone()
     }
 
     pub fn status(&self, name: &str) -> String {

@@ -6,18 +6,6 @@ use crate::cleanup::STALE;
 use crate::harness::Showroom;
 use crate::seed_apache::serves;
 
-/// A demo in `list --json`.
-#[track_caller]
-fn listed(s: &Showroom, name: &str) -> serde_json::Value {
-    s.json(&["list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == name)
-        .unwrap_or_else(|| panic!("{name} is listed"))
-        .clone()
-}
-
 /// Item 1: the shared Apache fails (its restart finds a port taken and it
 /// goes FATAL): its demos are not FATAL, and the daily cleanup destroys
 /// nothing while it is so.
@@ -43,7 +31,7 @@ fn nothing_lost_a_failed_apache_is_not_charged_to_its_demos_and_cleanup_waits() 
     for name in ["web1", "web2"] {
         assert_eq!(s.status(name), "UNKNOWN", "{name} is not charged");
         s.wait_for("the poller to see it", Duration::from_secs(10), || {
-            listed(&s, name)["reason"] == "Apache is FATAL"
+            s.listed(name)["reason"] == "Apache is FATAL"
         });
     }
     assert_eq!(s.status("proc"), "RUNNING");
@@ -112,7 +100,7 @@ fn a_demo_survives(port_min: u16, damage: Damage) {
     assert_eq!(s.supervisorctl(&["pid", "keep"]), pid, "the same process");
     assert_eq!(s.statename("keep"), "RUNNING");
     serves(port, "test2 keep");
-    let d = listed(&s, "keep");
+    let d = s.listed("keep");
     assert_eq!(d["port"], port, "its port is kept: {d}");
     assert!(!d["created"].as_str().unwrap().starts_with("1970"), "{d}");
     match damage {

@@ -4,16 +4,6 @@ use std::time::Duration;
 
 use crate::harness::{http_get, Options, Showroom};
 
-fn demo(s: &Showroom, name: &str) -> serde_json::Value {
-    s.json(&["list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == name)
-        .unwrap_or_else(|| panic!("{name} is listed"))
-        .clone()
-}
-
 /// Polls for a 200 from `port` that has `wanted` in it.
 #[track_caller]
 fn serves(s: &Showroom, port: u16, wanted: &str) {
@@ -60,8 +50,8 @@ fn a_fresh_supervisord_brings_back_exactly_the_demos_wanted_running() {
         s.ok(&["start", n]);
     }
     s.ok(&["stop", "b"]);
-    assert_eq!(demo(&s, "a")["wanted"], "running");
-    assert_eq!(demo(&s, "b")["wanted"], "stopped");
+    assert_eq!(s.listed("a")["wanted"], "running");
+    assert_eq!(s.listed("b")["wanted"], "stopped");
     let (vport, pport) = (s.port_of("v"), s.port_of("p"));
 
     // A restarted showroomd over a running supervisord changes nothing.
@@ -112,11 +102,11 @@ fn a_ttl_expires_a_demo_across_a_restart_and_expire_never_keeps_one() {
     }
     let kept = s.json(&["expire", "kept", "never"]);
     assert_eq!(kept["expires_at"], serde_json::Value::Null);
-    assert_eq!(demo(&s, "kept")["expires_at"], serde_json::Value::Null);
+    assert_eq!(s.listed("kept")["expires_at"], serde_json::Value::Null);
     s.ok(&["deploy", "test1", "x", "--ttl", "8s"]);
     s.ok(&["start", "x"]);
-    assert!(demo(&s, "x")["expires_at"].is_string());
-    assert!(demo(&s, "x")["deploy_secs"].as_f64().unwrap() > 0.0);
+    assert!(s.listed("x")["expires_at"].is_string());
+    assert!(s.listed("x")["deploy_secs"].as_f64().unwrap() > 0.0);
 
     // x's time passes while showroomd is down: it fires at the next start.
     assert_eq!(s.stop_daemon(), Some(0));
@@ -128,8 +118,8 @@ fn a_ttl_expires_a_demo_across_a_restart_and_expire_never_keeps_one() {
     );
     s.start_daemon();
     wait_status(&s, "x", "STOPPED");
-    assert_eq!(demo(&s, "x")["wanted"], "stopped");
-    assert_eq!(demo(&s, "x")["expires_at"], serde_json::Value::Null);
+    assert_eq!(s.listed("x")["wanted"], "stopped");
+    assert_eq!(s.listed("x")["expires_at"], serde_json::Value::Null);
     assert_eq!(s.log_count("expired: its time was up"), 1);
     assert_eq!(s.status("kept"), "RUNNING");
 
@@ -164,7 +154,7 @@ fn a_clone_of_a_running_proxied_demo_serves_its_own_copy_while_the_source_serves
         "the source runs again after its copy"
     );
     serves(&s, src_port, "<h1>src</h1>");
-    let copy = demo(&s, "copy");
+    let copy = s.listed("copy");
     assert_eq!(copy["status"], "STOPPED");
     assert_eq!(copy["comment"], "the original");
     assert!(copy["deploy_secs"].as_f64().is_some());
