@@ -98,17 +98,29 @@ impl DeployRequest {
                 .filter(|(k, _)| k == "comment")
                 .map(|(_, v)| v.as_str()),
         );
-        for comment in comments {
-            if let Some(c) = comment.chars().find(|c| c.is_control()) {
-                return Err(ProtocolError::new(
-                    ErrorKind::InvalidRequest,
-                    format!(
-                        "a comment may not hold a control character ({c:?} in {comment:?}): keep it to one plain line"
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        comments.into_iter().try_for_each(check_comment)
+    }
+}
+
+impl CloneRequest {
+    /// The same rules as a deploy's: the new name, a one-line comment.
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        crate::names::validate_name(&self.name)?;
+        check_comment(&self.comment)
+    }
+}
+
+/// A comment is one plain line: a control character would add a row to
+/// `list`'s table or reach a terminal.
+fn check_comment(comment: &str) -> Result<(), ProtocolError> {
+    match comment.chars().find(|c| c.is_control()) {
+        None => Ok(()),
+        Some(c) => Err(ProtocolError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "a comment may not hold a control character ({c:?} in {comment:?}): keep it to one plain line"
+            ),
+        )),
     }
 }
 
@@ -384,5 +396,18 @@ mod tests {
         let mut bad_name = req(&[], "");
         bad_name.name = "../x".into();
         assert!(bad_name.validate().is_err());
+    }
+
+    #[test]
+    fn clone_requests_are_held_to_the_same_rules() {
+        let clone = |name: &str, comment: &str| CloneRequest {
+            src: "a".into(),
+            name: name.into(),
+            comment: comment.into(),
+        };
+        clone("b", "a copy").validate().unwrap();
+        let e = clone("b", "one\ntwo").validate().unwrap_err();
+        assert!(e.message.contains("control character"), "{}", e.message);
+        assert!(clone("../b", "").validate().is_err());
     }
 }

@@ -14,8 +14,10 @@ pub async fn run(c: &mut Client, as_json: bool, req: Request) -> Result<ExitCode
         _ => "deployed",
     };
     // The daemon checks it again; here the refusal comes before any connection work.
-    if let Request::Deploy(d) = &req {
-        d.validate()?;
+    match &req {
+        Request::Deploy(d) => d.validate()?,
+        Request::Clone(c) => c.validate()?,
+        _ => {}
     }
     c.send(&req).await?;
     loop {

@@ -56,6 +56,7 @@ impl<S: Supervisord> Actor<S> {
         &mut self,
         req: &CloneRequest,
     ) -> Result<(deployer::Job, Copy), ProtocolError> {
+        req.validate()?;
         let src = self.state.installed(&req.src)?;
         self.require_new(&req.name)?;
         let app = src.record.app.clone();
