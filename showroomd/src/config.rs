@@ -21,7 +21,9 @@ pub struct Config {
     pub port_max: u16,
     /// A deploy script running longer is killed with its process group.
     pub deploy_timeout_secs: u64,
-    /// How many deploy scripts may run at once; more wait their turn.
+    /// How many deploy scripts may run at once; more wait their turn. Most
+    /// of a deploy is waiting (downloads), so the default lets a burst of 20
+    /// run together; a small host whose scripts compile may want fewer.
     pub max_deploy_jobs: usize,
     /// The supervisord program to start.
     pub supervisord: PathBuf,
@@ -113,7 +115,7 @@ impl Default for Config {
             port_min: 20000,
             port_max: 29999,
             deploy_timeout_secs: 600,
-            max_deploy_jobs: 4,
+            max_deploy_jobs: 32,
             supervisord: PathBuf::from("supervisord"),
             minfds: 4096,
             apache_bin: PathBuf::from("/usr/sbin/apache2"),

@@ -22,6 +22,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tokio::net::{UnixListener, UnixStream};
@@ -40,6 +42,9 @@ pub enum Hint {
     Process(ProcessEvent),
     /// Events may have been lost: read every program's state.
     Resync,
+    /// A listener's connection ended, as it does when supervisord dies (the
+    /// listener exits at the end of its stdin): check that supervisord is alive.
+    ListenerLeft,
 }
 
 /// Hints waiting to be taken; past this the taker is behind, and one resync replaces them.
@@ -64,6 +69,8 @@ pub enum ReceiverError {
 /// The bound events socket and the task reading it; dropping it stops the task.
 pub struct Receiver {
     rx: mpsc::Receiver<Hint>,
+    /// Listener connections open now, counted by their tasks.
+    open: Arc<AtomicUsize>,
     task: JoinHandle<()>,
     path: PathBuf,
 }
@@ -95,9 +102,11 @@ impl Receiver {
         let listener = UnixListener::bind(path).map_err(bind_err)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(accept_loop(listener, tx));
+        let open = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(accept_loop(listener, tx, open.clone()));
         Ok(Receiver {
             rx,
+            open,
             task,
             path: path.to_owned(),
         })
@@ -106,6 +115,13 @@ impl Receiver {
     /// The next hint; None once the receiver stopped.
     pub async fn recv(&mut self) -> Option<Hint> {
         self.rx.recv().await
+    }
+
+    /// How many listeners are connected now. The listener holds its
+    /// connection open between events and exits with supervisord, so one
+    /// open connection is word that supervisord is alive.
+    pub fn listeners(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
     }
 
     /// A hint already waiting, if any, without waiting.
@@ -121,7 +137,7 @@ impl Drop for Receiver {
     }
 }
 
-async fn accept_loop(listener: UnixListener, tx: mpsc::Sender<Hint>) {
+async fn accept_loop(listener: UnixListener, tx: mpsc::Sender<Hint>, open: Arc<AtomicUsize>) {
     let me = nix::unistd::geteuid().as_raw();
     let mut conns = tokio::task::JoinSet::new();
     loop {
@@ -152,12 +168,35 @@ async fn accept_loop(listener: UnixListener, tx: mpsc::Sender<Hint>) {
                 continue;
             }
         }
-        conns.spawn(read_conn(stream, tx.clone()));
+        conns.spawn(read_conn(stream, tx.clone(), Open::count(&open)));
     }
 }
 
-async fn read_conn(stream: UnixStream, tx: mpsc::Sender<Hint>) {
+/// One open connection in the count, until dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn count(open: &Arc<AtomicUsize>) -> Open {
+        open.fetch_add(1, Ordering::Relaxed);
+        Open(open.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn read_conn(stream: UnixStream, tx: mpsc::Sender<Hint>, open: Open) {
     debug!("event listener connected");
+    read_lines(stream, &tx).await;
+    drop(open);
+    debug!("event listener disconnected");
+    let _ = tx.send(Hint::ListenerLeft).await;
+}
+
+async fn read_lines(stream: UnixStream, tx: &mpsc::Sender<Hint>) {
     // It may have dropped events while nobody listened.
     if tx.send(Hint::Resync).await.is_err() {
         return;
@@ -190,7 +229,6 @@ async fn read_conn(stream: UnixStream, tx: mpsc::Sender<Hint>) {
             Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }
-    debug!("event listener disconnected");
 }
 
 #[cfg(test)]
@@ -241,9 +279,17 @@ mod tests {
         assert_eq!(next(&mut r).await, Hint::Resync);
         assert!(matches!(next(&mut r).await, Hint::Process(e) if e.program == "b"));
 
+        assert_eq!(r.listeners(), 2);
+
         // A line far too long closes that connection with a resync.
         c2.write_all(&vec![b'x'; MAX_LINE * 2]).await.unwrap();
         assert_eq!(next(&mut r).await, Hint::Resync);
+        assert_eq!(next(&mut r).await, Hint::ListenerLeft);
+        assert_eq!(r.listeners(), 1);
+        // A listener that goes (with its supervisord) says so.
+        drop(c);
+        assert_eq!(next(&mut r).await, Hint::ListenerLeft);
+        assert_eq!(r.listeners(), 0);
         drop(r);
         assert!(!sock.exists(), "the socket goes with the receiver");
     }
@@ -267,6 +313,7 @@ mod tests {
             match h {
                 Hint::Resync => resyncs += 1,
                 Hint::Process(_) => processes += 1,
+                Hint::ListenerLeft => panic!("the connection is still open"),
             }
         }
         assert!(

@@ -84,19 +84,8 @@ fn a_dead_supervisord_gives_clear_errors_and_unknown_then_comes_back() {
     let s = Showroom::start(20500);
     s.ok(&["deploy", "test1", "t"]);
     s.ok(&["start", "t"]);
-    let pid = s.supervisord_pid().unwrap();
     // supervisord dies hard; its demo is orphaned, so stop it by hand too.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    for p in s.processes_inside("sleep") {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(p),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
+    s.kill_supervisord_and_its_demos();
     s.wait_for(
         "supervisord to be gone",
         std::time::Duration::from_secs(10),

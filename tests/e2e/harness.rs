@@ -426,6 +426,22 @@ impl Showroom {
             .ok()
     }
 
+    /// supervisord dies hard (SIGKILL), and the demos' `sleep`s it orphaned are ended too.
+    pub fn kill_supervisord_and_its_demos(&self) {
+        let pid = self.supervisord_pid().expect("supervisord's pid");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        for p in self.processes_inside("sleep") {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+
     /// Processes (other than supervisord) whose working folder is inside this showroom.
     pub fn processes_inside(&self, comm: &str) -> Vec<i32> {
         processes_inside(self.dir.path(), comm)

@@ -1,4 +1,4 @@
-//! Many demos on one host: supervisord's events reach `watch` without polling, a stop is answered in the middle of a burst of deploys, a restart lists every demo with its status (ports 28500-28999).
+//! Many demos on one host: supervisord's events reach `watch` without polling, a stop is answered in the middle of a burst of deploys, a restart lists every demo with its status, a dead supervisord is seen at once, starts sent together all end in order (ports 28500-28999).
 
 use std::time::Duration;
 
@@ -116,4 +116,60 @@ fn a_restart_over_many_demos_lists_them_all_with_the_right_status() {
     s.wait_for("the checks at start", Duration::from_secs(30), || {
         s.installed().iter().all(|d| d.2 == want(&d.0))
     });
+}
+
+#[test]
+fn a_dead_supervisord_is_seen_at_once_with_no_polling() {
+    let s = unpolled(28800);
+    s.ok(&["deploy", "test1", "orphan"]);
+    s.ok(&["start", "orphan"]);
+    // Past the time a just-started program is polled (HOT_FOR).
+    std::thread::sleep(Duration::from_secs(7));
+    s.kill_supervisord_and_its_demos();
+    // Its event listener's connection ends with it: no sweep is due for an
+    // hour, and the liveness check while a listener is connected is rare.
+    s.wait_for("list to show UNKNOWN", Duration::from_secs(5), || {
+        s.json(&["list"])[0]["status"] == "UNKNOWN"
+    });
+    let err = s.refused(&["start", "orphan"]);
+    assert!(err.contains("supervisord is not running"), "{err}");
+}
+
+#[test]
+fn starts_sent_together_all_end_and_each_demo_keeps_its_order() {
+    let s = Showroom::start(28900);
+    let names: Vec<String> = (0..4).map(|i| format!("go{i}")).collect();
+    for n in names
+        .iter()
+        .chain(["busy".to_owned(), "flip".to_owned()].iter())
+    {
+        s.ok(&["deploy", "test1", n]);
+    }
+    s.ok(&["start", "busy"]);
+    let mut starts: Vec<_> = names.iter().map(|n| s.spawn_ctl(&["start", n])).collect();
+    // A start and then a stop of one demo, sent one after the other without
+    // waiting: served in that order, so it ends stopped.
+    let mut flip_start = s.spawn_ctl(&["start", "flip"]);
+    // STARTING lasts its startsecs (1 s): the start is waiting for it.
+    s.wait_for(
+        "flip's process to be starting",
+        Duration::from_secs(10),
+        || s.statename("flip") == "STARTING",
+    );
+    let mut flip_stop = s.spawn_ctl(&["stop", "flip"]);
+    assert_eq!(s.ok(&["stop", "busy"]).trim(), "stopped busy");
+    for (n, st) in names.iter().zip(starts.iter_mut()) {
+        assert_eq!(st.wait(Duration::from_secs(60)), Some(0), "start {n}");
+    }
+    assert_eq!(flip_start.wait(Duration::from_secs(60)), Some(0));
+    assert_eq!(flip_stop.wait(Duration::from_secs(60)), Some(0));
+    for n in &names {
+        assert_eq!(s.status(n), "RUNNING", "{n}");
+        assert_eq!(s.statename(n), "RUNNING", "{n}");
+    }
+    assert_eq!(s.status("busy"), "STOPPED");
+    assert_eq!(s.status("flip"), "STOPPED");
+    assert_eq!(s.statename("flip"), "STOPPED");
+    let flip = s.listed("flip");
+    assert_eq!(flip["wanted"], "stopped", "{flip}");
 }

@@ -42,6 +42,11 @@ impl<S: Supervisord> Actor<S> {
         let now = (self.clock)();
         let (due, _) = self.state.expiries(now, &self.expiry_retry);
         for name in due {
+            if self.is_moving(&name) {
+                // Its start is under way: looked at again in a second.
+                self.expiry_retry.insert(name, now + 1);
+                continue;
+            }
             let action = self.cfg.expire_action;
             let result = match action {
                 ExpireAction::Stop => {

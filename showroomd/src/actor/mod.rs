@@ -25,7 +25,7 @@ mod vhosts;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -90,6 +90,48 @@ pub(super) enum Msg {
     CleanupOne(String, Reply<Response>),
     /// A cleanup's last step, once its demos are gone: the leftovers.
     CleanupEnd(ops::cleanup::Batch, Reply<Response>),
+    /// A client's `start` waited for its process beside the actor.
+    StartWaited {
+        name: String,
+        plan: ops::start::StartPlan,
+        process: Result<(), ProtocolError>,
+        reply: Reply<Response>,
+    },
+}
+
+/// Which demos a message acts on, for holding it while one is in motion.
+enum Acts<'a> {
+    /// Nothing a demo in motion could be changed by.
+    Free,
+    On(&'a str),
+    OnEach(&'a [String]),
+    /// Every demo, or showroom's shared parts.
+    OnAll,
+}
+
+impl Msg {
+    fn acts(&self) -> Acts<'_> {
+        match self {
+            Msg::Command(cmd, _) => match cmd {
+                Command::Start(n) | Command::Stop(n) | Command::Destroy(n) => Acts::On(n),
+                Command::Expire(n, _) => Acts::On(n),
+                Command::SupervisorStart | Command::SupervisorStop | Command::Cleanup(_) => {
+                    Acts::OnAll
+                }
+            },
+            Msg::Clone(req, _, _) => Acts::On(&req.src),
+            Msg::CleanupOne(n, _) => Acts::On(n),
+            Msg::Restore(names, _) => Acts::OnEach(names),
+            Msg::FinishChecks(..) => Acts::OnAll,
+            // A new name, a demo still deploying, a reading, an end.
+            Msg::Deploy(..)
+            | Msg::DeployDone { .. }
+            | Msg::Observed(_)
+            | Msg::CloneCopied { .. }
+            | Msg::CleanupEnd(..)
+            | Msg::StartWaited { .. } => Acts::Free,
+        }
+    }
 }
 
 /// Sends one request through the inbox and waits for its answer.
@@ -183,6 +225,14 @@ pub struct Actor<S = Supervisor> {
     /// supervisord was started afresh: once the checks at start are done,
     /// the demos wanted running are brought back.
     restore_after_checks: bool,
+    /// Demos with an action under way beside the actor (a start waiting
+    /// for its process), each with the messages acting on it that came
+    /// meanwhile, held in the order they came.
+    moving: HashMap<String, VecDeque<Msg>>,
+    /// Messages acting on every demo, held until none is in motion.
+    held_for_all: VecDeque<Msg>,
+    /// Held messages let go, served before the inbox's next.
+    released: VecDeque<Msg>,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -251,6 +301,9 @@ impl<S: Supervisord> Actor<S> {
             front: vhosts::FrontDoor::default(),
             plugin_missing_told: false,
             restore_after_checks: false,
+            moving: HashMap::new(),
+            held_for_all: VecDeque::new(),
+            released: VecDeque::new(),
         };
         let handle = Handle {
             tx,
@@ -264,22 +317,38 @@ impl<S: Supervisord> Actor<S> {
     pub async fn run(mut self) {
         self.front_door_sync().await;
         loop {
-            let wake = self.expiry_wake();
-            let msg = tokio::select! {
-                // A due expiry goes before a queued restore, which then skips what it ended.
-                biased;
-                _ = expiry::sleep_until(wake) => {
-                    self.expire_due().await;
-                    self.front_door_sync().await;
-                    continue;
+            let msg = match self.released.pop_front() {
+                Some(msg) => Some(msg),
+                None => {
+                    let wake = self.expiry_wake();
+                    tokio::select! {
+                        // A due expiry goes before a queued restore, which then skips what it ended.
+                        biased;
+                        _ = expiry::sleep_until(wake) => {
+                            self.expire_due().await;
+                            self.front_door_sync().await;
+                            continue;
+                        }
+                        msg = self.inbox.recv() => msg,
+                    }
                 }
-                msg = self.inbox.recv() => msg,
             };
             let Some(msg) = msg else { break };
+            let Some(msg) = self.hold(msg) else { continue };
             match msg {
+                Msg::StartWaited {
+                    name,
+                    plan,
+                    process,
+                    reply,
+                } => self.start_waited(&name, plan, process, reply).await,
                 Msg::Command(cmd, reply) => {
                     let result = match cmd {
-                        Command::Start(name) => self.start_demo(&name).await,
+                        // It answers once its process runs, not now.
+                        Command::Start(name) => {
+                            self.start_begin(name, reply).await;
+                            continue;
+                        }
                         Command::Stop(name) => self.stop_demo(&name).await,
                         Command::Destroy(name) => self.destroy_demo(&name).await,
                         Command::SupervisorStart => self.supervisor_start().await,
@@ -348,6 +417,57 @@ impl<S: Supervisord> Actor<S> {
             }
         }
         info!("actor stopped");
+    }
+
+    /// Holds a message that acts on a demo in motion (or on every demo while
+    /// one is): it is served once that demo's action ended, so that each
+    /// demo's requests keep their order. Returns the message to serve now.
+    fn hold(&mut self, msg: Msg) -> Option<Msg> {
+        if self.moving.is_empty() {
+            return Some(msg);
+        }
+        let on = match msg.acts() {
+            Acts::Free => None,
+            Acts::On(n) => self.moving.contains_key(n).then(|| n.to_owned()),
+            Acts::OnEach(names) => names
+                .iter()
+                .find(|n| self.moving.contains_key(n.as_str()))
+                .cloned(),
+            Acts::OnAll => {
+                self.held_for_all.push_back(msg);
+                return None;
+            }
+        };
+        match on {
+            Some(name) => {
+                self.moving
+                    .get_mut(&name)
+                    .expect("checked above")
+                    .push_back(msg);
+                None
+            }
+            None => Some(msg),
+        }
+    }
+
+    /// A demo's action is under way beside the actor from now.
+    fn set_moving(&mut self, name: &str) {
+        self.moving.entry(name.to_owned()).or_default();
+    }
+
+    /// A demo's action beside the actor ended: what waited for it is served next, in order.
+    fn release(&mut self, name: &str) {
+        if let Some(held) = self.moving.remove(name) {
+            self.released.extend(held);
+        }
+        if self.moving.is_empty() {
+            self.released.extend(self.held_for_all.drain(..));
+        }
+    }
+
+    /// Whether a demo has an action under way beside the actor.
+    fn is_moving(&self, name: &str) -> bool {
+        self.moving.contains_key(name)
     }
 
     /// Sends events to the watchers, and says in the log what they say.

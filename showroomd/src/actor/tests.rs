@@ -34,6 +34,8 @@ struct StubState {
     no_plugin: bool,
     /// How long each stop takes.
     stop_takes: std::time::Duration,
+    /// How long each start takes to say the process runs (supervisord's `startsecs`).
+    start_takes: std::time::Duration,
 }
 
 fn fault(method: &str, code: i32) -> RpcError {
@@ -103,19 +105,30 @@ impl Supervisord for Arc<Stub> {
         ready(Ok(s.procs.iter().map(|(n, st)| info(n, st)).collect()))
     }
     fn start_process<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
-        ready(self.on(format!("start {name}"), |s| {
-            if s.fail_start.contains(name) {
-                s.procs.insert(name.into(), "BACKOFF".into());
-                return Err(fault("startProcess", codes::SPAWN_ERROR));
+        let delay = self.inner.lock().unwrap().start_takes;
+        Box::pin(async move {
+            if !delay.is_zero() {
+                self.on(format!("starting {name}"), |s| {
+                    if let Some(st) = s.procs.get_mut(name) {
+                        *st = "STARTING".into();
+                    }
+                });
+                tokio::time::sleep(delay).await;
             }
-            match s.procs.get_mut(name) {
-                None => Err(fault("startProcess", codes::BAD_NAME)),
-                Some(st) => {
-                    *st = "RUNNING".into();
-                    Ok(())
+            self.on(format!("start {name}"), |s| {
+                if s.fail_start.contains(name) {
+                    s.procs.insert(name.into(), "BACKOFF".into());
+                    return Err(fault("startProcess", codes::SPAWN_ERROR));
                 }
-            }
-        }))
+                match s.procs.get_mut(name) {
+                    None => Err(fault("startProcess", codes::BAD_NAME)),
+                    Some(st) => {
+                        *st = "RUNNING".into();
+                        Ok(())
+                    }
+                }
+            })
+        })
     }
     fn start_process_nowait<'a>(&'a self, name: &'a str) -> Call<'a, ()> {
         self.start_process(name)
@@ -906,4 +919,93 @@ async fn until_the_checks_at_start_a_program_unknown_to_supervisord_is_unknown()
     let _ = handle.command(Command::Stop("nope".into())).await;
     assert!(stub.calls().iter().any(|c| c == "add new"));
     assert_eq!(status(&handle, "new"), DemoStatus::Stopped);
+}
+
+/// A start's wait for its process runs beside the actor: starts of other
+/// demos overlap, a stop of another demo is answered meanwhile, and a
+/// request for the demo being started waits for that start, in order.
+#[tokio::test(start_paused = true)]
+async fn a_start_waits_beside_the_actor_and_its_demo_requests_keep_their_order() {
+    use std::time::Duration;
+    let stub = Arc::new(Stub::with(&[
+        ("a", "STOPPED"),
+        ("b", "STOPPED"),
+        ("c", "RUNNING"),
+    ]));
+    let r = run(stub.clone(), |l| {
+        for n in ["a", "b", "c"] {
+            put_demo(l, n, Phase::Installed);
+        }
+    })
+    .await;
+    stub.inner.lock().unwrap().start_takes = Duration::from_secs(1);
+    let t0 = tokio::time::Instant::now();
+    let cmd = |c: Command| {
+        let h = r.handle.clone();
+        tokio::spawn(async move { h.command(c).await })
+    };
+    let start_a = cmd(Command::Start("a".into()));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let start_b = cmd(Command::Start("b".into()));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    // Sent while a's start waits: held until it ends, then served.
+    let stop_a = cmd(Command::Stop("a".into()));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let stopped_c = r.handle.command(Command::Stop("c".into())).await;
+    assert_eq!(stopped_c.unwrap(), Response::Done);
+    assert!(
+        t0.elapsed() < Duration::from_millis(500),
+        "the stop of c waited {:?} behind the starts",
+        t0.elapsed()
+    );
+    assert_eq!(status(&r.handle, "c"), DemoStatus::Stopped);
+
+    assert_eq!(start_a.await.unwrap().unwrap(), Response::Done);
+    assert_eq!(start_b.await.unwrap().unwrap(), Response::Done);
+    assert!(
+        t0.elapsed() < Duration::from_millis(1500),
+        "two starts of 1 s each took {:?}: one after the other",
+        t0.elapsed()
+    );
+    assert_eq!(stop_a.await.unwrap().unwrap(), Response::Done);
+    assert_eq!(status(&r.handle, "a"), DemoStatus::Stopped);
+    assert_eq!(status(&r.handle, "b"), DemoStatus::Running);
+    let calls = stub.calls();
+    let pos = |c: &str| {
+        calls
+            .iter()
+            .position(|x| x == c)
+            .unwrap_or_else(|| panic!("{c} in {calls:?}"))
+    };
+    assert!(pos("start a") < pos("stop a"), "{calls:?}");
+    assert!(pos("starting b") < pos("start a"), "{calls:?}");
+    assert!(pos("stop c") < pos("start a"), "{calls:?}");
+}
+
+/// A supervisord-wide request sent while a start waits is served once it ended.
+#[tokio::test(start_paused = true)]
+async fn a_request_on_every_demo_waits_for_the_starts_under_way() {
+    use std::time::Duration;
+    let stub = Arc::new(Stub::with(&[("a", "STOPPED")]));
+    let r = run(stub.clone(), |l| put_demo(l, "a", Phase::Installed)).await;
+    stub.inner.lock().unwrap().start_takes = Duration::from_secs(1);
+    let h = r.handle.clone();
+    let start = tokio::spawn(async move { h.command(Command::Start("a".into())).await });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let report = r
+        .handle
+        .command(Command::Cleanup(protocol::CleanupRequest {
+            older_than_secs: None,
+            statuses: vec![DemoStatus::Running],
+            dry_run: true,
+        }))
+        .await
+        .unwrap();
+    // The dry run saw a running: its start was done before the cleanup chose.
+    let Response::Cleanup(report) = report else {
+        panic!("a cleanup report")
+    };
+    assert_eq!(report.destroyed, vec!["a".to_owned()]);
+    assert_eq!(start.await.unwrap().unwrap(), Response::Done);
 }

@@ -10,6 +10,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tracing::{debug, info, warn};
@@ -25,6 +26,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_millis(250);
 pub fn run(socket: &Path) -> anyhow::Result<()> {
     info!(socket = %socket.display(), "forwarding supervisord's process events");
     let mut fwd = Forwarder::new(socket);
+    fwd.keep_connected();
     serve(std::io::stdin().lock(), std::io::stdout().lock(), &mut fwd)?;
     info!("supervisord closed the event stream");
     Ok(())
@@ -75,22 +77,70 @@ pub fn serve(
 }
 
 /// The connection to showroomd's events socket, made when there is something
-/// to say, and made again after showroomd restarted.
+/// to say, and made again after showroomd restarted. With [`Forwarder::keep_connected`]
+/// it is also held open between events: showroomd takes an open connection as
+/// word that supervisord is alive (the listener dies with supervisord's pipe),
+/// and so asks supervisord itself far more rarely.
 pub struct Forwarder {
     path: PathBuf,
-    conn: Option<UnixStream>,
+    conn: Shared,
     /// Whether the last attempt reached showroomd, so that an outage is
     /// logged once, not once per event.
     reachable: bool,
 }
 
+/// The current connection and its number. The lock exists because the
+/// keeper thread (which makes the connection and notices its end) and the
+/// event loop (which writes to it) share it; it is held for one connect, one
+/// write or one swap, never while waiting to read.
+type Shared = Arc<Mutex<(u64, Option<UnixStream>)>>;
+
+/// How often the keeper tries to reach a showroomd that is not listening.
+const RECONNECT_EVERY: Duration = Duration::from_secs(1);
+
 impl Forwarder {
     pub fn new(path: &Path) -> Self {
         Forwarder {
             path: path.to_owned(),
-            conn: None,
+            conn: Arc::new(Mutex::new((0, None))),
             reachable: true,
         }
+    }
+
+    /// Starts a thread that keeps a connection open while showroomd listens:
+    /// it connects (again every `RECONNECT_EVERY` while it cannot) and waits
+    /// for showroomd to close the connection. showroomd never writes to it.
+    pub fn keep_connected(&self) {
+        let path = self.path.clone();
+        let shared = self.conn.clone();
+        std::thread::spawn(move || loop {
+            let current = {
+                let mut guard = lock(&shared);
+                match &guard.1 {
+                    Some(c) => c.try_clone().ok().map(|c| (guard.0, c)),
+                    None => match connect(&path) {
+                        Ok(c) => {
+                            guard.0 += 1;
+                            let watched = c.try_clone().ok().map(|w| (guard.0, w));
+                            guard.1 = Some(c);
+                            debug!("connected to showroomd's events socket");
+                            watched
+                        }
+                        Err(_) => None,
+                    },
+                }
+            };
+            if let Some((number, mut watched)) = current {
+                // Returns when showroomd closes it (or the write side gave up on it).
+                let mut byte = [0u8; 64];
+                while matches!(watched.read(&mut byte), Ok(n) if n > 0) {}
+                let mut guard = lock(&shared);
+                if guard.0 == number {
+                    guard.1 = None;
+                }
+            }
+            std::thread::sleep(RECONNECT_EVERY);
+        });
     }
 
     /// Forwards one event; whether showroomd took it. An event nobody takes is dropped.
@@ -99,17 +149,31 @@ impl Forwarder {
         // A connection to a showroomd that has since restarted fails at the
         // first write: one more try on a fresh connection.
         for _ in 0..2 {
-            let conn = match &mut self.conn {
-                Some(c) => c,
-                None => match self.connect() {
-                    Ok(c) => self.conn.insert(c),
-                    Err(e) => {
-                        self.unreachable(&e);
-                        return false;
+            let written = {
+                let mut guard = lock(&self.conn);
+                if guard.1.is_none() {
+                    match connect(&self.path) {
+                        Ok(c) => {
+                            guard.0 += 1;
+                            guard.1 = Some(c);
+                        }
+                        Err(e) => {
+                            drop(guard);
+                            self.unreachable(&e);
+                            return false;
+                        }
                     }
-                },
+                }
+                let conn = guard.1.as_mut().expect("made just above");
+                let r = conn.write_all(line.as_bytes());
+                if r.is_err() {
+                    // Shut down so that the keeper's read of it ends too.
+                    let _ = conn.shutdown(std::net::Shutdown::Both);
+                    guard.1 = None;
+                }
+                r
             };
-            match conn.write_all(line.as_bytes()) {
+            match written {
                 Ok(()) => {
                     if !self.reachable {
                         info!("showroomd takes events again");
@@ -117,20 +181,11 @@ impl Forwarder {
                     }
                     return true;
                 }
-                Err(e) => {
-                    debug!(error = %e, "events connection lost");
-                    self.conn = None;
-                }
+                Err(e) => debug!(error = %e, "events connection lost"),
             }
         }
         self.unreachable(&std::io::Error::other("writes fail on a fresh connection"));
         false
-    }
-
-    fn connect(&self) -> std::io::Result<UnixStream> {
-        let c = UnixStream::connect(&self.path)?;
-        c.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        Ok(c)
     }
 
     fn unreachable(&mut self, e: &std::io::Error) {
@@ -139,6 +194,17 @@ impl Forwarder {
             self.reachable = false;
         }
     }
+}
+
+/// The shared connection; a panic elsewhere while holding it left nothing half done.
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, (u64, Option<UnixStream>)> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn connect(path: &Path) -> std::io::Result<UnixStream> {
+    let c = UnixStream::connect(path)?;
+    c.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    Ok(c)
 }
 
 #[cfg(test)]
@@ -240,6 +306,37 @@ mod tests {
         let (conn, _) = listener.accept().unwrap();
         let mut lines = std::io::BufReader::new(conn).lines();
         assert_eq!(lines.next().unwrap().unwrap(), "v1 FATAL c c STARTING");
+    }
+
+    #[test]
+    fn a_kept_connection_opens_with_no_event_and_again_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.sock");
+        let fwd = Forwarder::new(&path);
+        fwd.keep_connected();
+        // showroomd comes up after the listener: the connection follows within a second or so.
+        let listener = UnixListener::bind(&path).unwrap();
+        let (conn, _) = listener.accept().unwrap();
+        drop(conn);
+        drop(listener);
+        std::fs::remove_file(&path).unwrap();
+        // A restarted showroomd is reached again, still with no event sent.
+        let listener = UnixListener::bind(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let t0 = std::time::Instant::now();
+        loop {
+            match listener.accept() {
+                Ok(_) => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    assert!(
+                        t0.elapsed() < Duration::from_secs(10),
+                        "no reconnection within 10 s"
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
     }
 
     #[test]

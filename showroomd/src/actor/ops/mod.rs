@@ -5,6 +5,6 @@ mod clone;
 pub(super) mod deploy;
 mod destroy;
 mod expire;
-mod start;
+pub(super) mod start;
 mod stop;
 mod supervisor;

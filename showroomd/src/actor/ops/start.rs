@@ -1,4 +1,4 @@
-//! `start NAME`: vhost config test, then the process, then the vhost; each failure undoes what came before.
+//! `start NAME`: vhost config test, then the process (its wait beside the actor), then the vhost; each failure undoes what came before.
 
 use std::time::{Duration, Instant};
 
@@ -6,17 +6,115 @@ use protocol::{DemoStatus, ErrorKind, EventKind, ProtocolError, Response};
 use tracing::{info, warn};
 
 use crate::actor::vhosts::apache_error;
-use crate::actor::{sup_error, Actor};
+use crate::actor::{sup_error, Actor, Msg, Reply};
 use crate::apache::{self, ApacheError};
 use crate::apache_policy::{self, Policy};
 use crate::supervisor::rpc::codes;
 use crate::supervisor::Supervisord;
 
+/// What a start decided before its process was asked to start: the rest
+/// (enabling the vhost) follows once the process runs.
+#[derive(Debug)]
+pub(crate) struct StartPlan {
+    process: bool,
+    /// The vhost is to be enabled (it is not served now).
+    enable: bool,
+    /// The vhost's text, read and checked now, when it is not linked yet.
+    text: Option<String>,
+    /// The ports the vhost listens on.
+    ports: Vec<u16>,
+}
+
 impl<S: Supervisord> Actor<S> {
+    /// `start`, waiting for the process inside the actor: for a start the
+    /// actor makes itself (a clone's source running again).
     pub(in crate::actor) async fn start_demo(
         &mut self,
         name: &str,
     ) -> Result<Response, ProtocolError> {
+        let plan = match self.start_prepare(name).await? {
+            Ok(plan) => plan,
+            Err(e) => return self.start_end(name, Err(e)).await,
+        };
+        let process = if plan.process {
+            start_process(&self.sup, name).await
+        } else {
+            Ok(())
+        };
+        self.start_finish(name, plan, process).await
+    }
+
+    /// `start` from a client. supervisord's start waits `startsecs` (a
+    /// second by default) before it says the process runs: that wait runs
+    /// beside the actor, which serves other demos meanwhile. The demo is
+    /// "in motion" until `StartWaited` comes back: requests naming it wait
+    /// for that, in order (`Actor::hold`).
+    pub(in crate::actor) async fn start_begin(&mut self, name: String, reply: Reply<Response>) {
+        let plan = match self.start_prepare(&name).await {
+            Ok(Ok(plan)) => plan,
+            Ok(Err(e)) => {
+                let result = self.start_end(&name, Err(e)).await;
+                self.front_door_sync().await;
+                let _ = reply.send(result);
+                return;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let tx = match self.self_tx.upgrade() {
+            Some(tx) if plan.process => tx,
+            // No process to wait for (or the actor is shutting down): all here.
+            _ => {
+                let process = if plan.process {
+                    start_process(&self.sup, &name).await
+                } else {
+                    Ok(())
+                };
+                let result = self.start_finish(&name, plan, process).await;
+                self.front_door_sync().await;
+                let _ = reply.send(result);
+                return;
+            }
+        };
+        self.set_moving(&name);
+        let sup = self.sup.clone();
+        tokio::spawn(async move {
+            let process = start_process(&sup, &name).await;
+            let _ = tx
+                .send(Msg::StartWaited {
+                    name,
+                    plan,
+                    process,
+                    reply,
+                })
+                .await;
+        });
+    }
+
+    /// The process of a start from a client runs (or failed): the rest of
+    /// the start, the answer, and the demo's waiting requests.
+    pub(in crate::actor) async fn start_waited(
+        &mut self,
+        name: &str,
+        plan: StartPlan,
+        process: Result<(), ProtocolError>,
+        reply: Reply<Response>,
+    ) {
+        let result = self.start_finish(name, plan, process).await;
+        self.front_door_sync().await;
+        let _ = reply.send(result);
+        self.release(name);
+    }
+
+    /// The checks that refuse a start outright (the outer error: nothing
+    /// was tried), then what can be done before the process starts (the
+    /// inner error: a start that failed, said as such).
+    async fn start_prepare(
+        &mut self,
+        name: &str,
+    ) -> Result<Result<StartPlan, ProtocolError>, ProtocolError> {
         let demo = self.state.installed(name)?;
         if let Some(problem) = &demo.problem {
             return Err(ProtocolError::new(
@@ -28,10 +126,32 @@ impl<S: Supervisord> Actor<S> {
                 self.layout.record(name).display()
             )));
         }
+        let (process, vhost) = (demo.has_process, demo.has_vhost);
         self.require_supervisor().await?;
-        let result = self
-            .start_parts(name, demo.has_process, demo.has_vhost)
-            .await;
+        Ok(self.start_plan(name, process, vhost).await)
+    }
+
+    /// The rest of a start once its process runs (or failed), and its end.
+    async fn start_finish(
+        &mut self,
+        name: &str,
+        plan: StartPlan,
+        process: Result<(), ProtocolError>,
+    ) -> Result<Response, ProtocolError> {
+        let result = match process {
+            Ok(()) => self.start_vhost(name, &plan).await,
+            Err(e) => Err(e),
+        };
+        self.start_end(name, result.map(|()| Response::Done)).await
+    }
+
+    /// What every start ends with, done or failed: the table, the wanted
+    /// state, the event.
+    async fn start_end(
+        &mut self,
+        name: &str,
+        result: Result<Response, ProtocolError>,
+    ) -> Result<Response, ProtocolError> {
         let linked = apache::is_linked(&self.layout, name);
         self.state.set_linked(name, linked);
         self.state.mark_hot(name, Instant::now());
@@ -76,12 +196,15 @@ impl<S: Supervisord> Actor<S> {
         })
     }
 
-    async fn start_parts(
+    /// What comes before the process: a new vhost read once, held to the
+    /// policy and tested with Apache's config test; the process's section
+    /// brought up to date.
+    async fn start_plan(
         &mut self,
         name: &str,
         process: bool,
         vhost: bool,
-    ) -> Result<Response, ProtocolError> {
+    ) -> Result<StartPlan, ProtocolError> {
         let already_linked = apache::is_linked(&self.layout, name);
         // A link with no running Apache behind it (Apache died, or a crash
         // came between link and reload) is enabled again like a new one.
@@ -126,26 +249,20 @@ impl<S: Supervisord> Actor<S> {
             ) {
                 self.apply_stale_section(name).await?;
             }
-            match self.sup.start_process(name).await {
-                Ok(()) => {}
-                Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => {}
-                Err(e)
-                    if matches!(
-                        e.fault_code(),
-                        Some(codes::SPAWN_ERROR | codes::ABNORMAL_TERMINATION)
-                    ) =>
-                {
-                    return Err(ProtocolError::new(
-                        ErrorKind::AbnormalTermination,
-                        format!("ABNORMAL_TERMINATION: {name}"),
-                    )
-                    .with_detail(format!("supervisord: {e}")));
-                }
-                Err(e) => return Err(sup_error(e)),
-            }
         }
-        if enable {
-            if let Some(text) = &text {
+        Ok(StartPlan {
+            process,
+            enable,
+            text,
+            ports,
+        })
+    }
+
+    /// The vhost, once the process runs; a failure undoes the process too.
+    async fn start_vhost(&mut self, name: &str, plan: &StartPlan) -> Result<(), ProtocolError> {
+        let ports = &plan.ports;
+        if plan.enable {
+            if let Some(text) = &plan.text {
                 apache::enable(&self.layout, name, text).map_err(apache_error)?;
             }
             let applied = self.apache_apply().await.and_then(|disabled| {
@@ -159,14 +276,14 @@ impl<S: Supervisord> Actor<S> {
                 }
             });
             let serving =
-                applied.is_ok() && apache::wait_ports(&ports, true, Duration::from_secs(5)).await;
+                applied.is_ok() && apache::wait_ports(ports, true, Duration::from_secs(5)).await;
             if !serving {
                 // Undo: the demo goes back to stopped, Apache back to the others.
                 let _ = apache::unlink(&self.layout, name);
                 if let Err(e) = self.apache_apply().await {
                     warn!(error = %e.message, "restoring Apache after a failed vhost start");
                 }
-                if process {
+                if plan.process {
                     let _ = self.stop_program(name).await;
                 }
                 return Err(applied.err().unwrap_or_else(|| {
@@ -177,7 +294,7 @@ impl<S: Supervisord> Actor<S> {
                 }));
             }
         }
-        Ok(Response::Done)
+        Ok(())
     }
 
     /// The demo's vhost as Apache will get it, read once and held to the
@@ -230,5 +347,27 @@ impl<S: Supervisord> Actor<S> {
             }
             pruned = true;
         }
+    }
+}
+
+/// Asks supervisord to start a demo's program and waits until it runs
+/// (`startsecs`) or failed; one already running is started.
+async fn start_process<S: Supervisord>(sup: &S, name: &str) -> Result<(), ProtocolError> {
+    match sup.start_process(name).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => Ok(()),
+        Err(e)
+            if matches!(
+                e.fault_code(),
+                Some(codes::SPAWN_ERROR | codes::ABNORMAL_TERMINATION)
+            ) =>
+        {
+            Err(ProtocolError::new(
+                ErrorKind::AbnormalTermination,
+                format!("ABNORMAL_TERMINATION: {name}"),
+            )
+            .with_detail(format!("supervisord: {e}")))
+        }
+        Err(e) => Err(sup_error(e)),
     }
 }
