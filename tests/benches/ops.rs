@@ -1,6 +1,6 @@
 //! Benchmarks on the real components, each reported as a ratio against a baseline run in the same invocation: `showroomctl list` against `supervisorctl status` with 100 demos, a vhost start with 20 vhosts served (against Apache's config test), showroomd's memory and idle CPU (against no demos), and with the front door serving 20 demos the first 200 through a started demo's name (against through its port).
 //!
-//! Then issue 11's figures at N demos (`BENCH_N`, default 30) against the same at 10: a deploy, 20 deploys at once against one, a `stop` sent during that burst against one alone, a crash of a running demo until `watch` shows it, a restart of showroomd until `list` answers, and supervisord's idle CPU.
+//! Then issue 11's figures at N demos (`BENCH_N`, default 30) against the same at 10: a deploy, 20 deploys at once against one (and against their CPU over the cores, the least time any scheduling could take; and 20 deploys of a script that waits 1 s against one), a `stop` sent during that burst against one alone, a crash of a running demo until `watch` shows it, a restart of showroomd until `list` answers, and supervisord's idle CPU.
 //!
 //! Also, under abuse (issue 10): `showroomctl list` and showroomd's memory while 5,000 idle connections are held (against none), and a deploy whose script prints one 1 MB line (against one that prints nothing).
 //!
@@ -280,6 +280,12 @@ fn bench_n() -> usize {
 struct Point {
     deploy: Duration,
     burst: Duration,
+    /// The burst's CPU (every process on the host) over the cores: the least
+    /// wall time any scheduling of that work could take.
+    burst_cpu_floor: Duration,
+    /// A deploy whose script mostly waits (1 s, as a download does), alone and 20 at once.
+    waiting_deploy: Duration,
+    waiting_burst: Duration,
     stop_alone: Duration,
     stop_in_burst: Duration,
     crash_seen: Option<Duration>,
@@ -291,14 +297,39 @@ struct Point {
 /// milliseconds; past this, only the sweep (`sweep_secs`, 300 s) would see it.
 const CRASH_LIMIT: Duration = Duration::from_secs(40);
 
-fn deploy_many(s: &Showroom, prefix: &str, count: usize) -> Duration {
+/// Deploys of `test1`, the seed's: a script that does nearly nothing, so its
+/// deploy is all showroom's own work.
+const TEST1: &[&str] = &["test1"];
+/// Deploys of a script that waits 1 s (as a download does) and does as little.
+const WAITS: &[&str] = &["slow", "--param", "seconds=1"];
+
+/// (busy, total) CPU ticks of the whole host so far, from /proc/stat.
+fn host_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    let total: u64 = v.iter().sum();
+    (total - v[3] - v[4], total)
+}
+
+fn deploy_many(s: &Showroom, prefix: &str, count: usize, app: &[&str]) -> Duration {
     let t0 = Instant::now();
     let mut jobs: Vec<_> = (0..count)
         .map(|i| {
+            let name = format!("{prefix}{i:02}");
+            let mut args = vec!["deploy", app[0], &name];
+            args.extend(&app[1..]);
             Command::new(harness::bin("showroomctl"))
                 .arg("--socket")
                 .arg(&s.socket)
-                .args(["deploy", "test1", &format!("{prefix}{i:02}")])
+                .args(&args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -327,8 +358,27 @@ fn measure_point(s: &mut Showroom, tag: &str) -> Point {
         }));
         s.ok(&["destroy", &name]);
     }
-    let burst = deploy_many(s, &format!("{tag}b"), 20);
+    let before = host_ticks();
+    let burst = deploy_many(s, &format!("{tag}b"), 20, TEST1);
+    let after = host_ticks();
     destroy_many(s, &format!("{tag}b"), 20);
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    let tick_ms = 1000
+        / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .unwrap()
+            .unwrap() as u64;
+    let burst_cpu_floor = Duration::from_millis((after.0 - before.0) * tick_ms / cores);
+
+    let mut waiting = vec![];
+    for i in 0..3 {
+        let name = format!("{tag}w{i}");
+        waiting.push(timed(|| {
+            s.ok(&["deploy", "slow", &name, "--param", "seconds=1"]);
+        }));
+        s.ok(&["destroy", &name]);
+    }
+    let waiting_burst = deploy_many(s, &format!("{tag}v"), 20, WAITS);
+    destroy_many(s, &format!("{tag}v"), 20);
 
     s.ok(&["start", "probe"]);
     let stop_alone = timed(|| {
@@ -336,7 +386,7 @@ fn measure_point(s: &mut Showroom, tag: &str) -> Point {
     });
     s.ok(&["start", "probe"]);
     let stop_in_burst = std::thread::scope(|scope| {
-        let burst = scope.spawn(|| deploy_many(s, &format!("{tag}c"), 20));
+        let burst = scope.spawn(|| deploy_many(s, &format!("{tag}c"), 20, TEST1));
         // Let the burst reach showroomd first.
         std::thread::sleep(Duration::from_millis(200));
         let d = timed(|| {
@@ -385,13 +435,12 @@ fn measure_point(s: &mut Showroom, tag: &str) -> Point {
     });
     std::thread::sleep(SETTLE);
     let (_, sup_ticks) = idle_ticks(s, Duration::from_secs(30));
-    let tick_ms = 1000
-        / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-            .unwrap()
-            .unwrap() as u64;
     Point {
         deploy: median(deploys),
         burst,
+        burst_cpu_floor,
+        waiting_deploy: median(waiting),
+        waiting_burst,
         stop_alone,
         stop_in_burst,
         crash_seen,
@@ -409,6 +458,7 @@ fn scale_figures() {
         sweep_secs: 300,
         // Room for N demos and the bursts' 20, above the other figures' ports.
         extra_config: format!("port_min = 28000\nport_max = {}\n", 28000 + n + 40),
+        extra_apps: vec!["slow"],
         ..Options::default()
     });
     assert!(
@@ -426,9 +476,13 @@ fn scale_figures() {
         }
         s.ok(&["deploy", "test1", &format!("n{i:04}")]);
     }
-    // Half of them run, as on a demo host.
-    for i in (0..n - 1).step_by(2) {
-        s.ok(&["start", &format!("n{i:04}")]);
+    // Half of them run, as on a demo host; their starts overlap, 25 at a time.
+    let half: Vec<String> = (0..n - 1).step_by(2).map(|i| format!("n{i:04}")).collect();
+    for chunk in half.chunks(25) {
+        let mut starts: Vec<_> = chunk.iter().map(|d| s.spawn_ctl(&["start", d])).collect();
+        for (d, st) in chunk.iter().zip(starts.iter_mut()) {
+            assert_eq!(st.wait(Duration::from_secs(120)), Some(0), "start {d}");
+        }
     }
     let big = measure_point(&mut s, "y");
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
@@ -440,9 +494,35 @@ fn scale_figures() {
         ratio(base.burst, base.deploy),
         ratio(big.burst, big.deploy)
     );
+    println!(
+        "| the same against the burst's CPU over {} cores (1.00: no waiting anywhere) | {:.2} | {:.2} | |",
+        std::thread::available_parallelism().unwrap(),
+        ratio(base.burst, base.burst_cpu_floor),
+        ratio(big.burst, big.burst_cpu_floor)
+    );
+    println!(
+        "| 20 deploys at once against one, of a script that waits 1 s | {:.2} | {:.2} | |",
+        ratio(base.waiting_burst, base.waiting_deploy),
+        ratio(big.waiting_burst, big.waiting_deploy)
+    );
     for (what, a, b) in [
         ("deploy test1 NAME (median)", base.deploy, big.deploy),
         ("20 deploys at once, all done", base.burst, big.burst),
+        (
+            "20 deploys at once: their CPU over the cores",
+            base.burst_cpu_floor,
+            big.burst_cpu_floor,
+        ),
+        (
+            "deploy slow NAME --param seconds=1 (median of 3)",
+            base.waiting_deploy,
+            big.waiting_deploy,
+        ),
+        (
+            "20 of those at once, all done",
+            base.waiting_burst,
+            big.waiting_burst,
+        ),
         (
             "stop of a running demo, alone",
             base.stop_alone,
