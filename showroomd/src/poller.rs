@@ -8,7 +8,8 @@
 //! supervisord 0.3 to 0.7 s of CPU, so the periodic sweep is rare
 //! (`sweep_secs`), the check that nothing was missed; the programs in motion
 //! (starting, backing off, stopping, just started) are still asked for one
-//! by one every `poll_moving_ms`, for when no listener runs. With nothing in
+//! by one every `poll_moving_ms` when no listener runs, every second when
+//! one does (the net for an event it had to drop). With nothing in
 //! motion the only steady cost is a `getState`, every 30 s while the event
 //! listener is connected (its connection ends with supervisord) and every
 //! 2 s while it is not, whatever the number of idle demos.
@@ -33,6 +34,13 @@ const CROWDED_SWEEP_GAP: Duration = Duration::from_secs(2);
 /// How often supervisord is checked to be alive when nothing moves and no
 /// event listener is connected.
 const LIVENESS_EVERY: Duration = Duration::from_secs(2);
+/// How often the programs in motion are read while the event listener is
+/// connected: each change comes as an event, so this is only the net for an
+/// event the listener had to drop. Each read wakes supervisord's main loop,
+/// which walks every program: at 1000 programs, reading one program every
+/// `poll_moving_ms` for the 5 s after a deploy cost supervisord more than the
+/// deploy itself.
+const HOT_WITH_LISTENER: Duration = Duration::from_secs(1);
 /// The same while its event listener is connected: the listener exits with
 /// supervisord (its stdin ends), and its connection's end makes the check at
 /// once, so this only catches a supervisord alive but not answering. Each
@@ -120,6 +128,7 @@ pub async fn run<S: Supervisord>(
     let sweep_every = Duration::from_secs(cfg.sweep_secs.max(1));
     let mut next_sweep = Instant::now() + sweep_every;
     let mut last_liveness = Instant::now();
+    let mut last_hot = Instant::now();
     // A listener's connection ended: check supervisord at the next tick.
     let mut check_now = false;
     let mut last_sweep = Instant::now();
@@ -187,7 +196,9 @@ pub async fn run<S: Supervisord>(
                         continue;
                     };
                     o
-                } else if !snap.hot.is_empty() {
+                } else if !snap.hot.is_empty() && (!listened || now >= last_hot + HOT_WITH_LISTENER)
+                {
+                    last_hot = now;
                     read_each(&sup, snap.hot.iter().cloned(), taken).await
                 } else if liveness_due {
                     last_liveness = now;

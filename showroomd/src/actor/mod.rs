@@ -25,7 +25,7 @@ mod vhosts;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -233,6 +233,9 @@ pub struct Actor<S = Supervisor> {
     held_for_all: VecDeque<Msg>,
     /// Held messages let go, served before the inbox's next.
     released: VecDeque<Msg>,
+    /// Each demo's program section as `write_programs` last rendered it:
+    /// what `programs.conf` holds.
+    sections: BTreeMap<String, String>,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -304,6 +307,7 @@ impl<S: Supervisord> Actor<S> {
             moving: HashMap::new(),
             held_for_all: VecDeque::new(),
             released: VecDeque::new(),
+            sections: BTreeMap::new(),
         };
         let handle = Handle {
             tx,

@@ -1,7 +1,5 @@
 //! The one place demos' supervisord programs are written and applied: sections generated, groups added, re-added and removed, supervisord's groups brought in line with the folders.
 
-use std::collections::BTreeMap;
-
 use protocol::ProtocolError;
 use tracing::{info, warn};
 
@@ -16,25 +14,44 @@ const STOPPED_ALREADY: &[i32] = &[codes::NOT_RUNNING, codes::BAD_NAME];
 
 impl<S: Supervisord> Actor<S> {
     /// Writes every installed demo's `[program:NAME]` into the one file
-    /// supervisord includes (out of the demos' reach), and a copy of each
-    /// into its demo's folder for people. Only the one file's failure
-    /// fails; supervisord's reread says which sections changed.
-    pub(super) fn write_programs(&self) -> Result<(), ProtocolError> {
-        let mut sections = BTreeMap::new();
-        for (name, d) in &self.state.demos {
-            let Some(port) = d.record.port.filter(|_| d.has_process) else {
+    /// supervisord includes (out of the demos' reach), and a copy into its
+    /// demo's folder for people. `only`: the one demo whose section changed
+    /// (a deploy, a rollback, a destroy) is rendered again, the others come
+    /// from `Actor::sections`, so the cost does not grow with the number of
+    /// demos but for one file write; None renders every demo (at start).
+    /// Only the one file's failure fails; supervisord's reread says which
+    /// sections changed.
+    pub(super) fn write_programs(&mut self, only: Option<&str>) -> Result<(), ProtocolError> {
+        let names: Vec<String> = match only {
+            Some(name) => vec![name.to_owned()],
+            None => {
+                self.sections.clear();
+                self.state.demos.keys().cloned().collect()
+            }
+        };
+        for name in names {
+            let port = self
+                .state
+                .demos
+                .get(&name)
+                .and_then(|d| d.record.port.filter(|_| d.has_process));
+            let Some(port) = port else {
+                self.sections.remove(&name);
                 continue;
             };
-            let text = render_program(&self.layout, &self.cfg, &self.sandbox, name, port)
+            let text = render_program(&self.layout, &self.cfg, &self.sandbox, &name, port)
                 .map_err(|e| internal("writing the supervisord program section", e))?;
-            if let Err(e) = store::write_if_changed(&self.layout.program_section_copy(name), &text)
+            if let Err(e) = store::write_if_changed(&self.layout.program_section_copy(&name), &text)
             {
                 warn!(demo = %name, error = %e, "cannot write the copy of its program section");
             }
-            sections.insert(name.clone(), text);
+            self.sections.insert(name, text);
         }
-        store::write_if_changed(&self.layout.programs_conf(), &render_programs(&sections))
-            .map_err(|e| internal("writing supervisord's program sections", e))?;
+        store::write_if_changed(
+            &self.layout.programs_conf(),
+            &render_programs(&self.sections),
+        )
+        .map_err(|e| internal("writing supervisord's program sections", e))?;
         Ok(())
     }
 
@@ -44,8 +61,11 @@ impl<S: Supervisord> Actor<S> {
     pub(super) async fn add_program(&mut self, name: &str, port: u16) -> Result<(), ProtocolError> {
         // The very text `write_programs` put in programs.conf: a later
         // reread must find nothing changed.
-        let section = render_program(&self.layout, &self.cfg, &self.sandbox, name, port)
-            .map_err(|e| internal("writing the supervisord program section", e))?;
+        let section = match self.sections.get(name) {
+            Some(text) => text.clone(),
+            None => render_program(&self.layout, &self.cfg, &self.sandbox, name, port)
+                .map_err(|e| internal("writing the supervisord program section", e))?,
+        };
         let added = match self.sup.add_program(name, &section).await {
             Err(e) if e.fault_code() == Some(codes::UNKNOWN_METHOD) => {
                 if !std::mem::replace(&mut self.plugin_missing_told, true) {

@@ -430,7 +430,7 @@ impl<S: Supervisord> Actor<S> {
             view.problem = problem;
             self.state.demos.insert(name, view);
         }
-        self.write_programs()
+        self.write_programs(None)
             .map_err(|e| anyhow::anyhow!(e.message))?;
         Ok(rolled_back)
     }

@@ -295,7 +295,7 @@ impl<S: Supervisord> Actor<S> {
         let view = self.load_view(name, record.clone());
         let has_process = view.has_process;
         self.state.demos.insert(name.to_owned(), view);
-        self.write_programs()?;
+        self.write_programs(Some(name))?;
         store::write_record(&self.layout, name, &record)
             .map_err(|e| internal("writing the demo's record", e))?;
         // Installed on disk: from here a crash keeps the demo.
@@ -317,7 +317,7 @@ impl<S: Supervisord> Actor<S> {
         let had_process = self.state.demos.get(name).is_some_and(|d| d.has_process);
         self.state.remove_demo(name, Instant::now());
         if had_process {
-            if let Err(e) = self.write_programs() {
+            if let Err(e) = self.write_programs(Some(name)) {
                 warn!(demo = name, error = %e.message, "removing the program section of a failed deploy");
             }
             if let Err(e) = self.remove_group(name).await {

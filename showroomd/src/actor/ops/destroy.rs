@@ -27,7 +27,7 @@ impl<S: Supervisord> Actor<S> {
         // without a record.
         store::remove_record(&self.layout, name)
             .map_err(|e| internal("removing the demo's record", e))?;
-        if let Err(e) = self.write_programs() {
+        if let Err(e) = self.write_programs(Some(name)) {
             tracing::warn!(demo = name, error = %e.message, "removing the program section of a destroyed demo");
         }
         self.publish();
