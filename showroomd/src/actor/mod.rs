@@ -8,12 +8,14 @@
 //! The rooms: this file (inbox, `Handle`, the run loop, publishing),
 //! `state` (the pure state table), `readings` (supervisord's answers into
 //! the table), `programs` (the one place program sections are written and
-//! applied), `vhosts` (the one place Apache's config is applied), `ops/`
+//! applied), `vhosts` (the one place Apache's config is applied), `hold`
+//! (the requests that wait for a demo's action under way), `ops/`
 //! (one file per operation), `repair` (what a crash left, at start),
 //! `restore` (the demos wanted running, after a fresh supervisord) and
 //! `expiry` (the timer that ends demos whose time is up).
 
 mod expiry;
+mod hold;
 mod ops;
 mod programs;
 mod readings;
@@ -97,41 +99,6 @@ pub(super) enum Msg {
         process: Result<(), ProtocolError>,
         reply: Reply<Response>,
     },
-}
-
-/// Which demos a message acts on, for holding it while one is in motion.
-enum Acts<'a> {
-    /// Nothing a demo in motion could be changed by.
-    Free,
-    On(&'a str),
-    OnEach(&'a [String]),
-    /// Every demo, or showroom's shared parts.
-    OnAll,
-}
-
-impl Msg {
-    fn acts(&self) -> Acts<'_> {
-        match self {
-            Msg::Command(cmd, _) => match cmd {
-                Command::Start(n) | Command::Stop(n) | Command::Destroy(n) => Acts::On(n),
-                Command::Expire(n, _) => Acts::On(n),
-                Command::SupervisorStart | Command::SupervisorStop | Command::Cleanup(_) => {
-                    Acts::OnAll
-                }
-            },
-            Msg::Clone(req, _, _) => Acts::On(&req.src),
-            Msg::CleanupOne(n, _) => Acts::On(n),
-            Msg::Restore(names, _) => Acts::OnEach(names),
-            Msg::FinishChecks(..) => Acts::OnAll,
-            // A new name, a demo still deploying, a reading, an end.
-            Msg::Deploy(..)
-            | Msg::DeployDone { .. }
-            | Msg::Observed(_)
-            | Msg::CloneCopied { .. }
-            | Msg::CleanupEnd(..)
-            | Msg::StartWaited { .. } => Acts::Free,
-        }
-    }
 }
 
 /// Sends one request through the inbox and waits for its answer.
@@ -421,57 +388,6 @@ impl<S: Supervisord> Actor<S> {
             }
         }
         info!("actor stopped");
-    }
-
-    /// Holds a message that acts on a demo in motion (or on every demo while
-    /// one is): it is served once that demo's action ended, so that each
-    /// demo's requests keep their order. Returns the message to serve now.
-    fn hold(&mut self, msg: Msg) -> Option<Msg> {
-        if self.moving.is_empty() {
-            return Some(msg);
-        }
-        let on = match msg.acts() {
-            Acts::Free => None,
-            Acts::On(n) => self.moving.contains_key(n).then(|| n.to_owned()),
-            Acts::OnEach(names) => names
-                .iter()
-                .find(|n| self.moving.contains_key(n.as_str()))
-                .cloned(),
-            Acts::OnAll => {
-                self.held_for_all.push_back(msg);
-                return None;
-            }
-        };
-        match on {
-            Some(name) => {
-                self.moving
-                    .get_mut(&name)
-                    .expect("checked above")
-                    .push_back(msg);
-                None
-            }
-            None => Some(msg),
-        }
-    }
-
-    /// A demo's action is under way beside the actor from now.
-    fn set_moving(&mut self, name: &str) {
-        self.moving.entry(name.to_owned()).or_default();
-    }
-
-    /// A demo's action beside the actor ended: what waited for it is served next, in order.
-    fn release(&mut self, name: &str) {
-        if let Some(held) = self.moving.remove(name) {
-            self.released.extend(held);
-        }
-        if self.moving.is_empty() {
-            self.released.extend(self.held_for_all.drain(..));
-        }
-    }
-
-    /// Whether a demo has an action under way beside the actor.
-    fn is_moving(&self, name: &str) -> bool {
-        self.moving.contains_key(name)
     }
 
     /// Sends events to the watchers, and says in the log what they say.

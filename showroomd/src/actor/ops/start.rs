@@ -32,16 +32,10 @@ impl<S: Supervisord> Actor<S> {
         &mut self,
         name: &str,
     ) -> Result<Response, ProtocolError> {
-        let plan = match self.start_prepare(name).await? {
-            Ok(plan) => plan,
-            Err(e) => return self.start_end(name, Err(e)).await,
-        };
-        let process = if plan.process {
-            start_process(&self.sup, name).await
-        } else {
-            Ok(())
-        };
-        self.start_finish(name, plan, process).await
+        match self.start_prepare(name).await? {
+            Ok(plan) => self.start_here(name, plan).await,
+            Err(e) => self.start_end(name, Err(e)).await,
+        }
     }
 
     /// `start` from a client. supervisord's start waits `startsecs` (a
@@ -50,47 +44,42 @@ impl<S: Supervisord> Actor<S> {
     /// "in motion" until `StartWaited` comes back: requests naming it wait
     /// for that, in order (`Actor::hold`).
     pub(in crate::actor) async fn start_begin(&mut self, name: String, reply: Reply<Response>) {
-        let plan = match self.start_prepare(&name).await {
-            Ok(Ok(plan)) => plan,
-            Ok(Err(e)) => {
-                let result = self.start_end(&name, Err(e)).await;
-                self.front_door_sync().await;
-                let _ = reply.send(result);
-                return;
-            }
-            Err(e) => {
-                let _ = reply.send(Err(e));
-                return;
-            }
+        let result = match self.start_prepare(&name).await {
+            Ok(Ok(plan)) => match self.self_tx.upgrade().filter(|_| plan.process) {
+                Some(tx) => {
+                    self.set_moving(&name);
+                    let sup = self.sup.clone();
+                    tokio::spawn(async move {
+                        let process = start_process(&sup, &name).await;
+                        let _ = tx
+                            .send(Msg::StartWaited {
+                                name,
+                                plan,
+                                process,
+                                reply,
+                            })
+                            .await;
+                    });
+                    return;
+                }
+                // No process to wait for (or the actor is shutting down): all here.
+                None => self.start_here(&name, plan).await,
+            },
+            Ok(Err(e)) => self.start_end(&name, Err(e)).await,
+            Err(e) => Err(e),
         };
-        let tx = match self.self_tx.upgrade() {
-            Some(tx) if plan.process => tx,
-            // No process to wait for (or the actor is shutting down): all here.
-            _ => {
-                let process = if plan.process {
-                    start_process(&self.sup, &name).await
-                } else {
-                    Ok(())
-                };
-                let result = self.start_finish(&name, plan, process).await;
-                self.front_door_sync().await;
-                let _ = reply.send(result);
-                return;
-            }
+        self.front_door_sync().await;
+        let _ = reply.send(result);
+    }
+
+    /// The rest of a start, its process waited for here.
+    async fn start_here(&mut self, name: &str, plan: StartPlan) -> Result<Response, ProtocolError> {
+        let process = if plan.process {
+            start_process(&self.sup, name).await
+        } else {
+            Ok(())
         };
-        self.set_moving(&name);
-        let sup = self.sup.clone();
-        tokio::spawn(async move {
-            let process = start_process(&sup, &name).await;
-            let _ = tx
-                .send(Msg::StartWaited {
-                    name,
-                    plan,
-                    process,
-                    reply,
-                })
-                .await;
-        });
+        self.start_finish(name, plan, process).await
     }
 
     /// The process of a start from a client runs (or failed): the rest of

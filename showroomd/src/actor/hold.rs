@@ -1,0 +1,92 @@
+//! Requests that wait for a demo's action under way beside the actor (a start waiting for its process), served in the order they came once it ended.
+
+use super::{Actor, Command, Msg};
+use crate::supervisor::Supervisord;
+
+/// Which demos a message acts on, for holding it while one is in motion.
+pub(super) enum Acts<'a> {
+    /// Nothing a demo in motion could be changed by.
+    Free,
+    On(&'a str),
+    OnEach(&'a [String]),
+    /// Every demo, or showroom's shared parts.
+    OnAll,
+}
+
+impl Msg {
+    pub(super) fn acts(&self) -> Acts<'_> {
+        match self {
+            Msg::Command(cmd, _) => match cmd {
+                Command::Start(n) | Command::Stop(n) | Command::Destroy(n) => Acts::On(n),
+                Command::Expire(n, _) => Acts::On(n),
+                Command::SupervisorStart | Command::SupervisorStop | Command::Cleanup(_) => {
+                    Acts::OnAll
+                }
+            },
+            Msg::Clone(req, _, _) => Acts::On(&req.src),
+            Msg::CleanupOne(n, _) => Acts::On(n),
+            Msg::Restore(names, _) => Acts::OnEach(names),
+            Msg::FinishChecks(..) => Acts::OnAll,
+            // A new name, a demo still deploying, a reading, an end.
+            Msg::Deploy(..)
+            | Msg::DeployDone { .. }
+            | Msg::Observed(_)
+            | Msg::CloneCopied { .. }
+            | Msg::CleanupEnd(..)
+            | Msg::StartWaited { .. } => Acts::Free,
+        }
+    }
+}
+
+impl<S: Supervisord> Actor<S> {
+    /// Holds a message that acts on a demo in motion (or on every demo while
+    /// one is): it is served once that demo's action ended, so that each
+    /// demo's requests keep their order. Returns the message to serve now.
+    pub(super) fn hold(&mut self, msg: Msg) -> Option<Msg> {
+        if self.moving.is_empty() {
+            return Some(msg);
+        }
+        let on = match msg.acts() {
+            Acts::Free => None,
+            Acts::On(n) => self.moving.contains_key(n).then(|| n.to_owned()),
+            Acts::OnEach(names) => names
+                .iter()
+                .find(|n| self.moving.contains_key(n.as_str()))
+                .cloned(),
+            Acts::OnAll => {
+                self.held_for_all.push_back(msg);
+                return None;
+            }
+        };
+        match on {
+            Some(name) => {
+                self.moving
+                    .get_mut(&name)
+                    .expect("checked above")
+                    .push_back(msg);
+                None
+            }
+            None => Some(msg),
+        }
+    }
+
+    /// A demo's action is under way beside the actor from now.
+    pub(super) fn set_moving(&mut self, name: &str) {
+        self.moving.entry(name.to_owned()).or_default();
+    }
+
+    /// A demo's action beside the actor ended: what waited for it is served next, in order.
+    pub(super) fn release(&mut self, name: &str) {
+        if let Some(held) = self.moving.remove(name) {
+            self.released.extend(held);
+        }
+        if self.moving.is_empty() {
+            self.released.extend(self.held_for_all.drain(..));
+        }
+    }
+
+    /// Whether a demo has an action under way beside the actor.
+    pub(super) fn is_moving(&self, name: &str) -> bool {
+        self.moving.contains_key(name)
+    }
+}
