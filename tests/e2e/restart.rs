@@ -38,7 +38,7 @@ fn sigterm_and_restart_leave_running_demos_running() {
 #[test]
 fn a_deploy_cut_short_by_a_crash_is_rolled_back_at_the_next_start() {
     // Without the sandbox the script outlives the daemon (with it, it dies
-    // with it: sandbox.rs): the next start must find and end it.
+    // with it: sandbox/mod.rs): the next start must find and end it.
     let mut s = Showroom::with(crate::harness::Options {
         port_min: Some(21000),
         extra_apps: vec!["slow"],

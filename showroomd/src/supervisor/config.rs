@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::layout::Layout;
-use crate::sandbox::{supervisor_command, Sandbox, SandboxError};
+use crate::sandbox::{Sandbox, SandboxError};
 
 /// The program name of the shared Apache inside supervisord.
 pub const APACHE_PROGRAM: &str = "apache2";
@@ -100,7 +100,7 @@ pub fn render_main_with(
         plugin = RPC_PLUGIN,
         apache = render_apache_program(layout, cfg, sandbox)?,
         listener = match &opts.event_listener {
-            Some(exe) => format!("{}\n", render_event_listener(layout, exe)),
+            Some(exe) => format!("{}\n", render_event_listener(layout, exe)?),
             None => String::new(),
         },
         include = if opts.one_programs_file {
@@ -120,8 +120,11 @@ pub const EVENT_BUFFER: u32 = 8192;
 /// `[eventlistener:showroom-events]`: `exe --supervisor-events SOCKET`,
 /// told every PROCESS_STATE change, restarted whenever it exits. Its stdout
 /// is the protocol, so only its stderr (its log) is kept.
-pub fn render_event_listener(layout: &Layout, exe: &std::path::Path) -> String {
-    format!(
+pub fn render_event_listener(
+    layout: &Layout,
+    exe: &std::path::Path,
+) -> Result<String, SandboxError> {
+    Ok(format!(
         "[eventlistener:{EVENTS_PROGRAM}]\n\
          command={exe} --supervisor-events {sock}\n\
          events=PROCESS_STATE\n\
@@ -134,27 +137,50 @@ pub fn render_event_listener(layout: &Layout, exe: &std::path::Path) -> String {
          stderr_logfile={logs}/{EVENTS_PROGRAM}.stderr.log\n\
          stderr_logfile_maxbytes=1MB\n\
          stderr_logfile_backups=2\n",
-        exe = config_word(&exe.display().to_string()),
-        sock = config_word(&layout.events_socket().display().to_string()),
+        exe = config_word(&exe.display().to_string())?,
+        sock = config_word(&layout.events_socket().display().to_string())?,
         logs = layout.supervisor_logs().display(),
-    )
+    ))
 }
 
-/// A path as one word of a supervisord `command=`: supervisord expands
-/// `%(...)s` in values and splits commands as a shell would. On Linux a
-/// binary replaced since it started reads back as `PATH (deleted)`: the new
-/// file at PATH is the one to run.
-fn config_word(path: &str) -> String {
+/// A path as one word of a supervisord `command=`. On Linux a binary
+/// replaced since it started reads back as `PATH (deleted)`: the new file at
+/// PATH is the one to run.
+fn config_word(path: &str) -> Result<String, SandboxError> {
     let path = path.strip_suffix(" (deleted)").unwrap_or(path);
-    let path = path.replace('%', "%%");
-    if path
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+,=@".contains(c))
-    {
-        path
-    } else {
-        format!("'{}'", path.replace('\'', "'\"'\"'"))
+    supervisor_command(&[path.to_owned()])
+}
+
+/// Writes an argv as a supervisord `command=` value: supervisord expands
+/// `%(…)s` and then splits with Python's `shlex` (POSIX rules); its INI
+/// reader ends a value at a line break and cuts ` ;` / ` #` comments.
+pub fn supervisor_command(argv: &[String]) -> Result<String, SandboxError> {
+    let mut words = Vec::with_capacity(argv.len());
+    for (index, arg) in argv.iter().enumerate() {
+        if arg.chars().any(|c| c.is_control()) {
+            return Err(SandboxError::Unquotable {
+                index,
+                why: "a control character or line break",
+            });
+        }
+        let safe = !arg.is_empty()
+            && arg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@".contains(c));
+        let word = if safe {
+            arg.clone()
+        } else {
+            if arg.contains(" ;") || arg.contains(" #") {
+                return Err(SandboxError::Unquotable {
+                    index,
+                    why: "\" ;\" or \" #\", which supervisord reads as a comment",
+                });
+            }
+            format!("'{}'", arg.replace('\'', r#"'"'"'"#))
+        };
+        words.push(word.replace('%', "%%"));
     }
+    Ok(words.join(" "))
 }
 
 /// The one include file holding every demo's `[program:NAME]`
@@ -296,7 +322,8 @@ mod tests {
         let s = render_event_listener(
             &layout,
             Path::new("/opt/my dir/100%/it's/showroomd (deleted)"),
-        );
+        )
+        .unwrap();
         assert!(
             s.contains("command='/opt/my dir/100%%/it'\"'\"'s/showroomd' --supervisor-events"),
             "{s}"

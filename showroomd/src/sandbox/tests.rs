@@ -1,6 +1,7 @@
 //! Tests of the sandbox: the argv's shape, supervisord's reading of it, and real bubblewrap runs (which fail, never skip, without bwrap).
 
 use super::*;
+use crate::supervisor::config::supervisor_command;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

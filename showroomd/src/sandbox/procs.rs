@@ -1,0 +1,98 @@
+//! The sandboxes' processes, read from /proc: the PID 1 bwrap started, waiting until a sandbox is gone, and the strays a supervisord that is gone left behind.
+
+use std::path::Path;
+
+use super::Sandbox;
+
+/// The host pid of the command a sandbox started with `as_pid_1`, given the
+/// pid of bwrap (what supervisord started): bwrap does not forward signals,
+/// so a reload (USR1) must go to this pid, not to bwrap, which dies of it.
+pub fn main_pid(bwrap_pid: i32) -> Option<i32> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{bwrap_pid}/task/{bwrap_pid}/children")).ok()?;
+    let mut it = children.split_whitespace();
+    let first = it.next()?.parse().ok()?;
+    it.next().is_none().then_some(first)
+}
+
+/// Waits until the sandbox of `bwrap_pid` (`sandbox_init`) is gone: its
+/// PID 1 exits only once the kernel has ended every process in it, so that
+/// a stop or a killed deploy answers only when nothing of it runs.
+pub async fn wait_gone(init: Option<i32>, limit: std::time::Duration) -> bool {
+    let Some(pid) = init else {
+        return true;
+    };
+    let gone = async || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                == Some("Z")
+        })
+    };
+    crate::wait::until(limit, std::time::Duration::from_millis(10), gone).await
+}
+
+/// The host pid of PID 1 of the sandbox bwrap `bwrap_pid` made, when the
+/// sandbox is on: what `wait_gone` waits for.
+pub fn sandbox_init(sandbox: &Sandbox, bwrap_pid: u32) -> Option<i32> {
+    sandbox
+        .enabled
+        .then(|| i32::try_from(bwrap_pid).ok().and_then(main_pid))
+        .flatten()
+}
+
+/// Processes left by a showroom from before the sandbox (or a supervisord
+/// killed without one): those whose working folder is under `demos`, or
+/// whose command line names `apache_conf`, and that do not descend from
+/// `keep` (the live supervisord). Exact: nothing else matches.
+pub fn strays(demos: &Path, apache_conf: &Path, keep: Option<i32>) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let conf = apache_conf.as_os_str().as_encoded_bytes();
+    let mut found: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|&pid| {
+            let in_demos = std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd.starts_with(demos) && cwd != demos);
+            let apache = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == conf));
+            in_demos || apache
+        })
+        .filter(|&pid| keep.is_none_or(|k| !descends_from(pid, k)))
+        .collect();
+    found.sort();
+    found
+}
+
+fn descends_from(mut pid: i32, ancestor: i32) -> bool {
+    for _ in 0..64 {
+        if pid == ancestor {
+            return true;
+        }
+        match parent_of(pid) {
+            Some(p) if p > 0 => pid = p,
+            _ => return false,
+        }
+    }
+    false
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    proc_stat_field(pid, 1)
+}
+
+/// A numeric field of `/proc/PID/stat` counted after "pid (comm)": 0 is the
+/// state, 1 the parent, 2 the process group.
+pub(crate) fn proc_stat_field(pid: i32, index: usize) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(index)?
+        .parse()
+        .ok()
+}
