@@ -417,13 +417,15 @@ pub fn listen_ports(vhost: &Path) -> Vec<u16> {
 
 /// The ports a vhost's text asks Apache to listen on.
 pub fn listen_ports_in(text: &str) -> Vec<u16> {
-    text.lines()
-        .filter_map(|l| {
-            let mut words = l.split_whitespace();
-            if !words.next()?.eq_ignore_ascii_case("Listen") {
+    // Read as Apache and the policy read it: continued lines, quoted words.
+    crate::apache_policy::logical_lines(text)
+        .into_iter()
+        .filter_map(|(_, line)| {
+            let words = crate::apache_policy::words(&line).ok()?;
+            if !words.first()?.eq_ignore_ascii_case("Listen") {
                 return None;
             }
-            words.next()?.rsplit(':').next()?.parse().ok()
+            words.get(1)?.rsplit(':').next()?.parse().ok()
         })
         .collect()
 }
@@ -442,5 +444,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(listen_ports(&f), vec![20001, 20002]);
+    }
+
+    #[test]
+    fn listen_ports_are_read_as_apache_reads_them() {
+        // A continued line and a quoted address: Apache (and the policy) read both.
+        let text = "Listen \\\n    20003\nListen \"127.0.0.1:20004\"\n";
+        assert_eq!(listen_ports_in(text), vec![20003, 20004]);
     }
 }

@@ -4,6 +4,7 @@ use super::*;
 use crate::sandbox::tests::pids_with_arg;
 use crate::sandbox::{Account, Sandbox};
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 

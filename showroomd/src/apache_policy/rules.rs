@@ -1,277 +1,16 @@
-//! What a demo's `apache2.conf` may say: an allowlist of directives a virtual host of that demo needs, checked before Apache ever reads the file.
-//!
-//! The file is parsed as Apache does (continuations, comments, quotes,
-//! sections) and every directive is held to a rule: its own ports only,
-//! paths inside its own folder, proxies to loopback only, nothing that
-//! loads code, runs programs, reads other files or applies to every vhost.
-//! Errors name the file, the line, the directive and the rule, never a
-//! value: no other file's content can reach a caller or a log.
+//! The rule each directive and section of a demo's vhost is held to: those allowed freely, those refused outright and why, and those allowed with a check (own ports, paths inside the demo's folder, proxies to loopback).
 
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
-/// A vhost file larger than this is refused unread.
-pub const MAX_BYTES: u64 = 256 * 1024;
+use super::{Place, Policy, Rule};
 
-/// What the file is checked against.
-#[derive(Debug, Clone)]
-pub struct Policy<'a> {
-    /// The demo's folder, as the deploy script's `$PWD` spelled it.
-    pub demo_dir: &'a Path,
-    /// The ports this demo may listen on.
-    pub ports: &'a [u16],
-    /// Other demos' ports: named in the refusal, so that a port taken over is told apart from a typo.
-    pub others: &'a [u16],
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    #[error("{file}: line {line}: {directive}: {rule}")]
-    Refused {
-        file: String,
-        line: usize,
-        /// The directive's name as written, or a placeholder when it is not a plain name.
-        directive: String,
-        rule: Rule,
-    },
-    #[error("{file}: {problem}")]
-    Unreadable { file: String, problem: FileProblem },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum FileProblem {
-    #[error("must be a regular file (not a link, a folder or a pipe)")]
-    NotRegular,
-    #[error("is larger than {MAX_BYTES} bytes")]
-    TooBig,
-    #[error("is not UTF-8 text")]
-    NotText,
-    #[error("cannot be read: {0}")]
-    Io(std::io::Error),
-}
-
-/// The rule a directive broke, in showroom's words only.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rule {
-    #[error("not a directive a demo's virtual host may use")]
-    Unknown,
-    #[error("refused: {0}")]
-    Refused(&'static str),
-    #[error("only `Listen` and `<VirtualHost>` may stand outside a <VirtualHost>: anything else would apply to every demo")]
-    OutsideVirtualHost,
-    #[error("allowed only outside any section")]
-    OnlyAtTopLevel,
-    #[error("port {0} belongs to another demo")]
-    OthersPort(u16),
-    #[error("port {port} is not this demo's (it may use {mine})")]
-    NotMyPort { port: u16, mine: String },
-    #[error("needs an explicit port of this demo (`*:PORT`)")]
-    NoPort,
-    #[error("paths must be absolute and inside the demo's folder {0}")]
-    PathOutside(String),
-    #[error("`${{…}}` variables are not allowed: they would be expanded after this check")]
-    Variable,
-    #[error("proxies only to http://, https://, ws:// or wss:// on 127.0.0.1, localhost or [::1]")]
-    ProxyTarget,
-    #[error("{0}")]
-    BadValue(&'static str),
-    #[error("wrong number of arguments")]
-    Arity,
-    #[error("closes a section that is not open")]
-    Unbalanced,
-    #[error("this section is never closed")]
-    Unclosed,
-    #[error("a section's first line must end with `>`")]
-    SectionSyntax,
-    #[error("an opening quote is never closed")]
-    Quote,
-}
-
-/// Reads and checks a demo's vhost file; returns the text checked, which is
-/// what Apache should load (a copy, so a later rewrite is not loaded unchecked).
-pub fn check_file(file: &Path, policy: &Policy<'_>) -> Result<String, PolicyError> {
-    let unreadable = |problem| PolicyError::Unreadable {
-        file: file.display().to_string(),
-        problem,
-    };
-    // A demo can replace its file with a link to any file, or a fifo: never follow, never block.
-    let meta = file
-        .symlink_metadata()
-        .map_err(|e| unreadable(FileProblem::Io(e)))?;
-    if !meta.file_type().is_file() {
-        return Err(unreadable(FileProblem::NotRegular));
-    }
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags((nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK).bits())
-        .open(file)
-        .map_err(|e| unreadable(FileProblem::Io(e)))?;
-    let meta = f.metadata().map_err(|e| unreadable(FileProblem::Io(e)))?;
-    if !meta.is_file() {
-        return Err(unreadable(FileProblem::NotRegular));
-    }
-    if meta.len() > MAX_BYTES {
-        return Err(unreadable(FileProblem::TooBig));
-    }
-    let mut bytes = Vec::new();
-    f.take(MAX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unreadable(FileProblem::Io(e)))?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(unreadable(FileProblem::TooBig));
-    }
-    let text = String::from_utf8(bytes).map_err(|_| unreadable(FileProblem::NotText))?;
-    check_text(file, &text, policy)?;
-    Ok(text)
-}
-
-/// Checks the text of a vhost file; `file` only names it in errors.
-pub fn check_text(file: &Path, text: &str, policy: &Policy<'_>) -> Result<(), PolicyError> {
-    let refuse = |line: usize, directive: &str, rule: Rule| PolicyError::Refused {
-        file: file.display().to_string(),
-        line,
-        directive: printable(directive),
-        rule,
-    };
-    // Open sections: (name, line), innermost last.
-    let mut open: Vec<(String, usize)> = Vec::new();
-    for (line, raw) in logical_lines(text) {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        if let Some(rest) = trimmed.strip_prefix("</") {
-            let name = rest.trim_end_matches('>').trim();
-            match open.pop() {
-                Some((n, _)) if n.eq_ignore_ascii_case(name) => continue,
-                _ => return Err(refuse(line, &format!("</{name}>"), Rule::Unbalanced)),
-            }
-        }
-        if let Some(rest) = trimmed.strip_prefix('<') {
-            let name: String = rest
-                .chars()
-                .take_while(|c| !c.is_whitespace() && *c != '>')
-                .collect();
-            let shown = format!("<{name}>");
-            let Some(inner) = rest.strip_suffix('>') else {
-                return Err(refuse(line, &shown, Rule::SectionSyntax));
-            };
-            let args = words(&inner[name.len()..]).map_err(|r| refuse(line, &shown, r))?;
-            check_section(&name, &args, Place::of(&open), policy)
-                .map_err(|r| refuse(line, &shown, r))?;
-            open.push((name, line));
-            continue;
-        }
-        let first = trimmed.split_whitespace().next().unwrap_or_default();
-        let mut args = words(trimmed).map_err(|r| refuse(line, first, r))?;
-        let name = args.remove(0);
-        check_directive(&name, &args, Place::of(&open), policy)
-            .map_err(|r| refuse(line, &name, r))?;
-    }
-    if let Some((name, line)) = open.pop() {
-        return Err(refuse(line, &format!("<{name}>"), Rule::Unclosed));
-    }
-    Ok(())
-}
-
-/// Where a line stands.
-#[derive(Clone, Copy)]
-struct Place {
-    /// Inside a `<VirtualHost>`.
-    in_vhost: bool,
-    /// Outside any section but `<IfModule>`.
-    top: bool,
-}
-
-impl Place {
-    fn of(open: &[(String, usize)]) -> Place {
-        Place {
-            in_vhost: open
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("VirtualHost")),
-            top: at_top(open),
-        }
-    }
-}
-
-/// Outside any section but `<IfModule>`, which only guards what it holds.
-fn at_top(open: &[(String, usize)]) -> bool {
-    open.iter().all(|(n, _)| n.eq_ignore_ascii_case("IfModule"))
-}
-
-/// Lines joined where one ends with a backslash, each with the number of its first line.
-fn logical_lines(text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut current: Option<(usize, String)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim_end();
-        let (start, mut acc) = current.take().unwrap_or((i + 1, String::new()));
-        match line.strip_suffix('\\') {
-            Some(head) => {
-                acc.push_str(head);
-                acc.push(' ');
-                current = Some((start, acc));
-            }
-            None => {
-                acc.push_str(line);
-                out.push((start, acc));
-            }
-        }
-    }
-    out.extend(current);
-    out
-}
-
-/// Apache's word splitting (`ap_getword_conf`): white space separates,
-/// `"…"` and `'…'` quote, a backslash escapes the quote inside them.
-fn words(s: &str) -> Result<Vec<String>, Rule> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let Some(&first) = chars.peek() else {
-            return Ok(out);
-        };
-        let mut word = String::new();
-        if first == '"' || first == '\'' {
-            chars.next();
-            loop {
-                match chars.next() {
-                    None => return Err(Rule::Quote),
-                    Some('\\') if matches!(chars.peek(), Some(&c) if c == first || c == '\\') => {
-                        word.push(chars.next().expect("peeked"));
-                    }
-                    Some(c) if c == first => break,
-                    Some(c) => word.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                word.push(c);
-            }
-        }
-        out.push(word);
-    }
-}
-
-/// A directive name fit to print: a plain word, or a placeholder.
-fn printable(name: &str) -> String {
-    let plain = name.len() <= 64
-        && name
-            .trim_start_matches("</")
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        name.to_owned()
-    } else {
-        "(a directive name showroom does not repeat)".into()
-    }
-}
-
-fn check_section(name: &str, args: &[String], at: Place, p: &Policy<'_>) -> Result<(), Rule> {
+/// A section opened: which ones a vhost may hold, and where.
+pub(super) fn check_section(
+    name: &str,
+    args: &[String],
+    at: Place,
+    p: &Policy<'_>,
+) -> Result<(), Rule> {
     let Place { in_vhost, top } = at;
     no_variables(args)?;
     match name.to_ascii_lowercase().as_str() {
@@ -408,7 +147,13 @@ const REFUSED: &[(&str, &str)] = &[
     ("authgroupfile", "reads a file of the host"),
 ];
 
-fn check_directive(name: &str, args: &[String], at: Place, p: &Policy<'_>) -> Result<(), Rule> {
+/// A directive: refused, free, or held to its check.
+pub(super) fn check_directive(
+    name: &str,
+    args: &[String],
+    at: Place,
+    p: &Policy<'_>,
+) -> Result<(), Rule> {
     let Place { in_vhost, top } = at;
     let lower = name.to_ascii_lowercase();
     if let Some((_, why)) = REFUSED.iter().find(|(n, _)| *n == lower) {
@@ -594,7 +339,3 @@ fn loopback_url(url: &str) -> Result<(), Rule> {
         _ => Err(Rule::ProxyTarget),
     }
 }
-
-#[cfg(test)]
-#[path = "apache_policy_tests.rs"]
-mod tests;
