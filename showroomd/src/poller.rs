@@ -126,7 +126,6 @@ pub async fn run<S: Supervisord>(
     let mut tick = tokio::time::interval(Duration::from_millis(cfg.poll_moving_ms.max(50)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let sweep_every = Duration::from_secs(cfg.sweep_secs.max(1));
-    let mut next_sweep = Instant::now() + sweep_every;
     let mut last_liveness = Instant::now();
     let mut last_hot = Instant::now();
     // A listener's connection ended: check supervisord at the next tick.
@@ -139,7 +138,6 @@ pub async fn run<S: Supervisord>(
             _ = stop.cancelled() => Wake::Stop,
         };
         let now = Instant::now();
-        let taken = now;
         let obs = match wake {
             Wake::Stop => return,
             Wake::Hints(h) => {
@@ -162,13 +160,12 @@ pub async fn run<S: Supervisord>(
                 }
                 if resync || programs.len() > MAX_SINGLE_CALLS {
                     last_sweep = now;
-                    next_sweep = now + sweep_every;
-                    let Some(o) = sweep(&sup, taken).await else {
+                    let Some(o) = sweep(&sup, now).await else {
                         continue;
                     };
                     o
                 } else {
-                    read_each(&sup, programs, taken).await
+                    read_each(&sup, programs, now).await
                 }
             }
             Wake::Tick => {
@@ -185,34 +182,31 @@ pub async fn run<S: Supervisord>(
                     LIVENESS_EVERY
                 };
                 let liveness_due = check_now || now >= last_liveness + every;
-                let sweep_now =
-                    now >= next_sweep || (!snap.supervisor_up && liveness_due) || crowded;
+                let sweep_now = now >= last_sweep + sweep_every
+                    || (!snap.supervisor_up && liveness_due)
+                    || crowded;
                 if sweep_now {
                     last_sweep = now;
-                    next_sweep = now + sweep_every;
                     last_liveness = now;
                     check_now = false;
-                    let Some(o) = sweep(&sup, taken).await else {
+                    let Some(o) = sweep(&sup, now).await else {
                         continue;
                     };
                     o
                 } else if !snap.hot.is_empty() && (!listened || now >= last_hot + HOT_WITH_LISTENER)
                 {
                     last_hot = now;
-                    read_each(&sup, snap.hot.iter().cloned(), taken).await
+                    read_each(&sup, snap.hot.iter().cloned(), now).await
                 } else if liveness_due {
                     last_liveness = now;
                     check_now = false;
+                    // supervisord is up here (while it is down, a due
+                    // check is a sweep, above, which says what it runs).
                     match sup.state().await {
-                        Ok(_) if snap.supervisor_up => continue,
-                        // It came back: a full sweep says what it now runs.
-                        Ok(_) => {
-                            next_sweep = now;
-                            continue;
-                        }
+                        Ok(_) => continue,
                         Err(e) if e.is_unreachable() => Observation::SupervisorDown {
                             why: e.to_string(),
-                            taken,
+                            taken: now,
                         },
                         Err(_) => continue,
                     }

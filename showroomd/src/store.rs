@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -68,10 +68,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 /// new one, never half of one, even across a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().expect("records live in a folder");
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().unwrap().to_string_lossy()
-    ));
+    let tmp = tmp_path(path);
     // create_new: a temporary file planted beforehand (a demo owns the
     // folders its copies are written into) is never followed as a link.
     let _ = std::fs::remove_file(&tmp);
@@ -256,13 +253,31 @@ pub fn empty_trash(layout: &Layout) -> Result<usize, StoreError> {
     Ok(n)
 }
 
-/// Removes the temporary files of a record and of its copy left by a crash
-/// mid-write; true if there was one.
+/// The temporary file `write_atomic` writes `path` through, beside it.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().expect("a file").to_string_lossy();
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// The files of a demo that showroom writes through `write_atomic`: its
+/// record, and the copies of its record and program section in its folder.
+pub fn atomic_files(layout: &Layout, name: &str) -> [PathBuf; 3] {
+    [
+        layout.record(name),
+        layout.record_copy(name),
+        layout.program_section_copy(name),
+    ]
+}
+
+/// Removes the temporary files of a demo's records and copies left by a
+/// crash mid-write; true if there was one.
 pub fn remove_stale_tmp(layout: &Layout, name: &str) -> bool {
-    let record = layout.records().join(format!(".{name}.toml.tmp"));
-    let copy = layout.demo_dir(name).join(".demo.conf.tmp");
-    let a = std::fs::remove_file(record).is_ok();
-    std::fs::remove_file(copy).is_ok() || a
+    // Every one removed: no short cut at the first found.
+    atomic_files(layout, name)
+        .iter()
+        .filter(|f| std::fs::remove_file(tmp_path(f)).is_ok())
+        .count()
+        > 0
 }
 
 pub fn now_secs() -> u64 {

@@ -43,7 +43,6 @@ impl Sup {
             ..Config::default()
         };
         let opts = MainOptions {
-            one_programs_file: true,
             event_listener: Some(bin("showroomd")),
         };
         std::fs::write(

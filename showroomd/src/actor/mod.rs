@@ -147,12 +147,7 @@ impl Handle {
         req: protocol::CloneRequest,
         progress: mpsc::Sender<String>,
     ) -> Result<DemoInfo, ProtocolError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Clone(req, progress, tx))
-            .await
-            .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        ask(&self.tx, |reply| Msg::Clone(req, progress, reply)).await
     }
 
     pub async fn observe(&self, o: Observation) -> bool {
@@ -441,6 +436,10 @@ impl<S: Supervisord> Actor<S> {
         };
         let mut record = view.record.clone();
         change(&mut record);
+        if record == view.record {
+            // Nothing to write: two fsyncs saved (a start of a demo wanted running already).
+            return Ok(());
+        }
         crate::store::write_record(&self.layout, name, &record)
             .map_err(|e| internal("writing the demo's record", e))?;
         if let Some(view) = self.state.demos.get_mut(name) {

@@ -191,7 +191,6 @@ impl<S: Supervisord> Actor<S> {
                 &self.sandbox,
                 &MainOptions {
                     event_listener: events_listener_exe(),
-                    ..MainOptions::ONE_FILE
                 },
             )?,
         )?;

@@ -113,8 +113,8 @@ impl<S: Supervisord> Actor<S> {
             let linked = apache::is_linked(&self.layout, n);
             self.state.set_linked(n, linked);
             self.state.mark_hot(n, now);
+            self.refresh(n).await;
         }
-        self.refresh_all().await;
         for n in &names {
             match failed.iter().find(|(f, _)| f == n) {
                 None => {
@@ -158,8 +158,12 @@ impl<S: Supervisord> Actor<S> {
             }
         }
         let poll = wait::Poll::new(SETTLE, Duration::from_millis(200));
-        loop {
-            self.refresh_all().await;
+        while !started.is_empty() {
+            // The batch's programs one by one: a full sweep costs supervisord
+            // far more at 1000 programs than a few single reads.
+            for n in &started {
+                self.refresh(n).await;
+            }
             let moving = started.iter().any(|n| {
                 matches!(
                     self.state.proc(n),

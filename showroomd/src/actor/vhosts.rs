@@ -1,11 +1,12 @@
 //! The one place Apache's config is applied: the running Apache made to serve exactly the linked vhosts, never fed a config it refuses.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::{DemoStatus, ErrorKind, ProtocolError};
 use tracing::{error, info, warn};
 
-use super::{sup_error, Actor};
+use super::{sup_error, Actor, Snapshot};
 use crate::apache::{self, ApacheError};
 use crate::frontdoor::{self, FrontDemo, Staged};
 use crate::supervisor::config::APACHE_PROGRAM;
@@ -31,6 +32,9 @@ pub(super) struct FrontDoor {
     /// Another program held a front door port when Apache was to start: its
     /// config is left out until Apache starts with the ports free.
     blocked: bool,
+    /// The snapshot `staged` was made from: the same one again has the same
+    /// demos, and the list need not be built (the sync runs after every message).
+    seen: Option<Arc<Snapshot>>,
 }
 
 /// Apache is down for good or was never started: it holds no port.
@@ -266,13 +270,13 @@ impl<S: Supervisord> Actor<S> {
             if self.front.blocked && holds_no_port(self.state.apache()) {
                 self.front_door_check_ports();
             }
-            let demos: Vec<FrontDemo> = self
-                .snapshot_tx
-                .borrow()
-                .list()
-                .iter()
-                .map(FrontDemo::from)
-                .collect();
+            let snap = self.snapshot_tx.borrow().clone();
+            let seen = self.front.seen.as_ref();
+            if self.front.staged.is_some() && seen.is_some_and(|s| Arc::ptr_eq(s, &snap)) {
+                return;
+            }
+            let demos: Vec<FrontDemo> = snap.list().iter().map(FrontDemo::from).collect();
+            self.front.seen = Some(snap);
             if self.front.staged.as_ref() == Some(&demos) {
                 return;
             }

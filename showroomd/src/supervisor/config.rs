@@ -24,24 +24,15 @@ pub const RPC_PLUGIN: &str = "showroom_rpc";
 /// How the main config lays out the demos' programs and the event listener.
 #[derive(Debug, Clone)]
 pub struct MainOptions {
-    /// `[include] files =` names one generated file (`Layout::programs_conf`)
-    /// rather than each demo's `supervisor.cfg`.
-    pub one_programs_file: bool,
     /// The binary to run as the event listener (showroomd itself, from
     /// `std::env::current_exe()`); None runs no listener.
     pub event_listener: Option<std::path::PathBuf>,
 }
 
 impl MainOptions {
-    /// The layout before issue 11: one include file a demo, no listener.
-    pub const PER_DEMO_FILES: MainOptions = MainOptions {
-        one_programs_file: false,
-        event_listener: None,
-    };
     /// One include file, showroom's alone (a `supervisor.cfg` a demo writes
     /// in its folder is never loaded), no listener.
     pub const ONE_FILE: MainOptions = MainOptions {
-        one_programs_file: true,
         event_listener: None,
     };
 }
@@ -103,11 +94,7 @@ pub fn render_main_with(
             Some(exe) => format!("{}\n", render_event_listener(layout, exe)?),
             None => String::new(),
         },
-        include = if opts.one_programs_file {
-            layout.programs_conf().display().to_string()
-        } else {
-            format!("{}/*/supervisor.cfg", layout.demos().display())
-        },
+        include = layout.programs_conf().display(),
     ))
 }
 
@@ -303,7 +290,6 @@ mod tests {
             &cfg,
             &Sandbox::off(),
             &MainOptions {
-                one_programs_file: true,
                 event_listener: Some("/usr/bin/showroomd".into()),
             },
         )

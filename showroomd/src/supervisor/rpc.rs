@@ -355,26 +355,6 @@ impl Supervisor {
     pub async fn shutdown(&self) -> Result<(), RpcError> {
         self.call("supervisor.shutdown", vec![]).await.map(drop)
     }
-
-    /// The last `bytes` of a process's stdout or stderr log.
-    pub async fn tail_log(&self, name: &str, stderr: bool, bytes: i32) -> Result<String, RpcError> {
-        let method = if stderr {
-            "supervisor.tailProcessStderrLog"
-        } else {
-            "supervisor.tailProcessStdoutLog"
-        };
-        let v = self
-            .call(
-                method,
-                vec![Value::from(name), Value::from(0), Value::from(bytes)],
-            )
-            .await?;
-        Ok(v.as_array()
-            .and_then(|a| a.first())
-            .and_then(|s| s.as_str())
-            .unwrap_or_default()
-            .to_owned())
-    }
 }
 
 fn str_field(v: &Value, key: &str, method: &str) -> Result<String, RpcError> {

@@ -147,11 +147,11 @@ impl<S: Supervisord> Actor<S> {
 /// The files in a demo's folder that are showroom's, not the app's: a copy
 /// leaves them out, and the install writes the clone's own.
 fn showroom_files(layout: &crate::layout::Layout, name: &str) -> Vec<std::ffi::OsString> {
-    [layout.record_copy(name), layout.program_section_copy(name)]
-        .iter()
+    let own = [layout.record_copy(name), layout.program_section_copy(name)];
+    own.iter()
+        .chain(&own.clone().map(|p| crate::store::tmp_path(&p)))
         .filter(|p| p.parent() == Some(layout.demo_dir(name).as_path()))
         .filter_map(|p| p.file_name().map(|f| f.to_owned()))
-        .chain([".demo.conf.tmp".into()])
         .collect()
 }
 
