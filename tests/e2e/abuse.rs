@@ -1,4 +1,4 @@
-//! Issue 10's abuse cases: output no deploy must choke on, clients that never read, thousands of held connections, and the small refusals (duplicate params, control characters, unknown apps).
+//! Issue 10's abuse cases: output no deploy must choke on, clients that never read, thousands of held connections, and the small refusals (duplicate params, control characters, unknown apps). Ports 21400-21799 (sandbox.rs has 26500-26899).
 
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ fn deploy_raw(s: &Showroom, app: &str, name: &str, params: &[(&str, &str)]) -> U
 #[test]
 fn long_lines_progress_bars_and_binary_output_never_hold_a_deploy_up() {
     let s = Showroom::with(Options {
-        port_min: Some(26500),
+        port_min: Some(21400),
         extra_apps: vec!["longline", "progress", "binary", "flood"],
         deploy_timeout_secs: 60,
         extra_config: "deploy_log_max_bytes = 65536\n".into(),
@@ -74,7 +74,7 @@ fn long_lines_progress_bars_and_binary_output_never_hold_a_deploy_up() {
 #[test]
 fn a_client_that_never_reads_stalls_neither_its_deploy_nor_the_others_nor_the_shutdown() {
     let mut s = Showroom::with(Options {
-        port_min: Some(26600),
+        port_min: Some(21500),
         extra_apps: vec!["flood"],
         deploy_timeout_secs: 8,
         // One slot: a job stalled by its client would block every other deploy.
@@ -146,7 +146,7 @@ fn two_thousand_held_connections_leave_showroomd_serving_and_supervisord_up() {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     setrlimit(Resource::RLIMIT_NOFILE, 1024.min(hard), hard).unwrap();
     let s = Showroom::with(Options {
-        port_min: Some(26700),
+        port_min: Some(21600),
         extra_config: "idle_timeout_secs = 4\n".into(),
         ..Options::default()
     });
@@ -201,7 +201,7 @@ fn two_thousand_held_connections_leave_showroomd_serving_and_supervisord_up() {
 #[test]
 fn duplicate_params_control_characters_unknown_apps_and_bad_script_names_are_refused_clearly() {
     let mut s = Showroom::with(Options {
-        port_min: Some(26800),
+        port_min: Some(21700),
         extra_apps: vec!["slow"],
         ..Options::default()
     });

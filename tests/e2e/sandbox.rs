@@ -180,6 +180,20 @@ fn a_demo_and_its_deploy_script_reach_neither_another_demo_nor_showroom_nor_the_
     assert_eq!(evil, 0, "no demo process runs as root");
 
     // The files themselves: nobody outside showroom's user and group reads them.
+    let as_nobody = |f: &Path| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+            .arg(f)
+            .output()
+            .unwrap()
+    };
+    // The probe itself works: a file everyone may read is read.
+    let control = as_nobody(Path::new("/etc/passwd"));
+    assert!(
+        control.status.success(),
+        "setpriv as nobody cannot read /etc/passwd: {}",
+        String::from_utf8_lossy(&control.stderr)
+    );
     let state = &s.state;
     for f in [
         state.join("demos/victim/demo.conf"),
@@ -188,15 +202,13 @@ fn a_demo_and_its_deploy_script_reach_neither_another_demo_nor_showroom_nor_the_
         state.join("supervisor/supervisord.conf"),
         state.join("apache/apache2.conf"),
     ] {
-        let out = std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
-            .arg(&f)
-            .output()
-            .unwrap();
+        let out = as_nobody(&f);
         assert!(
-            !out.status.success(),
-            "{} is readable by another user",
-            f.display()
+            !out.status.success()
+                && String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+            "{} is readable by another user (or cat failed otherwise: {})",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
         );
     }
     use std::os::unix::fs::PermissionsExt;
