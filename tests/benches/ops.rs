@@ -400,7 +400,7 @@ fn measure_point(s: &mut Showroom, tag: &str) -> Point {
     // A demo that nobody is polling (out of the poller's "moving" set) dies.
     s.ok(&["start", "probe"]);
     std::thread::sleep(SETTLE);
-    let mut watch = s.spawn_ctl(&["watch"]);
+    let mut watch = s.spawn_watch(&[]);
     let pid: i32 = s
         .supervisorctl(&["pid", "probe"])
         .trim()

@@ -311,6 +311,19 @@ impl Showroom {
         Bg::spawn(&mut cmd, Stream::Stdout)
     }
 
+    /// Starts `showroomctl watch ARGS` and returns once showroomd has
+    /// subscribed it: no event after this call can be missed.
+    pub fn spawn_watch(&self, args: &[&str]) -> Bg {
+        let subscribed = self.log_count("a watcher subscribed");
+        let mut all = vec!["watch"];
+        all.extend(args);
+        let watch = self.spawn_ctl(&all);
+        self.wait_for("watch to subscribe", Duration::from_secs(10), || {
+            self.log_count("a watcher subscribed") > subscribed
+        });
+        watch
+    }
+
     /// How many times showroomd's log has a line containing `needle`.
     pub fn log_count(&self, needle: &str) -> usize {
         self.daemon_log()

@@ -20,9 +20,7 @@ fn an_event_reaches_watch_for_a_demo_nobody_polls() {
     s.ok(&["start", "steady"]);
     // Past the time a just-started program is polled (HOT_FOR): nobody asks about it now.
     std::thread::sleep(Duration::from_secs(7));
-    let mut watch = s.spawn_ctl(&["watch"]);
-    // watch has subscribed once it printed nothing and runs; give it a moment.
-    std::thread::sleep(Duration::from_millis(500));
+    let mut watch = s.spawn_watch(&[]);
     let pid: i32 = s
         .supervisorctl(&["pid", "steady"])
         .trim()

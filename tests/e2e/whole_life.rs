@@ -124,7 +124,7 @@ fn a_ttl_expires_a_demo_across_a_restart_and_expire_never_keeps_one() {
     assert_eq!(s.status("kept"), "RUNNING");
 
     // A running showroomd's timer: `expire soon 2s`, seen by `watch`.
-    let mut watch = s.spawn_ctl(&["watch"]);
+    let mut watch = s.spawn_watch(&[]);
     s.ok(&["expire", "soon", "2s"]);
     wait_status(&s, "soon", "STOPPED");
     watch.until("an expired event", Duration::from_secs(10), |l| {
