@@ -148,16 +148,28 @@ pub async fn config_test(
     sandbox: &Sandbox,
     extra: Option<&Path>,
 ) -> Result<(), ApacheError> {
+    run_config_test(cfg, sandbox, test_args(layout, None, extra)).await
+}
+
+/// `-t` on the main config, with `define` set and `include` included.
+fn test_args(
+    layout: &Layout,
+    define: Option<&str>,
+    include: Option<&Path>,
+) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = vec![
         "-t".into(),
         "-f".into(),
         layout.apache_conf().into_os_string(),
     ];
-    if let Some(extra) = extra {
-        args.push("-c".into());
-        args.push(format!("Include \"{}\"", extra.display()).into());
+    if let Some(define) = define {
+        args.extend(["-D".into(), define.into()]);
     }
-    run_config_test(cfg, sandbox, args).await
+    if let Some(file) = include {
+        args.push("-c".into());
+        args.push(format!("Include \"{}\"", file.display()).into());
+    }
+    args
 }
 
 /// Runs `apache2 ARGS` as the sandbox's account: the test reads a demo's
@@ -211,20 +223,7 @@ async fn config_test_with(
     define: &str,
     file: &Path,
 ) -> Result<(), ApacheError> {
-    run_config_test(
-        cfg,
-        sandbox,
-        [
-            "-t".into(),
-            "-f".into(),
-            layout.apache_conf().into_os_string(),
-            "-D".into(),
-            define.into(),
-            "-c".into(),
-            format!("Include \"{}\"", file.display()).into(),
-        ],
-    )
-    .await
+    run_config_test(cfg, sandbox, test_args(layout, Some(define), Some(file))).await
 }
 
 /// Runs Apache's config test on the main config with `vhost` as its only

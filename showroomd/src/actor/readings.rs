@@ -9,7 +9,7 @@ use super::{sup_error, Actor, Observation};
 use crate::status;
 use crate::supervisor::config::APACHE_PROGRAM;
 use crate::supervisor::rpc::codes;
-use crate::supervisor::Supervisord;
+use crate::supervisor::{ProcessInfo, RpcError, Supervisord};
 use crate::wait;
 
 impl<S: Supervisord> Actor<S> {
@@ -37,12 +37,19 @@ impl<S: Supervisord> Actor<S> {
     /// Asks supervisord for every program's state.
     pub(super) async fn refresh_all(&mut self) {
         let taken = Instant::now();
-        let o = match Observation::sweep(self.sup.all_process_info().await, taken) {
-            Ok(o) => o,
-            Err(e) => return warn!(error = %e, "cannot read process states"),
-        };
-        let events = self.state.observed(o, Instant::now());
-        self.send(events);
+        let read = self.sup.all_process_info().await;
+        self.take_sweep(read, taken);
+    }
+
+    /// A reading of every program (taken at `taken`) into the table, published.
+    pub(super) fn take_sweep(&mut self, read: Result<Vec<ProcessInfo>, RpcError>, taken: Instant) {
+        match Observation::sweep(read, taken) {
+            Ok(o) => {
+                let events = self.state.observed(o, Instant::now());
+                self.send(events);
+            }
+            Err(e) => warn!(error = %e, "cannot read process states"),
+        }
         self.publish();
     }
 

@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
-use super::{Actor, Observation};
+use super::Actor;
 use crate::store::{self, DemoRecord, Phase};
 use crate::supervisor::config::MainOptions;
 use crate::supervisor::{ProcessInfo, RpcError, Supervisord};
@@ -282,14 +282,7 @@ impl<S: Supervisord> Actor<S> {
         taken: Instant,
     ) {
         let read = read.unwrap_or_else(|e| Err(RpcError::Join(e.to_string())));
-        match Observation::sweep(read, taken) {
-            Ok(o) => {
-                let events = self.state.observed(o, Instant::now());
-                self.send(events);
-            }
-            Err(e) => warn!(error = %e, "cannot read process states"),
-        }
-        self.publish();
+        self.take_sweep(read, taken);
     }
 
     /// The checks a start leaves for after `list` answers: the groups of the

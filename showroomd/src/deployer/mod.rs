@@ -302,21 +302,15 @@ pub fn kill_leftover(pgid_file: &Path, demo_dir: &Path) -> bool {
         return false;
     };
     let demo_dir = demo_dir.as_path();
-    let ours = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .any(|pid| process_group(pid) == Some(pgid) && cwd_inside(pid, demo_dir));
+    let ours = crate::sandbox::pids().any(|pid| {
+        process_group(pid) == Some(pgid)
+            && crate::sandbox::cwd_of(pid).is_some_and(|cwd| cwd.starts_with(demo_dir))
+    });
     ours && killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok()
 }
 
 fn process_group(pid: i32) -> Option<i32> {
     crate::sandbox::proc_stat_field(pid, 2)
-}
-
-fn cwd_inside(pid: i32, dir: &Path) -> bool {
-    std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
 }
 
 /// The few variables of showroomd's own environment a script may need.

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 mod procs;
-pub(crate) use procs::proc_stat_field;
+pub(crate) use procs::{cwd_of, pids, proc_stat_field};
 pub use procs::{main_pid, sandbox_init, strays, wait_gone};
 
 /// Where Debian's `bubblewrap` puts it.

@@ -49,15 +49,10 @@ pub fn sandbox_init(sandbox: &Sandbox, bwrap_pid: u32) -> Option<i32> {
 pub fn strays(demos: &Path, apache_conf: &Path, keep: Option<i32>) -> Vec<i32> {
     let me = std::process::id() as i32;
     let conf = apache_conf.as_os_str().as_encoded_bytes();
-    let mut found: Vec<i32> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    let mut found: Vec<i32> = pids()
         .filter(|&pid| pid != me)
         .filter(|&pid| {
-            let in_demos = std::fs::read_link(format!("/proc/{pid}/cwd"))
-                .is_ok_and(|cwd| cwd.starts_with(demos) && cwd != demos);
+            let in_demos = cwd_of(pid).is_some_and(|cwd| cwd.starts_with(demos) && cwd != demos);
             let apache = std::fs::read(format!("/proc/{pid}/cmdline"))
                 .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == conf));
             in_demos || apache
@@ -95,4 +90,18 @@ pub(crate) fn proc_stat_field(pid: i32, index: usize) -> Option<i32> {
         .nth(index)?
         .parse()
         .ok()
+}
+
+/// Every process's pid, from /proc.
+pub(crate) fn pids() -> impl Iterator<Item = i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// A process's working folder, resolved as /proc shows it.
+pub(crate) fn cwd_of(pid: i32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
 }

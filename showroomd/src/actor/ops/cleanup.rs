@@ -6,7 +6,7 @@ use tracing::{info, warn};
 use crate::actor::{ask, gone, Actor, Msg, Reply};
 use crate::apache;
 use crate::store;
-use crate::supervisor::Supervisord;
+use crate::supervisor::{ProcessInfo, Supervisord};
 
 enum Leftover {
     Link(String),
@@ -29,7 +29,11 @@ impl<S: Supervisord> Actor<S> {
         req: CleanupRequest,
         reply: Reply<Response>,
     ) {
-        self.refresh_all().await;
+        // One reading serves the statuses and the leftover groups.
+        let taken = std::time::Instant::now();
+        let read = self.sup.all_process_info().await;
+        let infos = read.as_ref().ok().cloned();
+        self.take_sweep(read, taken);
         // While a shared part fails, the statuses behind it say nothing of
         // the demos: a cron's `--status FATAL` would destroy healthy ones.
         if let Some(failure) = self.state.shared_failure() {
@@ -38,7 +42,7 @@ impl<S: Supervisord> Actor<S> {
             return;
         }
         let matching = self.state.cleanup_matches(&req, store::now_secs());
-        let leftovers = self.leftovers().await;
+        let leftovers = self.leftovers(infos);
         let mut batch = Batch {
             report: CleanupReport {
                 dry_run: req.dry_run,
@@ -139,14 +143,14 @@ impl<S: Supervisord> Actor<S> {
     }
 
     /// What earlier failures left: links, groups and deploy logs without a demo.
-    async fn leftovers(&self) -> Vec<(String, Leftover)> {
+    fn leftovers(&self, infos: Option<Vec<ProcessInfo>>) -> Vec<(String, Leftover)> {
         let mut leftovers = Vec::new();
         for link in apache::linked_names(&self.layout) {
             if self.state.is_leftover_link(&link) {
                 leftovers.push((format!("apache link {link}.conf"), Leftover::Link(link)));
             }
         }
-        if let Ok(infos) = self.sup.all_process_info().await {
+        if let Some(infos) = infos {
             for i in infos {
                 if self.state.is_leftover_group(&i.group) {
                     leftovers.push((
