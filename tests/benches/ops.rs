@@ -350,6 +350,8 @@ fn destroy_many(s: &Showroom, prefix: &str, count: usize) {
 }
 
 fn measure_point(s: &mut Showroom, tag: &str) -> Point {
+    // The steady state: what was just deployed or started is no longer in motion.
+    std::thread::sleep(SETTLE);
     let mut deploys = vec![];
     for i in 0..runs().min(5) {
         let name = format!("{tag}one{i}");
