@@ -13,7 +13,7 @@ pub use messages::*;
 
 /// Bumped whenever a message changes in a way an older peer cannot read.
 /// New variants are only ever appended, so adding one does not bump it.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// How long the daemon waits for a client's hello, and a client for the answer.
 pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
