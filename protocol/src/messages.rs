@@ -82,7 +82,7 @@ impl DeployRequest {
     /// record keep another), a comment with control characters (a newline
     /// would add a row to `list`'s table).
     pub fn validate(&self) -> Result<(), ProtocolError> {
-        crate::names::validate_name(&self.name)?;
+        crate::names::validate_new_name(&self.name)?;
         let mut seen = std::collections::BTreeSet::new();
         for (k, _) in &self.params {
             if !seen.insert(k.as_str()) {
@@ -105,7 +105,7 @@ impl DeployRequest {
 impl CloneRequest {
     /// The same rules as a deploy's: the new name, a one-line comment.
     pub fn validate(&self) -> Result<(), ProtocolError> {
-        crate::names::validate_name(&self.name)?;
+        crate::names::validate_new_name(&self.name)?;
         check_comment(&self.comment)
     }
 }
