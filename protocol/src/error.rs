@@ -32,6 +32,11 @@ pub enum ErrorKind {
     /// A part every demo shares (supervisord, Apache) is failing: what
     /// would judge the demos by their status waits until it is healthy.
     SharedFailure,
+    /// Every port of `port_min..=port_max` is held: the message says by
+    /// what, the detail what to do.
+    NoFreePort,
+    /// The operator answered no to a confirmation: nothing was done.
+    Declined,
 }
 
 /// An error as it travels to the client.
@@ -62,6 +67,15 @@ impl ProtocolError {
 
     pub fn not_found() -> Self {
         Self::new(ErrorKind::NotFound, "this demo does not exist")
+    }
+
+    /// The seed's words, then which demo: `this demo does not exist: no demo named "x"`.
+    pub fn no_demo(name: &str) -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            format!("this demo does not exist: no demo named {name:?}"),
+        )
+        .with_detail("showroomctl list shows the installed demos")
     }
 
     pub fn already_exists() -> Self {

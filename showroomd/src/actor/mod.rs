@@ -432,7 +432,7 @@ impl<S: Supervisord> Actor<S> {
         change: impl FnOnce(&mut crate::store::DemoRecord),
     ) -> Result<(), ProtocolError> {
         let Some(view) = self.state.demos.get(name) else {
-            return Err(ProtocolError::not_found());
+            return Err(ProtocolError::no_demo(name));
         };
         let mut record = view.record.clone();
         change(&mut record);

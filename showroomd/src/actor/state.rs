@@ -200,7 +200,7 @@ impl State {
     pub fn installed(&self, name: &str) -> Result<DemoView, ProtocolError> {
         protocol::names::validate_name(name)?;
         match self.demos.get(name) {
-            None => Err(ProtocolError::not_found()),
+            None => Err(ProtocolError::no_demo(name)),
             Some(d) if d.record.phase == Phase::Deploying => Err(ProtocolError::new(
                 ErrorKind::InvalidRequest,
                 format!("demo {name} is being deployed; wait for its deploy to end"),

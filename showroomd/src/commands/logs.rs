@@ -40,7 +40,7 @@ pub async fn handle(
     ];
     let known = ctx.handle.snapshot().demos.contains_key(name);
     if !known && !sources[0].1.exists() {
-        return super::reply(conn, Err(ProtocolError::not_found())).await;
+        return super::reply(conn, Err(ProtocolError::no_demo(name))).await;
     }
     let mut offsets = Vec::new();
     for (source, path) in &sources {

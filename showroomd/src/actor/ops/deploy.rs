@@ -154,15 +154,7 @@ impl<S: Supervisord> Actor<S> {
         let port = self
             .state
             .free_port(self.cfg.port_min, self.cfg.port_max)
-            .ok_or_else(|| {
-                ProtocolError::new(
-                    ErrorKind::Internal,
-                    format!(
-                        "no free port left in {}..={}",
-                        self.cfg.port_min, self.cfg.port_max
-                    ),
-                )
-            })?;
+            .ok_or_else(|| no_free_port(&self.state, self.cfg.port_min, self.cfg.port_max))?;
 
         // The marker first: a folder showroom finds at start with no marker
         // and no record is not provably its own, and is kept.
@@ -370,6 +362,34 @@ pub(super) fn script_env(
         env.push((p.clone(), value));
     }
     env
+}
+
+/// The refusal when every port of the range is held: the range, what holds
+/// it (demos by status, and whatever else), and the two ways out.
+fn no_free_port(state: &crate::actor::state::State, min: u16, max: u16) -> ProtocolError {
+    let mut by_status: std::collections::BTreeMap<DemoStatus, usize> = Default::default();
+    for d in state.demos.values() {
+        if d.record.port.is_some_and(|p| (min..=max).contains(&p)) {
+            *by_status.entry(d.status).or_default() += 1;
+        }
+    }
+    let by_demos: usize = by_status.values().sum();
+    let size = usize::from(max - min) + 1;
+    let statuses: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let mut held = format!("{by_demos} of its {size} ports held by demos");
+    if !statuses.is_empty() {
+        held.push_str(&format!(" ({})", statuses.join(", ")));
+    }
+    if by_demos < size {
+        held.push_str(&format!(", {} by other programs", size - by_demos));
+    }
+    ProtocolError::new(
+        ErrorKind::NoFreePort,
+        format!("no free port left in {min}..={max}: {held}"),
+    )
+    .with_detail(format!(
+        "to free ports: showroomctl cleanup --status STOPPED --dry-run shows what a cleanup would destroy (run it again without --dry-run)\nor give showroomd a larger port_max (now {max}) in its config file and restart it"
+    ))
 }
 
 #[cfg(test)]
