@@ -22,6 +22,10 @@ pub struct Cli {
     pub json: bool,
     #[command(subcommand)]
     pub command: Cmd,
+    /// Answer yes to the questions `destroy` (of a running demo), `cleanup --all` and
+    /// `supervisor stop` ask on a terminal (without a terminal they never ask)
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -31,9 +35,22 @@ pub enum Cmd {
     Available,
     /// Installed demos: name, app, port, status, wanted state, expiry, deploy time, comment, front-door URL
     #[command(
-        after_help = "Example:\n  showroomctl list --json | jq '.[] | select(.status == \"FATAL\") | .name'"
+        after_help = "On a terminal (or with COLUMNS set) the table fits the width: times are relative, the comment is cut with …,\nand columns that do not fit are left out in this order: DEPLOY, WANTED, URL, AGE, EXPIRES, PORT, APP, COMMENT, REASON.\nA last line counts the demos by status. Through a pipe without COLUMNS it prints every column, as `-o wide` does.\n\nExamples:\n  showroomctl list 'feat-*' --status RUNNING --status BACKOFF\n  showroomctl list --json | jq '.[] | select(.status == \"FATAL\") | .name'"
     )]
-    List,
+    List {
+        /// Only demos whose name matches this glob (`*` any run of characters, `?` one)
+        #[arg(value_name = "NAME-GLOB")]
+        pattern: Option<String>,
+        /// Only demos in this status (repeatable)
+        #[arg(long = "status", value_name = "STATUS", value_parser = parse_status)]
+        statuses: Vec<protocol::DemoStatus>,
+        /// Only demos of this app (repeatable)
+        #[arg(long = "app", value_name = "APP")]
+        apps: Vec<String>,
+        /// `wide`: every column, with full times, whatever the width
+        #[arg(long, short = 'o', value_name = "FORMAT")]
+        output: Option<ListFormat>,
+    },
     /// Deploy APP as a new demo NAME (the script's output streams as it runs)
     #[command(
         after_help = "Examples:\n  showroomctl deploy static mysite --param title=Hello --comment 'for ACME'\n  showroomctl deploy pyvenv review-42 --ttl 3d"
@@ -80,7 +97,9 @@ pub enum Cmd {
     #[command(after_help = "Example:\n  showroomctl stop mysite")]
     Stop { name: String },
     /// Stop a demo and remove it for good
-    #[command(after_help = "Example:\n  showroomctl destroy mysite")]
+    #[command(
+        after_help = "On a terminal, a running demo's destroy asks first (--yes does not).\n\nExample:\n  showroomctl destroy mysite"
+    )]
     Destroy { name: String },
     /// Print a demo's status word (DESTROYED when there is none)
     #[command(after_help = "Example:\n  showroomctl status mysite")]
@@ -107,7 +126,7 @@ pub enum Cmd {
     Watch,
     /// Destroy the demos that match, and remove leftovers of earlier failures (for cron)
     #[command(
-        after_help = "Example:\n  showroomctl cleanup --older-than 7d --status STOPPED --status FATAL --dry-run",
+        after_help = "On a terminal, `--all` asks first (--yes does not).\n\nExample:\n  showroomctl cleanup --older-than 7d --status STOPPED --status FATAL --dry-run",
         // A bare `cleanup` would destroy every demo: make that a deliberate `--all`.
         group(clap::ArgGroup::new("selection").required(true).multiple(true).args(["older_than", "statuses", "all"]))
     )]
@@ -138,8 +157,15 @@ pub enum SupervisorCmd {
     Status,
     /// Start it (demos stay stopped until started)
     Start,
-    /// Stop every demo's process, then supervisord
+    /// Stop every demo's process, then supervisord (on a terminal it asks first; --yes does not)
     Stop,
+}
+
+/// `list -o FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// Every column, full times, however wide the lines get
+    Wide,
 }
 
 /// A time to live, or none.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod confirm;
 mod output;
 
 use std::io::Write;
@@ -46,6 +47,11 @@ async fn run(cli: Cli) -> ExitCode {
         .clone()
         .unwrap_or_else(protocol::client_socket_path);
     let json = cli.json;
+    if !cli.yes {
+        if let Err(e) = confirm::ask_before(&cli.command, &socket).await {
+            return report(e, json);
+        }
+    }
     let mut client = match Client::connect(&socket).await {
         Ok(c) => c,
         Err(e) => return report(e, json),
@@ -53,7 +59,20 @@ async fn run(cli: Cli) -> ExitCode {
     let c = &mut client;
     let result = match cli.command {
         Cmd::Available => commands::available::run(c, json).await,
-        Cmd::List => commands::list::run(c, json).await,
+        Cmd::List {
+            pattern,
+            statuses,
+            apps,
+            output,
+        } => {
+            let filter = commands::list::Filter {
+                pattern,
+                statuses,
+                apps,
+            };
+            let wide = output == Some(cli::ListFormat::Wide);
+            commands::list::run(c, json, filter, wide).await
+        }
         Cmd::Deploy {
             app,
             name,

@@ -45,6 +45,41 @@ fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
         .join("\n")
 }
 
+/// The width a person reads at: the terminal's on standard output, else
+/// `COLUMNS`; None when a program reads (a pipe, no `COLUMNS`).
+pub fn width() -> Option<usize> {
+    let stdout = std::io::stdout();
+    if std::io::IsTerminal::is_terminal(&stdout) {
+        if let Ok(ws) = rustix::termios::tcgetwinsize(&stdout) {
+            if ws.ws_col > 0 {
+                return Some(usize::from(ws.ws_col));
+            }
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+}
+
+/// How long ago, or how long until, in its largest whole unit: `45s`, `12m`, `5h`, `3d`.
+pub fn span(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// Seconds since the epoch, now.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 pub fn json(v: &serde_json::Value) {
     let _ = writeln!(std::io::stdout().lock(), "{v}");
 }
@@ -114,6 +149,16 @@ mod tests {
     fn cells_stay_on_one_line() {
         assert_eq!(cell("plain é"), "plain é");
         assert_eq!(cell("one\ntwo\t\u{1b}[31m"), "one\\ntwo\\t\\u{1b}[31m");
+    }
+
+    #[test]
+    fn spans_use_their_largest_unit() {
+        assert_eq!(span(0), "0s");
+        assert_eq!(span(59), "59s");
+        assert_eq!(span(60), "1m");
+        assert_eq!(span(3599), "59m");
+        assert_eq!(span(5 * 3600 + 59), "5h");
+        assert_eq!(span(3 * 86_400 + 7), "3d");
     }
 
     #[test]
