@@ -2,7 +2,8 @@
 # Installs the real components showroom drives (and its tests need), when missing:
 # supervisord, Apache (Debian's apache2-bin) with media-types, bubblewrap (the
 # demos' sandbox), and systemd-analyze; as root, the account sandboxed programs run as;
-# for the front door's tests, openssl (a test certificate) and chromium (the index in a real browser).
+# for the front door's tests, openssl (a test certificate) and chromium (the index in a real browser);
+# tmux, a real terminal of a fixed size for `list` and the confirmation prompts.
 set -euo pipefail
 need=()
 command -v supervisord >/dev/null 2>&1 || need+=(supervisor)
@@ -15,6 +16,7 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 [ -x /usr/bin/bwrap ] || need+=(bubblewrap)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -11,7 +11,12 @@ use crate::harness::{hold_connections, Options, Showroom};
 use crate::protocol_level::{hello, read_response, send_raw};
 
 /// Sends a deploy on a connection of its own and returns it unread.
-fn deploy_raw(s: &Showroom, app: &str, name: &str, params: &[(&str, &str)]) -> UnixStream {
+pub(crate) fn deploy_raw(
+    s: &Showroom,
+    app: &str,
+    name: &str,
+    params: &[(&str, &str)],
+) -> UnixStream {
     let mut sock = hello(s);
     let req = Request::Deploy(DeployRequest {
         app: app.into(),
@@ -25,6 +30,21 @@ fn deploy_raw(s: &Showroom, app: &str, name: &str, params: &[(&str, &str)]) -> U
     });
     send_raw(&mut sock, &encode(&req).unwrap());
     sock
+}
+
+/// A deploy sent straight to the daemon, as by a client that checks
+/// nothing, and the refusal it must get.
+#[track_caller]
+pub(crate) fn deploy_refused_raw(
+    s: &Showroom,
+    app: &str,
+    name: &str,
+    params: &[(&str, &str)],
+) -> protocol::ProtocolError {
+    match read_response(&mut deploy_raw(s, app, name, params)) {
+        Some(Response::Error(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 #[test]
@@ -216,25 +236,9 @@ fn duplicate_params_control_characters_unknown_apps_and_bad_script_names_are_ref
         "comment=b",
     ]);
     assert!(err.contains("twice"), "{err}");
-    let mut raw = hello(&s);
-    let req = Request::Deploy(DeployRequest {
-        app: "test1".into(),
-        name: "dup".into(),
-        params: vec![
-            ("comment".into(), "a".into()),
-            ("comment".into(), "b".into()),
-        ],
-        comment: String::new(),
-        ttl_secs: None,
-    });
-    send_raw(&mut raw, &encode(&req).unwrap());
-    match read_response(&mut raw) {
-        Some(Response::Error(e)) => {
-            assert_eq!(e.kind, ErrorKind::InvalidRequest);
-            assert!(e.message.contains("twice"), "{}", e.message);
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    let e = deploy_refused_raw(&s, "test1", "dup", &[("comment", "a"), ("comment", "b")]);
+    assert_eq!(e.kind, ErrorKind::InvalidRequest);
+    assert!(e.message.contains("twice"), "{}", e.message);
     assert_eq!(s.status("dup"), "DESTROYED");
 
     // A newline in a comment, by --comment or by the comment param.

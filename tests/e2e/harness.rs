@@ -298,6 +298,8 @@ impl Showroom {
             .arg("--socket")
             .arg(&self.socket)
             .args(args)
+            // A set COLUMNS fits `list` to it: tests read the pipe's table.
+            .env_remove("COLUMNS")
             .stdin(Stdio::null())
             .output()
             .expect("running showroomctl")
