@@ -81,4 +81,12 @@ impl ProtocolError {
     pub fn already_exists() -> Self {
         Self::new(ErrorKind::AlreadyExists, "this demo already exists")
     }
+
+    /// The seed's words, then which name is taken.
+    pub fn demo_exists(name: &str) -> Self {
+        Self::new(
+            ErrorKind::AlreadyExists,
+            format!("this demo already exists: a demo named {name:?} is installed"),
+        )
+    }
 }

@@ -346,6 +346,12 @@ fn daytwo_new_names_are_host_labels_and_refusals_name_their_subject() {
     assert_eq!(j.code, 1);
     let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
     assert_eq!(v["error"]["kind"], "NotFound", "{v}");
+    // A taken name: the seed's words, then which.
+    let err = s.refused(&["deploy", "test1", "feature-x"]);
+    assert!(
+        err.contains("this demo already exists: a demo named \"feature-x\" is installed"),
+        "{err}"
+    );
     // A missing app: the seed's words, then the app named.
     let err = s.refused(&["deploy", "nosuchapp", "x"]);
     let mut lines = err.lines();

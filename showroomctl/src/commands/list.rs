@@ -221,6 +221,8 @@ fn fitted(demos: &[DemoInfo], width: usize, now: u64) -> Vec<String> {
             Column::new("REASON", demos, |d| d.reason.clone()),
             REASON_MIN,
         ),
+        // A KEEP column goes here once DemoInfo carries `keep` (the daemon's
+        // half of issue 21), and into DROP_ORDER after DEPLOY.
     ];
     // Columns with nothing to say take no room.
     cols.retain(|c| {

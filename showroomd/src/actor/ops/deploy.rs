@@ -134,7 +134,7 @@ impl<S: Supervisord> Actor<S> {
     pub(super) fn require_new(&self, name: &str) -> Result<(), ProtocolError> {
         protocol::names::validate_name(name)?;
         if self.state.demos.contains_key(name) || self.layout.demo_dir(name).exists() {
-            return Err(ProtocolError::already_exists());
+            return Err(ProtocolError::demo_exists(name));
         }
         Ok(())
     }
