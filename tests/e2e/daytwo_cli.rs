@@ -168,7 +168,11 @@ fn width(line: &str) -> usize {
 
 #[test]
 fn daytwo_list_fits_a_real_terminal_and_a_pipe_with_columns_and_filters_and_counts() {
-    let s = Showroom::start(14000);
+    let s = Showroom::with(Options {
+        port_min: Some(14000),
+        front_port: 14999,
+        ..Options::default()
+    });
     let long = "for the ACME review on Thursday, with the new pricing page and the checkout flow";
     let names: Vec<String> = (0..30).map(|i| format!("feat-{i:02}")).collect();
     let mut deploys: Vec<_> = names
@@ -232,6 +236,12 @@ fn daytwo_list_fits_a_real_terminal_and_a_pipe_with_columns_and_filters_and_coun
         assert_eq!(
             lines.last().unwrap(),
             "31 demos: 27 STOPPED, 4 RUNNING",
+            "{table}"
+        );
+        // The URL is the first wide column to go.
+        assert_eq!(
+            table.contains("http://feat-00.localhost:14999/"),
+            w == 120,
             "{table}"
         );
         eprintln!("list at {w} columns in tmux:\n{table}");
