@@ -11,6 +11,7 @@ mod frontdoor;
 mod lifecycle;
 mod logs_watch;
 mod nothing_lost;
+mod panics;
 mod protocol_level;
 mod restart;
 mod sandbox;

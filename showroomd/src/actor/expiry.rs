@@ -64,7 +64,12 @@ impl<S: Supervisord> Actor<S> {
                             Ok(_) => Ok(()),
                             Err(e) => {
                                 // Kept due, so that the retry finds it.
-                                let _ = self.update_record(&name, |r| r.expires_at = was);
+                                let kept = self.update_record(&name, |r| r.expires_at = was);
+                                super::warn_failed(
+                                    kept.map_err(|e| e.message),
+                                    &name,
+                                    "keeping its expiry for the retry",
+                                );
                                 Err(e)
                             }
                         },

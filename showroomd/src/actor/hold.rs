@@ -58,12 +58,9 @@ impl<S: Supervisord> Actor<S> {
                 return None;
             }
         };
-        match on {
-            Some(name) => {
-                self.moving
-                    .get_mut(&name)
-                    .expect("checked above")
-                    .push_back(msg);
+        match on.and_then(|name| self.moving.get_mut(&name)) {
+            Some(held) => {
+                held.push_back(msg);
                 None
             }
             None => Some(msg),

@@ -200,6 +200,26 @@ pub struct Actor<S = Supervisor> {
     sections: BTreeMap<String, String>,
 }
 
+/// Debug builds only, for the end-to-end test that a panic in the actor
+/// ends showroomd: a `stop` of the demo `SHOWROOMD_TEST_PANIC_ON_STOP`
+/// names panics in the actor.
+#[cfg(debug_assertions)]
+fn test_panic(msg: &Msg) {
+    if let Msg::Command(Command::Stop(name), _) = msg {
+        if std::env::var_os("SHOWROOMD_TEST_PANIC_ON_STOP").is_some_and(|v| v == name.as_str()) {
+            panic!("test-only panic in the actor (SHOWROOMD_TEST_PANIC_ON_STOP={name})");
+        }
+    }
+}
+
+/// Logs a step of an undo or a clean-up that failed: it leaves a process
+/// running, a vhost enabled or a file behind, which the log must say.
+pub(super) fn warn_failed<T, E: std::fmt::Display>(r: Result<T, E>, demo: &str, what: &str) {
+    if let Err(e) = r {
+        warn!(demo, error = %e, "{what} failed");
+    }
+}
+
 fn sup_error(e: RpcError) -> ProtocolError {
     if e.is_unreachable() {
         ProtocolError::new(
@@ -300,6 +320,8 @@ impl<S: Supervisord> Actor<S> {
                 }
             };
             let Some(msg) = msg else { break };
+            #[cfg(debug_assertions)]
+            test_panic(&msg);
             let Some(msg) = self.hold(msg) else { continue };
             match msg {
                 Msg::StartWaited {

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::vhosts::apache_error;
-use super::{sup_error, Actor, Msg};
+use super::{sup_error, warn_failed, Actor, Msg};
 use crate::apache;
 use crate::supervisor::rpc::codes;
 use crate::supervisor::Supervisord;
@@ -97,7 +97,12 @@ impl<S: Supervisord> Actor<S> {
         let procs = self.restore_processes(&names, &mut failed).await;
         let vhosts: Vec<String> = names
             .iter()
-            .filter(|n| self.state.demos[n.as_str()].has_vhost)
+            .filter(|n| {
+                self.state
+                    .demos
+                    .get(n.as_str())
+                    .is_some_and(|d| d.has_vhost)
+            })
             .filter(|n| !failed.iter().any(|(f, _)| f == *n))
             .cloned()
             .collect();
@@ -105,7 +110,12 @@ impl<S: Supervisord> Actor<S> {
         // A demo whose vhost failed goes back to stopped whole, as a failed `start` does.
         for (n, _) in &failed {
             if procs.contains(n) {
-                let _ = self.stop_program(n).await;
+                let stopped = self.stop_program(n).await;
+                warn_failed(
+                    stopped,
+                    n,
+                    "stopping the process of a demo that did not come back",
+                );
             }
         }
         let now = Instant::now();
@@ -144,7 +154,12 @@ impl<S: Supervisord> Actor<S> {
     ) -> Vec<String> {
         let mut started = Vec::new();
         for n in names {
-            if !self.state.demos[n.as_str()].has_process {
+            if !self
+                .state
+                .demos
+                .get(n.as_str())
+                .is_some_and(|d| d.has_process)
+            {
                 continue;
             }
             if let Err(e) = self.apply_stale_section(n).await {
@@ -248,7 +263,12 @@ impl<S: Supervisord> Actor<S> {
         }
         if !undo.is_empty() {
             for n in &undo {
-                let _ = apache::unlink(&self.layout, n);
+                let unlinked = apache::unlink(&self.layout, n);
+                warn_failed(
+                    unlinked,
+                    n,
+                    "disabling the vhost of a demo that did not come back",
+                );
             }
             if let Err(e) = self.apache_apply().await {
                 warn!(error = %e.message, "restoring Apache after vhosts that did not come back");

@@ -213,6 +213,11 @@ impl State {
         }
     }
 
+    /// Any demo of that name, installed or not: a lookup that cannot panic.
+    pub fn demo(&self, name: &str) -> Result<&DemoView, ProtocolError> {
+        self.demos.get(name).ok_or_else(ProtocolError::not_found)
+    }
+
     /// Lowest port of the range that no installed or deploying demo holds.
     pub fn free_port(&self, min: u16, max: u16) -> Option<u16> {
         let taken: HashSet<u16> = self.demos.values().filter_map(|d| d.record.port).collect();
