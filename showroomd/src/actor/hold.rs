@@ -24,7 +24,7 @@ impl Msg {
                 }
             },
             Msg::Clone(req, _, _) => Acts::On(&req.src),
-            Msg::CleanupOne(n, _) => Acts::On(n),
+            Msg::CleanupOne(n, _, _) => Acts::On(n),
             Msg::Restore(names, _) => Acts::OnEach(names),
             Msg::FinishChecks(..) => Acts::OnAll,
             // A new name, a demo still deploying, a reading, an end.

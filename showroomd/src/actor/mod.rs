@@ -88,8 +88,9 @@ pub(super) enum Msg {
     Restore(Vec<String>, oneshot::Sender<(usize, usize)>),
     /// The checks a start leaves for after `list` answers; first in the inbox.
     FinishChecks(Vec<String>, Option<repair::PendingReading>),
-    /// One demo of a cleanup, sent by its task between other requests.
-    CleanupOne(String, Reply<Response>),
+    /// One demo of a cleanup, sent by its task between other requests, with
+    /// the filter it is checked against again; answers whether it was destroyed.
+    CleanupOne(String, CleanupRequest, Reply<bool>),
     /// A cleanup's last step, once its demos are gone: the leftovers.
     CleanupEnd(ops::cleanup::Batch, Reply<Response>),
     /// A client's `start` waited for its process beside the actor.
@@ -356,8 +357,8 @@ impl<S: Supervisord> Actor<S> {
                     self.finish_checks(rolled_back, first).await;
                     self.front_door_sync().await;
                 }
-                Msg::CleanupOne(name, reply) => {
-                    let result = self.cleanup_one(&name).await;
+                Msg::CleanupOne(name, req, reply) => {
+                    let result = self.cleanup_one(&name, &req).await;
                     self.front_door_sync().await;
                     let _ = reply.send(result);
                 }

@@ -2,6 +2,7 @@
 
 mod lifecycle;
 mod ops;
+mod races;
 mod readings;
 mod repair;
 
@@ -274,6 +275,18 @@ async fn run_with(
         layout,
         _dir: dir,
     }
+}
+
+/// The actor on a stub whose programs are `procs`, each an installed demo.
+async fn run_demos(procs: &[(&str, &str)]) -> (Arc<Stub>, Running) {
+    let stub = Arc::new(Stub::with(procs));
+    let r = run(stub.clone(), |l| {
+        for (n, _) in procs {
+            put_demo(l, n, Phase::Installed);
+        }
+    })
+    .await;
+    (stub, r)
 }
 
 fn drain(rx: &mut broadcast::Receiver<Event>) -> Vec<EventKind> {
