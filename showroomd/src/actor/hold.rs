@@ -14,6 +14,18 @@ pub(super) enum Acts<'a> {
 }
 
 impl Msg {
+    /// A work's end or a reading, never held: the ends are what let the held go.
+    fn is_end(&self) -> bool {
+        matches!(
+            self,
+            Msg::DeployDone { .. }
+                | Msg::Observed(_)
+                | Msg::CloneCopied { .. }
+                | Msg::CleanupEnd(..)
+                | Msg::StartWaited { .. }
+        )
+    }
+
     pub(super) fn acts(&self) -> Acts<'_> {
         match self {
             Msg::Command(cmd, _) => match cmd {
@@ -41,10 +53,17 @@ impl Msg {
 impl<S: Supervisord> Actor<S> {
     /// Holds a message that acts on a demo in motion (or on every demo while
     /// one is): it is served once that demo's action ended, so that each
-    /// demo's requests keep their order. Returns the message to serve now.
+    /// demo's requests keep their order. A message on every demo held is a
+    /// barrier: every request after it waits behind it, in order, so that
+    /// it is neither overtaken nor starved by a stream of starts. Returns
+    /// the message to serve now.
     pub(super) fn hold(&mut self, msg: Msg) -> Option<Msg> {
         if self.moving.is_empty() {
             return Some(msg);
+        }
+        if !self.held_for_all.is_empty() && !msg.is_end() {
+            self.held_for_all.push_back(msg);
+            return None;
         }
         let on = match msg.acts() {
             Acts::Free => None,

@@ -199,6 +199,9 @@ pub struct Actor<S = Supervisor> {
     /// Each demo's program section as `write_programs` last rendered it:
     /// what `programs.conf` holds.
     sections: BTreeMap<String, String>,
+    /// An expiry step was just taken: a request waiting in the inbox goes
+    /// before the next one, so expiries due together are taken one a turn.
+    expiry_yield: bool,
 }
 
 /// Debug builds only, for the end-to-end test that a panic in the actor
@@ -291,6 +294,7 @@ impl<S: Supervisord> Actor<S> {
             held_for_all: VecDeque::new(),
             released: VecDeque::new(),
             sections: BTreeMap::new(),
+            expiry_yield: false,
         };
         let handle = Handle {
             tx,
@@ -306,6 +310,10 @@ impl<S: Supervisord> Actor<S> {
         loop {
             let msg = match self.released.pop_front() {
                 Some(msg) => Some(msg),
+                // After an expiry step, a request already waiting goes first.
+                None if std::mem::take(&mut self.expiry_yield) && !self.inbox.is_empty() => {
+                    self.inbox.recv().await
+                }
                 None => {
                     let wake = self.expiry_wake();
                     tokio::select! {
@@ -313,6 +321,7 @@ impl<S: Supervisord> Actor<S> {
                         biased;
                         _ = expiry::sleep_until(wake) => {
                             self.expire_due().await;
+                            self.expiry_yield = true;
                             self.front_door_sync().await;
                             continue;
                         }

@@ -132,3 +132,95 @@ async fn a_demo_started_after_a_cleanup_was_planned_survives_it() {
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(status(&r.handle, "x"), DemoStatus::Running);
 }
+
+/// 50 demos expiring together are taken one a turn between requests: a
+/// `stop` of another demo waits for one expiry step at most. Before, the 50
+/// ran in one turn of the loop, ahead of the inbox.
+#[tokio::test(start_paused = true)]
+async fn fifty_expiries_together_delay_a_stop_of_another_demo_by_one_step_at_most() {
+    let names: Vec<String> = (0..50).map(|i| format!("e{i:02}")).collect();
+    let mut procs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "RUNNING")).collect();
+    procs.push(("x", "RUNNING"));
+    let (stub, r) = run_demos(&procs).await;
+    for n in &names {
+        let expire = Command::Expire(n.clone(), Some(10));
+        r.handle.command(expire).await.unwrap();
+    }
+    let step = Duration::from_millis(100);
+    stub.inner.lock().unwrap().stop_takes = step;
+    // Into the expiries: the first ones are done, most are still due.
+    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    let t0 = tokio::time::Instant::now();
+    r.handle.command(Command::Stop("x".into())).await.unwrap();
+    let waited = t0.elapsed();
+    assert!(
+        waited < step * 3,
+        "the stop waited {waited:?}: behind more than one expiry step of {step:?}"
+    );
+    let expired_before = names
+        .iter()
+        .filter(|n| status(&r.handle, n) == DemoStatus::Stopped)
+        .count();
+    assert!(
+        expired_before < 25,
+        "{expired_before} of 50 expired before the stop"
+    );
+    // And every one of them expires in the end.
+    tokio::time::sleep(step * 60).await;
+    for n in &names {
+        assert_eq!(status(&r.handle, n), DemoStatus::Stopped, "{n}");
+    }
+}
+
+/// A request on every demo (a cleanup's plan) held for a start under way is
+/// a barrier: a later request does not overtake it, and a stream of starts
+/// does not starve it. Before, it waited until no start ran at all.
+#[tokio::test(start_paused = true)]
+async fn a_held_request_on_every_demo_is_neither_overtaken_nor_starved() {
+    let starts: Vec<String> = (0..5).map(|i| format!("s{i}")).collect();
+    let mut procs = vec![("a", "STOPPED"), ("b", "RUNNING")];
+    procs.extend(starts.iter().map(|n| (n.as_str(), "STOPPED")));
+    let (stub, r) = run_demos(&procs).await;
+    stub.inner.lock().unwrap().start_takes = Duration::from_secs(1);
+    let t0 = tokio::time::Instant::now();
+    let start_a = spawn_cmd(&r.handle, Command::Start("a".into()));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut dry = cleanup_req(vec![DemoStatus::Running]);
+    dry.dry_run = true;
+    let h = r.handle.clone();
+    let cleanup = tokio::spawn(async move {
+        let report = h.command(Command::Cleanup(dry)).await;
+        (report, tokio::time::Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let h = r.handle.clone();
+    let stop_b = tokio::spawn(async move {
+        h.command(Command::Stop("b".into())).await.unwrap();
+        tokio::time::Instant::now()
+    });
+    // A start every 400 ms: one is always under way.
+    let mut started = vec![];
+    for n in &starts {
+        started.push(spawn_cmd(&r.handle, Command::Start(n.clone())));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let (report, planned_at) = cleanup.await.unwrap();
+    let Response::Cleanup(report) = report.unwrap() else {
+        panic!("a cleanup report")
+    };
+    assert!(
+        planned_at - t0 < Duration::from_millis(1500),
+        "the cleanup waited {:?}: starved by the starts after it",
+        planned_at - t0
+    );
+    // It saw the world before the requests after it: b still running.
+    assert_eq!(report.destroyed, vec!["a".to_owned(), "b".to_owned()]);
+    assert!(
+        stop_b.await.unwrap() >= planned_at,
+        "the stop of b overtook the cleanup"
+    );
+    start_a.await.unwrap().unwrap();
+    for s in started {
+        s.await.unwrap().unwrap();
+    }
+}
