@@ -36,6 +36,7 @@ impl Msg {
                 }
             },
             Msg::Clone(req, _, _) => Acts::On(&req.src),
+            Msg::CloneCopyBegins { src, .. } => Acts::On(src),
             Msg::CleanupOne(n, _, _) => Acts::On(n),
             Msg::Restore(names, _) => Acts::OnEach(names),
             Msg::FinishChecks(..) => Acts::OnAll,

@@ -82,6 +82,8 @@ pub(super) enum Msg {
     CloneCopied {
         src: String,
         was_running: bool,
+        /// The clone, whose marker names the source while it is stopped.
+        name: String,
     },
     /// One batch of demos to bring back; `done` gets how many came back and
     /// how many failed, and says the next batch may come.
@@ -99,6 +101,13 @@ pub(super) enum Msg {
         plan: ops::start::StartPlan,
         process: Result<(), ProtocolError>,
         reply: Reply<Response>,
+    },
+    /// A clone's job has its deploy slot: its source is stopped for the
+    /// copy now (answers whether it ran), not while the clone waited.
+    CloneCopyBegins {
+        src: String,
+        name: String,
+        reply: Reply<bool>,
     },
 }
 
@@ -202,6 +211,9 @@ pub struct Actor<S = Supervisor> {
     /// An expiry step was just taken: a request waiting in the inbox goes
     /// before the next one, so expiries due together are taken one a turn.
     expiry_yield: bool,
+    /// Sources that clones cut short by a crash had stopped for their
+    /// copy: started again by the checks at start when wanted running.
+    cut_clone_sources: Vec<String>,
 }
 
 /// Debug builds only, for the end-to-end test that a panic in the actor
@@ -295,6 +307,7 @@ impl<S: Supervisord> Actor<S> {
             released: VecDeque::new(),
             sections: BTreeMap::new(),
             expiry_yield: false,
+            cut_clone_sources: Vec::new(),
         };
         let handle = Handle {
             tx,
@@ -403,9 +416,18 @@ impl<S: Supervisord> Actor<S> {
                     self.clone_begin(req, progress, reply).await;
                     self.front_door_sync().await;
                 }
-                Msg::CloneCopied { src, was_running } => {
-                    self.clone_release(&src, was_running).await;
+                Msg::CloneCopied {
+                    src,
+                    was_running,
+                    name,
+                } => {
+                    self.clone_release(&src, was_running, &name).await;
                     self.front_door_sync().await;
+                }
+                Msg::CloneCopyBegins { src, name, reply } => {
+                    let result = self.clone_stop_source(&src, &name).await;
+                    self.front_door_sync().await;
+                    let _ = reply.send(result);
                 }
                 Msg::Restore(names, done) => {
                     let counts = self.restore_batch(names).await;

@@ -29,6 +29,18 @@ impl<S: Supervisord> Actor<S> {
     /// so that requests sent meanwhile are served between them.
     pub(super) fn restore_wanted(&mut self) {
         let names = self.state.to_restore();
+        if !names.is_empty() {
+            info!(
+                demos = names.len(),
+                at_once = self.cfg.restore_jobs,
+                "supervisord was started afresh: bringing back the demos wanted running"
+            );
+        }
+        self.restore_names(names);
+    }
+
+    /// Brings these demos back, in batches, through the inbox.
+    pub(super) fn restore_names(&mut self, names: Vec<String>) {
         if names.is_empty() {
             return;
         }
@@ -36,11 +48,6 @@ impl<S: Supervisord> Actor<S> {
             return;
         };
         let total = names.len();
-        info!(
-            demos = total,
-            at_once = self.cfg.restore_jobs,
-            "supervisord was started afresh: bringing back the demos wanted running"
-        );
         let batches: Vec<Vec<String>> = names
             .chunks(self.cfg.restore_jobs)
             .map(<[String]>::to_vec)

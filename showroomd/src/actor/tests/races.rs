@@ -20,6 +20,17 @@ fn put_app(l: &Layout, app: &str) {
     .unwrap();
 }
 
+/// The stub was called `first`, and `then` after it (its last call).
+fn called_in_order(stub: &Stub, first: &str, then: &str) {
+    let calls = stub.calls();
+    let a = calls.iter().position(|c| c == first);
+    let b = calls.iter().rposition(|c| c == then);
+    assert!(
+        matches!((a, b), (Some(a), Some(b)) if a < b),
+        "{first:?} then {then:?} in {calls:?}"
+    );
+}
+
 fn deploy_req(app: &str, name: &str) -> protocol::DeployRequest {
     protocol::DeployRequest {
         app: app.into(),
@@ -62,13 +73,8 @@ async fn a_deploy_removes_a_leftover_group_of_its_name_rather_than_adopting_it()
     // Left by an earlier failure after the checks at start.
     stub.set("a", "RUNNING");
     deploy(&r.handle, "a").await.unwrap();
-    let calls = stub.calls();
-    let removed = calls.iter().position(|c| c == "remove a");
-    let added = calls.iter().rposition(|c| c == "add_program a");
-    assert!(
-        matches!((removed, added), (Some(r), Some(a)) if r < a),
-        "the leftover removed, then the demo's own program added: {calls:?}"
-    );
+    // The leftover removed, then the demo's own program added.
+    called_in_order(&stub, "remove a", "add_program a");
     assert_eq!(
         stub.process_info("a").await.unwrap().statename,
         "STOPPED",
@@ -223,4 +229,112 @@ async fn a_held_request_on_every_demo_is_neither_overtaken_nor_starved() {
     for s in started {
         s.await.unwrap().unwrap();
     }
+}
+
+fn clone_req(src: &str, name: &str) -> protocol::CloneRequest {
+    protocol::CloneRequest {
+        src: src.into(),
+        name: name.into(),
+        comment: String::new(),
+    }
+}
+
+fn spawn_clone(h: &Handle, src: &str, name: &str) -> Cloning {
+    let (h, req) = (h.clone(), clone_req(src, name));
+    tokio::spawn(async move {
+        let (progress, mut lines) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move { while lines.recv().await.is_some() {} });
+        h.clone_demo(req, progress).await
+    })
+}
+
+type Cloning = tokio::task::JoinHandle<Result<protocol::DemoInfo, protocol::ProtocolError>>;
+
+/// `clone src copy` of a running demo `src` (its app has a reconfigure
+/// step), waiting for a deploy slot: every one is held until dropped.
+async fn clone_waiting_for_a_slot() -> (
+    Arc<Stub>,
+    Running,
+    tokio::sync::OwnedSemaphorePermit,
+    Cloning,
+) {
+    let (stub, r) = run_clonable().await;
+    let n = r.deploy_slots.available_permits() as u32;
+    let slots = r.deploy_slots.clone().acquire_many_owned(n).await.unwrap();
+    let clone = spawn_clone(&r.handle, "src", "copy");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (stub, r, slots, clone)
+}
+
+/// A running demo `src` of an app that has a reconfigure step.
+async fn run_clonable() -> (Arc<Stub>, Running) {
+    let stub = Arc::new(Stub::with(&[("src", "RUNNING")]));
+    let r = run(stub.clone(), |l| {
+        put_demo(l, "src", Phase::Installed);
+        std::fs::create_dir_all(scripts(l)).unwrap();
+        std::fs::write(scripts(l).join("reconfigure_app.sh"), "true\n").unwrap();
+    })
+    .await;
+    (stub, r)
+}
+
+/// A clone stops its source only once its copy can begin (a deploy slot
+/// is its own): while it waits for one, the source runs on. Before, the
+/// source was stopped at once and stayed down for the whole wait.
+#[tokio::test]
+async fn a_clone_stops_its_source_only_once_the_copy_can_begin_and_starts_it_again() {
+    let (stub, r, slots, clone) = clone_waiting_for_a_slot().await;
+    assert_eq!(status(&r.handle, "src"), DemoStatus::Running);
+    assert!(
+        !stub.calls().contains(&"stop src".to_string()),
+        "the source was stopped while the clone waited for a slot: {:?}",
+        stub.calls()
+    );
+    drop(slots);
+    clone.await.unwrap().unwrap();
+    // Stopped for its copy, then started again.
+    called_in_order(&stub, "stop src", "start src");
+    assert_eq!(status(&r.handle, "src"), DemoStatus::Running);
+    assert_eq!(status(&r.handle, "copy"), DemoStatus::Stopped);
+}
+
+/// A clone cut short by showroomd's stop while it waits for a slot leaves
+/// its source running. Before, the source stayed stopped though wanted running.
+#[tokio::test]
+async fn a_clone_cut_short_before_its_copy_leaves_its_source_running() {
+    let (stub, r, _slots, clone) = clone_waiting_for_a_slot().await;
+    r.jobs_cancel.cancel();
+    assert!(clone.await.unwrap().is_err(), "the clone is cut short");
+    assert_eq!(status(&r.handle, "src"), DemoStatus::Running);
+    assert!(!stub.calls().contains(&"stop src".to_string()));
+    assert!(!r.handle.snapshot().demos.contains_key("copy"));
+}
+
+/// A clone cut short by a crash after it stopped its source (its marker
+/// names it): the next start starts the source again, as it is wanted
+/// running, though supervisord ran on. Before, it stayed stopped.
+#[tokio::test(start_paused = true)]
+async fn a_start_after_a_clone_cut_short_starts_its_stopped_source_again() {
+    let stub = Arc::new(Stub::with(&[("src", "STOPPED")]));
+    let r = run(stub.clone(), |l| {
+        put_demo(l, "src", Phase::Installed);
+        let mut rec = record(Phase::Installed);
+        rec.wanted = Wanted::Running;
+        store::write_record(l, "src", &rec).unwrap();
+        // The clone, cut short between its source's stop and its copy's end.
+        put_demo(l, "copy", Phase::Deploying);
+        std::fs::write(l.deploy_marker("copy"), "src").unwrap();
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        status(&r.handle, "src"),
+        DemoStatus::Running,
+        "{:?}",
+        stub.calls()
+    );
+    assert!(
+        !r.handle.snapshot().demos.contains_key("copy"),
+        "the clone rolled back"
+    );
 }
