@@ -4,6 +4,7 @@ pub mod access;
 pub mod actor;
 pub mod apache;
 pub mod apache_policy;
+pub mod client_stream;
 pub mod commands;
 pub mod config;
 pub mod deployer;
