@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
+# The documented import direction (docs/ARCHITECTURE.md), before anything is built.
+bash tests/check_imports.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests drive the real binaries: build them first.

@@ -6,6 +6,9 @@ pub mod error;
 pub mod messages;
 pub mod names;
 
+#[cfg(test)]
+mod golden;
+
 pub use client::{Client, ClientError};
 pub use codec::{CodecError, MAX_DECODE_BYTES, MAX_FRAME_BYTES};
 pub use error::{ErrorKind, ProtocolError};

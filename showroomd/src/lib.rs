@@ -4,6 +4,7 @@ pub mod access;
 pub mod actor;
 pub mod apache;
 pub mod apache_policy;
+pub mod client_stream;
 pub mod commands;
 pub mod config;
 pub mod deployer;
@@ -87,11 +88,11 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
     };
     let (actor, handle) =
         actor::Actor::start(cfg.clone(), sup.clone(), sandbox, jobs_cancel.clone()).await?;
-    let actor_task = tokio::spawn(actor.run());
+    let mut actor_task = tokio::spawn(actor.run());
     let listener = listener::bind(&cfg.socket, cfg.socket_mode, socket_gid)?;
 
     let poll_stop = CancellationToken::new();
-    let poller_task = tokio::spawn(poller::run(
+    let mut poller_task = tokio::spawn(poller::run(
         sup.clone(),
         handle.clone(),
         cfg.clone(),
@@ -115,6 +116,14 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            // Without the actor every request would be answered "shutting
+            // down" for ever, and without the poller nothing is seen: end,
+            // so that systemd restarts showroomd and the start repairs.
+            end = &mut actor_task => return Err(ended("the actor", end)),
+            end = &mut poller_task => return Err(ended("the poller", end)),
+            _ = PANICKED.notified() => {
+                return Err(anyhow::anyhow!("a task of showroomd panicked (its message is logged above): ending showroomd"))
+            }
             r = listener.accept() => match r {
                 Ok((stream, _)) => match conns.admit() {
                     Some(slot) => {
@@ -157,6 +166,48 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
     let _ = tokio::time::timeout(Duration::from_secs(15), actor_task).await;
     info!("showroomd stopped; supervisord and the demos run on");
     Ok(())
+}
+
+/// Told by the panic hook (`install_panic_hook`) that some task panicked.
+static PANICKED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Logs every panic (its message and where) through `tracing`, and makes
+/// `run` end with an error: a task that panicked leaves its work undone (a
+/// reply never sent, a demo held for ever), and only a restart, which
+/// repairs from what is on disk, makes showroomd whole again. For the
+/// daemon's binary only: a test process must not end on its tests' panics.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|p| {
+        let message = p
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        let location = p.location().map_or_else(String::new, |l| {
+            format!("{}:{}:{}", l.file(), l.line(), l.column())
+        });
+        let thread = std::thread::current();
+        tracing::error!(
+            panic = %message,
+            %location,
+            thread = thread.name().unwrap_or("?"),
+            "showroomd panicked: it ends (systemd starts it again, and the start repairs)"
+        );
+        // A permit is kept when `run` is not waiting yet.
+        PANICKED.notify_one();
+    }));
+}
+
+/// Why a task showroomd needs ended while it was serving.
+fn ended(what: &str, end: Result<(), tokio::task::JoinError>) -> anyhow::Error {
+    match end {
+        Ok(()) => anyhow::anyhow!("{what} stopped while showroomd was serving: ending showroomd"),
+        Err(e) if e.is_panic() => {
+            anyhow::anyhow!("{what} panicked (its message is logged above): ending showroomd")
+        }
+        Err(e) => anyhow::anyhow!("{what} ended: {e}: ending showroomd"),
+    }
 }
 
 /// What the accept loop does when `accept` fails: out of descriptors, the

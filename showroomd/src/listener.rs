@@ -1,25 +1,22 @@
 //! The Unix socket: binding it safely, and serving each connection in its own task (hello first, within a timeout), under a cap on connections and an idle limit.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
 use protocol::codec::{self, CodecError};
 use protocol::{ErrorKind, ProtocolError, Request, Response, HELLO_TIMEOUT, PROTOCOL_VERSION};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::access::Access;
+use crate::client_stream::ClientStream;
 use crate::commands::{self, Conn, Ctx};
 
 /// Binds the socket: a stale file is removed only once a connect to it has
@@ -261,75 +258,6 @@ pub fn refuse_full(stream: &UnixStream, max: usize) {
     }
 }
 
-/// A client's stream whose writes fail once they make no progress for
-/// [`WRITE_STALL`] (or the given limit).
-pub struct ClientStream {
-    inner: UnixStream,
-    stall: Duration,
-    stalled_since: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl ClientStream {
-    pub fn new(inner: UnixStream, stall: Duration) -> Self {
-        ClientStream {
-            inner,
-            stall,
-            stalled_since: None,
-        }
-    }
-}
-
-impl AsyncRead for ClientStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ClientStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Ready(r) => {
-                this.stalled_since = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                let stall = this.stall;
-                let timer = this
-                    .stalled_since
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
-                if timer.as_mut().poll(cx).is_ready() {
-                    this.stalled_since = None;
-                    return Poll::Ready(Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("the client read nothing for {}s", stall.as_secs()),
-                    )));
-                }
-                Poll::Pending
-            }
-        }
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 /// Serves one client until it goes away, says something malformed, stays
 /// idle past the limit, loses its place to a newcomer, or showroomd stops.
 pub async fn serve(ctx: Arc<Ctx>, access: Arc<Access>, stream: UnixStream, slot: Admitted) {
@@ -441,21 +369,5 @@ mod tests {
         assert!(conns.admit().is_some());
         conns.close_all();
         assert!(second.cancel.is_cancelled());
-    }
-
-    #[tokio::test]
-    async fn a_write_nobody_reads_fails_after_the_stall_limit() {
-        use tokio::io::AsyncWriteExt;
-        let (a, _b) = UnixStream::pair().unwrap();
-        let mut s = ClientStream::new(a, Duration::from_millis(200));
-        let chunk = vec![0u8; 64 * 1024];
-        let t0 = Instant::now();
-        let e = loop {
-            if let Err(e) = s.write_all(&chunk).await {
-                break e;
-            }
-        };
-        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
-        assert!(t0.elapsed() < Duration::from_secs(5));
     }
 }

@@ -56,6 +56,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(events) = &args.supervisor_events {
         return showroomd::supervisor::event_listener::run(events);
     }
+    showroomd::install_panic_hook();
     let mut cfg = match &args.config {
         Some(path) => showroomd::Config::from_file(path)?,
         None => showroomd::Config::default(),
@@ -77,6 +78,8 @@ fn main() -> anyhow::Result<()> {
     let result = runtime.block_on(showroomd::run(cfg, shutdown_signal()));
     if let Err(e) = &result {
         tracing::error!("{e:#}");
+        // Ending on an error (a panic) must not wait on work that may never end.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     }
     result
 }

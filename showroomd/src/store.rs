@@ -153,6 +153,24 @@ pub fn unmark_deploying(layout: &Layout, name: &str) -> Result<(), StoreError> {
     remove_if_present(&layout.deploy_marker(name))
 }
 
+/// Notes in a clone's deploy marker the source it stopped for its copy
+/// (None: none stopped, or running again), so that a start after a crash
+/// in between starts that source again.
+pub fn note_stopped_source(
+    layout: &Layout,
+    name: &str,
+    src: Option<&str>,
+) -> Result<(), StoreError> {
+    write_atomic(&layout.deploy_marker(name), src.unwrap_or("").as_bytes())
+}
+
+/// The source a cut clone's marker says it had stopped for its copy.
+pub fn stopped_source(layout: &Layout, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(layout.deploy_marker(name)).ok()?;
+    let src = text.trim();
+    (!src.is_empty()).then(|| src.to_owned())
+}
+
 pub fn is_marked_deploying(layout: &Layout, name: &str) -> bool {
     layout.deploy_marker(name).exists()
 }

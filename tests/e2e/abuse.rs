@@ -198,7 +198,13 @@ fn two_thousand_held_connections_leave_showroomd_serving_and_supervisord_up() {
         assert_eq!(s.status("kept"), "RUNNING");
         std::thread::sleep(Duration::from_secs(1));
     }
-    assert_eq!(s.log_count("supervisord-down"), 0, "{}", s.daemon_log());
+    // What showroomd logs when supervisord stops answering (`Actor::send`).
+    assert_eq!(
+        s.log_count("supervisord is not answering"),
+        0,
+        "{}",
+        s.daemon_log()
+    );
     assert_eq!(s.log_count("accept failed"), 0);
 
     // A watcher is not idle: it outlives the idle limit; a silent connection does not.

@@ -289,6 +289,23 @@ impl Showroom {
         }
     }
 
+    /// Waits up to `limit` for showroomd to end by itself; its exit status,
+    /// None while it still runs (it is then left running).
+    pub fn wait_daemon_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let t0 = Instant::now();
+        loop {
+            let status = self.daemon.as_mut()?.try_wait().unwrap();
+            if status.is_some() {
+                self.daemon = None;
+                return status;
+            }
+            if t0.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -40,13 +40,14 @@ fn an_event_reaches_watch_for_a_demo_nobody_polls() {
 
 #[test]
 fn a_burst_of_deploys_and_a_stop_in_the_middle_all_end_correctly() {
-    let s = Showroom::start(28600);
+    let s = Showroom::with_apps(28600, &["slow"]);
     s.ok(&["deploy", "test1", "other"]);
     s.ok(&["start", "other"]);
     let names: Vec<String> = (0..10).map(|i| format!("burst{i}")).collect();
+    // Scripts of 3 s: the burst lasts long enough for "in the middle" to mean something.
     let mut deploys: Vec<_> = names
         .iter()
-        .map(|n| s.spawn_ctl(&["deploy", "test1", n]))
+        .map(|n| s.spawn_ctl(&["deploy", "slow", n, "--param", "seconds=3"]))
         .collect();
     s.wait_for("the burst to be under way", Duration::from_secs(20), || {
         s.json(&["list"])
@@ -56,6 +57,15 @@ fn a_burst_of_deploys_and_a_stop_in_the_middle_all_end_correctly() {
             .any(|d| d["status"] == "DEPLOYING")
     });
     assert_eq!(s.ok(&["stop", "other"]).trim(), "stopped other");
+    let still = deploys
+        .iter_mut()
+        .map(|d| d.running())
+        .filter(|r| *r)
+        .count();
+    assert!(
+        still > 0,
+        "the stop was answered only once every deploy of the burst had ended"
+    );
     for (n, d) in names.iter().zip(deploys.iter_mut()) {
         assert_eq!(d.wait(Duration::from_secs(120)), Some(0), "deploy {n}");
     }

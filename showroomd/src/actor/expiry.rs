@@ -36,8 +36,10 @@ impl<S: Supervisord> Actor<S> {
         Some(tokio::time::Instant::now() + wait)
     }
 
-    /// Stops or destroys every demo whose time is up. One that cannot be
-    /// (supervisord is down…) is tried again a minute later.
+    /// Stops or destroys one demo whose time is up, chosen from the table
+    /// as it is now (so still due, and as changed since): the run loop
+    /// serves a request waiting in the inbox before the next. One that
+    /// cannot be (supervisord is down…) is tried again a minute later.
     pub(super) async fn expire_due(&mut self) {
         let now = (self.clock)();
         let (due, _) = self.state.expiries(now, &self.expiry_retry);
@@ -47,53 +49,63 @@ impl<S: Supervisord> Actor<S> {
                 self.expiry_retry.insert(name, now + 1);
                 continue;
             }
-            let action = self.cfg.expire_action;
-            let result = match action {
-                ExpireAction::Stop => {
-                    // Wanted stopped and its time cleared first: a fresh
-                    // supervisord meanwhile must not bring it back, and no
-                    // snapshot shows it stopped with its expiry still set.
-                    self.set_wanted(&name, Wanted::Stopped);
-                    let was = self
-                        .state
-                        .demos
-                        .get(&name)
-                        .and_then(|d| d.record.expires_at);
-                    match self.update_record(&name, |r| r.expires_at = None) {
-                        Ok(()) => match self.stop_demo(&name).await {
-                            Ok(_) => Ok(()),
-                            Err(e) => {
-                                // Kept due, so that the retry finds it.
-                                let _ = self.update_record(&name, |r| r.expires_at = was);
-                                Err(e)
-                            }
-                        },
-                        Err(e) => Err(e),
-                    }
-                }
-                ExpireAction::Destroy => self.destroy_demo(&name).await.map(drop),
-            };
-            let done = match action {
-                ExpireAction::Stop => "stopped",
-                ExpireAction::Destroy => "destroyed",
-            };
-            match result {
-                Ok(()) => {
-                    self.expiry_retry.remove(&name);
-                    info!(demo = %name, action = done, "expired: its time was up");
-                    self.emit(Some(&name), EventKind::Expired, done);
-                }
-                Err(e) => {
-                    warn!(
-                        demo = %name,
-                        error = %e.message,
-                        detail = e.detail.as_deref().unwrap_or(""),
-                        "its time is up but it could not be {done}; trying again in a minute"
-                    );
-                    self.expiry_retry.insert(name, now + RETRY_SECS);
-                }
-            }
+            self.expire_one(name, now).await;
+            break;
         }
         self.publish();
+    }
+
+    async fn expire_one(&mut self, name: String, now: u64) {
+        let action = self.cfg.expire_action;
+        let result = match action {
+            ExpireAction::Stop => {
+                // Wanted stopped and its time cleared first: a fresh
+                // supervisord meanwhile must not bring it back, and no
+                // snapshot shows it stopped with its expiry still set.
+                self.set_wanted(&name, Wanted::Stopped);
+                let was = self
+                    .state
+                    .demos
+                    .get(&name)
+                    .and_then(|d| d.record.expires_at);
+                match self.update_record(&name, |r| r.expires_at = None) {
+                    Ok(()) => match self.stop_demo(&name).await {
+                        Ok(_) => Ok(()),
+                        Err(e) => {
+                            // Kept due, so that the retry finds it.
+                            let kept = self.update_record(&name, |r| r.expires_at = was);
+                            super::warn_failed(
+                                kept.map_err(|e| e.message),
+                                &name,
+                                "keeping its expiry for the retry",
+                            );
+                            Err(e)
+                        }
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+            ExpireAction::Destroy => self.destroy_demo(&name).await.map(drop),
+        };
+        let done = match action {
+            ExpireAction::Stop => "stopped",
+            ExpireAction::Destroy => "destroyed",
+        };
+        match result {
+            Ok(()) => {
+                self.expiry_retry.remove(&name);
+                info!(demo = %name, action = done, "expired: its time was up");
+                self.emit(Some(&name), EventKind::Expired, done);
+            }
+            Err(e) => {
+                warn!(
+                    demo = %name,
+                    error = %e.message,
+                    detail = e.detail.as_deref().unwrap_or(""),
+                    "its time is up but it could not be {done}; trying again in a minute"
+                );
+                self.expiry_retry.insert(name, now + RETRY_SECS);
+            }
+        }
     }
 }

@@ -14,6 +14,18 @@ pub(super) enum Acts<'a> {
 }
 
 impl Msg {
+    /// A work's end or a reading, never held: the ends are what let the held go.
+    fn is_end(&self) -> bool {
+        matches!(
+            self,
+            Msg::DeployDone { .. }
+                | Msg::Observed(_)
+                | Msg::CloneCopied { .. }
+                | Msg::CleanupEnd(..)
+                | Msg::StartWaited { .. }
+        )
+    }
+
     pub(super) fn acts(&self) -> Acts<'_> {
         match self {
             Msg::Command(cmd, _) => match cmd {
@@ -24,7 +36,8 @@ impl Msg {
                 }
             },
             Msg::Clone(req, _, _) => Acts::On(&req.src),
-            Msg::CleanupOne(n, _) => Acts::On(n),
+            Msg::CloneCopyBegins { src, .. } => Acts::On(src),
+            Msg::CleanupOne(n, _, _) => Acts::On(n),
             Msg::Restore(names, _) => Acts::OnEach(names),
             Msg::FinishChecks(..) => Acts::OnAll,
             // A new name, a demo still deploying, a reading, an end.
@@ -41,10 +54,17 @@ impl Msg {
 impl<S: Supervisord> Actor<S> {
     /// Holds a message that acts on a demo in motion (or on every demo while
     /// one is): it is served once that demo's action ended, so that each
-    /// demo's requests keep their order. Returns the message to serve now.
+    /// demo's requests keep their order. A message on every demo held is a
+    /// barrier: every request after it waits behind it, in order, so that
+    /// it is neither overtaken nor starved by a stream of starts. Returns
+    /// the message to serve now.
     pub(super) fn hold(&mut self, msg: Msg) -> Option<Msg> {
         if self.moving.is_empty() {
             return Some(msg);
+        }
+        if !self.held_for_all.is_empty() && !msg.is_end() {
+            self.held_for_all.push_back(msg);
+            return None;
         }
         let on = match msg.acts() {
             Acts::Free => None,
@@ -58,12 +78,9 @@ impl<S: Supervisord> Actor<S> {
                 return None;
             }
         };
-        match on {
-            Some(name) => {
-                self.moving
-                    .get_mut(&name)
-                    .expect("checked above")
-                    .push_back(msg);
+        match on.and_then(|name| self.moving.get_mut(&name)) {
+            Some(held) => {
+                held.push_back(msg);
                 None
             }
             None => Some(msg),

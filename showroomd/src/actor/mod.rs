@@ -82,14 +82,17 @@ pub(super) enum Msg {
     CloneCopied {
         src: String,
         was_running: bool,
+        /// The clone, whose marker names the source while it is stopped.
+        name: String,
     },
     /// One batch of demos to bring back; `done` gets how many came back and
     /// how many failed, and says the next batch may come.
     Restore(Vec<String>, oneshot::Sender<(usize, usize)>),
     /// The checks a start leaves for after `list` answers; first in the inbox.
     FinishChecks(Vec<String>, Option<repair::PendingReading>),
-    /// One demo of a cleanup, sent by its task between other requests.
-    CleanupOne(String, Reply<Response>),
+    /// One demo of a cleanup, sent by its task between other requests, with
+    /// the filter it is checked against again; answers whether it was destroyed.
+    CleanupOne(String, CleanupRequest, Reply<bool>),
     /// A cleanup's last step, once its demos are gone: the leftovers.
     CleanupEnd(ops::cleanup::Batch, Reply<Response>),
     /// A client's `start` waited for its process beside the actor.
@@ -98,6 +101,13 @@ pub(super) enum Msg {
         plan: ops::start::StartPlan,
         process: Result<(), ProtocolError>,
         reply: Reply<Response>,
+    },
+    /// A clone's job has its deploy slot: its source is stopped for the
+    /// copy now (answers whether it ran), not while the clone waited.
+    CloneCopyBegins {
+        src: String,
+        name: String,
+        reply: Reply<bool>,
     },
 }
 
@@ -198,6 +208,32 @@ pub struct Actor<S = Supervisor> {
     /// Each demo's program section as `write_programs` last rendered it:
     /// what `programs.conf` holds.
     sections: BTreeMap<String, String>,
+    /// An expiry step was just taken: a request waiting in the inbox goes
+    /// before the next one, so expiries due together are taken one a turn.
+    expiry_yield: bool,
+    /// Sources that clones cut short by a crash had stopped for their
+    /// copy: started again by the checks at start when wanted running.
+    cut_clone_sources: Vec<String>,
+}
+
+/// Debug builds only, for the end-to-end test that a panic in the actor
+/// ends showroomd: a `stop` of the demo `SHOWROOMD_TEST_PANIC_ON_STOP`
+/// names panics in the actor.
+#[cfg(debug_assertions)]
+fn test_panic(msg: &Msg) {
+    if let Msg::Command(Command::Stop(name), _) = msg {
+        if std::env::var_os("SHOWROOMD_TEST_PANIC_ON_STOP").is_some_and(|v| v == name.as_str()) {
+            panic!("test-only panic in the actor (SHOWROOMD_TEST_PANIC_ON_STOP={name})");
+        }
+    }
+}
+
+/// Logs a step of an undo or a clean-up that failed: it leaves a process
+/// running, a vhost enabled or a file behind, which the log must say.
+pub(super) fn warn_failed<T, E: std::fmt::Display>(r: Result<T, E>, demo: &str, what: &str) {
+    if let Err(e) = r {
+        warn!(demo, error = %e, "{what} failed");
+    }
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -270,6 +306,8 @@ impl<S: Supervisord> Actor<S> {
             held_for_all: VecDeque::new(),
             released: VecDeque::new(),
             sections: BTreeMap::new(),
+            expiry_yield: false,
+            cut_clone_sources: Vec::new(),
         };
         let handle = Handle {
             tx,
@@ -285,6 +323,10 @@ impl<S: Supervisord> Actor<S> {
         loop {
             let msg = match self.released.pop_front() {
                 Some(msg) => Some(msg),
+                // After an expiry step, a request already waiting goes first.
+                None if std::mem::take(&mut self.expiry_yield) && !self.inbox.is_empty() => {
+                    self.inbox.recv().await
+                }
                 None => {
                     let wake = self.expiry_wake();
                     tokio::select! {
@@ -292,6 +334,7 @@ impl<S: Supervisord> Actor<S> {
                         biased;
                         _ = expiry::sleep_until(wake) => {
                             self.expire_due().await;
+                            self.expiry_yield = true;
                             self.front_door_sync().await;
                             continue;
                         }
@@ -300,6 +343,8 @@ impl<S: Supervisord> Actor<S> {
                 }
             };
             let Some(msg) = msg else { break };
+            #[cfg(debug_assertions)]
+            test_panic(&msg);
             let Some(msg) = self.hold(msg) else { continue };
             match msg {
                 Msg::StartWaited {
@@ -334,8 +379,8 @@ impl<S: Supervisord> Actor<S> {
                     self.finish_checks(rolled_back, first).await;
                     self.front_door_sync().await;
                 }
-                Msg::CleanupOne(name, reply) => {
-                    let result = self.cleanup_one(&name).await;
+                Msg::CleanupOne(name, req, reply) => {
+                    let result = self.cleanup_one(&name, &req).await;
                     self.front_door_sync().await;
                     let _ = reply.send(result);
                 }
@@ -371,9 +416,18 @@ impl<S: Supervisord> Actor<S> {
                     self.clone_begin(req, progress, reply).await;
                     self.front_door_sync().await;
                 }
-                Msg::CloneCopied { src, was_running } => {
-                    self.clone_release(&src, was_running).await;
+                Msg::CloneCopied {
+                    src,
+                    was_running,
+                    name,
+                } => {
+                    self.clone_release(&src, was_running, &name).await;
                     self.front_door_sync().await;
+                }
+                Msg::CloneCopyBegins { src, name, reply } => {
+                    let result = self.clone_stop_source(&src, &name).await;
+                    self.front_door_sync().await;
+                    let _ = reply.send(result);
                 }
                 Msg::Restore(names, done) => {
                     let counts = self.restore_batch(names).await;

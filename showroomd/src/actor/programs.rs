@@ -58,6 +58,9 @@ impl<S: Supervisord> Actor<S> {
     /// Makes supervisord take a new demo's program: its section alone, through
     /// showroom's plugin, so the cost does not grow with the number of demos.
     /// A supervisord started without the plugin rereads every section instead.
+    /// A group of that name supervisord has already is a leftover this deploy
+    /// did not add (a failure's, a cleanup's still to remove): it is removed
+    /// first, never adopted, so the demo runs its own section.
     pub(super) async fn add_program(&mut self, name: &str, port: u16) -> Result<(), ProtocolError> {
         // The very text `write_programs` put in programs.conf: a later
         // reread must find nothing changed.
@@ -66,17 +69,27 @@ impl<S: Supervisord> Actor<S> {
             None => render_program(&self.layout, &self.cfg, &self.sandbox, name, port)
                 .map_err(|e| internal("writing the supervisord program section", e))?,
         };
-        let added = match self.sup.add_program(name, &section).await {
+        match self.add_section(name, &section).await {
+            Err(e) if e.fault_code() == Some(codes::ALREADY_ADDED) => {
+                warn!(demo = name, "supervisord has a leftover group of this name, which this deploy did not add: removing it first");
+                self.remove_group(name).await.map_err(sup_error)?;
+                self.add_section(name, &section).await.map_err(sup_error)
+            }
+            other => other.map_err(sup_error),
+        }
+    }
+
+    async fn add_section(&mut self, name: &str, section: &str) -> Result<(), RpcError> {
+        match self.sup.add_program(name, section).await {
             Err(e) if e.fault_code() == Some(codes::UNKNOWN_METHOD) => {
                 if !std::mem::replace(&mut self.plugin_missing_told, true) {
                     warn!(error = %e, "supervisord has no showroom.addProgram (started before showroom's plugin): each deploy rereads every program section until it is restarted");
                 }
-                self.sup.reload_config().await.map_err(sup_error)?;
+                self.sup.reload_config().await?;
                 self.sup.add_process_group(name).await
             }
             other => other,
-        };
-        ok_if(added, &[codes::ALREADY_ADDED]).map_err(sup_error)
+        }
     }
 
     /// Stops a program and waits for it; one that does not run is stopped already.

@@ -310,11 +310,33 @@ impl<S: Supervisord> Actor<S> {
             self.apache_reconcile().await;
             if std::mem::take(&mut self.restore_after_checks) {
                 self.restore_wanted();
+            } else {
+                self.restart_cut_clone_sources();
             }
         }
         self.state.set_checks_pending(false);
         self.publish();
         info!("checks at start done");
+    }
+
+    /// Starts again the sources that clones cut short by a crash had
+    /// stopped for their copy, when still wanted running and not running.
+    fn restart_cut_clone_sources(&mut self) {
+        let wanted = self.state.to_restore();
+        let names: Vec<String> = std::mem::take(&mut self.cut_clone_sources)
+            .into_iter()
+            .filter(|src| wanted.contains(src))
+            .filter(|src| {
+                !matches!(
+                    self.state.proc(src),
+                    Some(protocol::DemoStatus::Running | protocol::DemoStatus::Starting)
+                )
+            })
+            .collect();
+        for src in &names {
+            warn!(demo = %src, "a clone cut short by a stop of showroomd had stopped it for its copy: starting it again (it is wanted running)");
+        }
+        self.restore_names(names);
     }
 
     /// Ends what a supervisord that is gone left running of showroom's (a
@@ -380,6 +402,9 @@ impl<S: Supervisord> Actor<S> {
             let (record, problem) = match found {
                 Found::CutDeploy => {
                     warn!(demo = %name, "rolling back a deploy cut short by a stop of showroomd");
+                    if let Some(src) = store::stopped_source(&layout, &name) {
+                        self.cut_clone_sources.push(src);
+                    }
                     store::remove_demo_dir(&layout, &name).await?;
                     store::remove_record(&layout, &name)?;
                     store::unmark_deploying(&layout, &name)?;

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::vhosts::apache_error;
-use super::{sup_error, Actor, Msg};
+use super::{sup_error, warn_failed, Actor, Msg};
 use crate::apache;
 use crate::supervisor::rpc::codes;
 use crate::supervisor::Supervisord;
@@ -29,6 +29,18 @@ impl<S: Supervisord> Actor<S> {
     /// so that requests sent meanwhile are served between them.
     pub(super) fn restore_wanted(&mut self) {
         let names = self.state.to_restore();
+        if !names.is_empty() {
+            info!(
+                demos = names.len(),
+                at_once = self.cfg.restore_jobs,
+                "supervisord was started afresh: bringing back the demos wanted running"
+            );
+        }
+        self.restore_names(names);
+    }
+
+    /// Brings these demos back, in batches, through the inbox.
+    pub(super) fn restore_names(&mut self, names: Vec<String>) {
         if names.is_empty() {
             return;
         }
@@ -36,11 +48,6 @@ impl<S: Supervisord> Actor<S> {
             return;
         };
         let total = names.len();
-        info!(
-            demos = total,
-            at_once = self.cfg.restore_jobs,
-            "supervisord was started afresh: bringing back the demos wanted running"
-        );
         let batches: Vec<Vec<String>> = names
             .chunks(self.cfg.restore_jobs)
             .map(<[String]>::to_vec)
@@ -97,7 +104,12 @@ impl<S: Supervisord> Actor<S> {
         let procs = self.restore_processes(&names, &mut failed).await;
         let vhosts: Vec<String> = names
             .iter()
-            .filter(|n| self.state.demos[n.as_str()].has_vhost)
+            .filter(|n| {
+                self.state
+                    .demos
+                    .get(n.as_str())
+                    .is_some_and(|d| d.has_vhost)
+            })
             .filter(|n| !failed.iter().any(|(f, _)| f == *n))
             .cloned()
             .collect();
@@ -105,7 +117,12 @@ impl<S: Supervisord> Actor<S> {
         // A demo whose vhost failed goes back to stopped whole, as a failed `start` does.
         for (n, _) in &failed {
             if procs.contains(n) {
-                let _ = self.stop_program(n).await;
+                let stopped = self.stop_program(n).await;
+                warn_failed(
+                    stopped,
+                    n,
+                    "stopping the process of a demo that did not come back",
+                );
             }
         }
         let now = Instant::now();
@@ -144,7 +161,12 @@ impl<S: Supervisord> Actor<S> {
     ) -> Vec<String> {
         let mut started = Vec::new();
         for n in names {
-            if !self.state.demos[n.as_str()].has_process {
+            if !self
+                .state
+                .demos
+                .get(n.as_str())
+                .is_some_and(|d| d.has_process)
+            {
                 continue;
             }
             if let Err(e) = self.apply_stale_section(n).await {
@@ -248,7 +270,12 @@ impl<S: Supervisord> Actor<S> {
         }
         if !undo.is_empty() {
             for n in &undo {
-                let _ = apache::unlink(&self.layout, n);
+                let unlinked = apache::unlink(&self.layout, n);
+                warn_failed(
+                    unlinked,
+                    n,
+                    "disabling the vhost of a demo that did not come back",
+                );
             }
             if let Err(e) = self.apache_apply().await {
                 warn!(error = %e.message, "restoring Apache after vhosts that did not come back");

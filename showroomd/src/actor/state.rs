@@ -213,6 +213,11 @@ impl State {
         }
     }
 
+    /// Any demo of that name, installed or not: a lookup that cannot panic.
+    pub fn demo(&self, name: &str) -> Result<&DemoView, ProtocolError> {
+        self.demos.get(name).ok_or_else(ProtocolError::not_found)
+    }
+
     /// Lowest port of the range that no installed or deploying demo holds.
     pub fn free_port(&self, min: u16, max: u16) -> Option<u16> {
         let taken: HashSet<u16> = self.demos.values().filter_map(|d| d.record.port).collect();
@@ -222,15 +227,24 @@ impl State {
     /// The installed demos a cleanup destroys: every filter of `req` matches.
     pub fn cleanup_matches(&self, req: &CleanupRequest, now_secs: u64) -> Vec<String> {
         self.demos
-            .iter()
-            .filter(|(_, d)| d.record.phase == Phase::Installed && d.problem.is_none())
-            .filter(|(_, d)| {
-                req.older_than_secs
-                    .is_none_or(|age| now_secs.saturating_sub(d.record.created) >= age)
-            })
-            .filter(|(_, d)| req.statuses.is_empty() || req.statuses.contains(&d.status))
-            .map(|(n, _)| n.clone())
+            .keys()
+            .filter(|n| self.cleanup_match(n, req, now_secs))
+            .cloned()
             .collect()
+    }
+
+    /// Whether a cleanup destroys this demo now: asked again at its turn,
+    /// since a demo started, stopped or redeployed after the plan may no
+    /// longer match.
+    pub fn cleanup_match(&self, name: &str, req: &CleanupRequest, now_secs: u64) -> bool {
+        self.demos.get(name).is_some_and(|d| {
+            d.record.phase == Phase::Installed
+                && d.problem.is_none()
+                && req
+                    .older_than_secs
+                    .is_none_or(|age| now_secs.saturating_sub(d.record.created) >= age)
+                && (req.statuses.is_empty() || req.statuses.contains(&d.status))
+        })
     }
 
     /// A shared part that fails: while one does, the statuses of the demos

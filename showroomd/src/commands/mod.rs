@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::layout::Layout;
 use crate::supervisor::Supervisor;
 
-pub type Conn = Connection<crate::listener::ClientStream>;
+pub type Conn = Connection<crate::client_stream::ClientStream>;
 
 /// What every connection shares.
 pub struct Ctx {

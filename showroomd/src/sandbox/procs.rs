@@ -44,8 +44,9 @@ pub fn sandbox_init(sandbox: &Sandbox, bwrap_pid: u32) -> Option<i32> {
 
 /// Processes left by a showroom from before the sandbox (or a supervisord
 /// killed without one): those whose working folder is under `demos`, or
-/// whose command line names `apache_conf`, and that do not descend from
-/// `keep` (the live supervisord). Exact: nothing else matches.
+/// whose command line names `apache_conf`, and that descend neither from
+/// `keep` (the live supervisord) nor from showroomd itself (its deploy
+/// scripts and a clone's reconfigure step work in demo folders too).
 pub fn strays(demos: &Path, apache_conf: &Path, keep: Option<i32>) -> Vec<i32> {
     let me = std::process::id() as i32;
     let conf = apache_conf.as_os_str().as_encoded_bytes();
@@ -58,6 +59,7 @@ pub fn strays(demos: &Path, apache_conf: &Path, keep: Option<i32>) -> Vec<i32> {
             in_demos || apache
         })
         .filter(|&pid| keep.is_none_or(|k| !descends_from(pid, k)))
+        .filter(|&pid| !descends_from(pid, me))
         .collect();
     found.sort();
     found

@@ -487,29 +487,47 @@ fn the_probe_passes_here_and_names_what_is_missing() {
     assert!(e.to_string().contains("bubblewrap"), "{e}");
 }
 
+/// A process that does not descend from this one: its parent shell exits at once.
+fn orphan_sleep(cwd: &std::path::Path) -> i32 {
+    let out = Command::new("sh")
+        .args(["-c", "sleep 30 >/dev/null 2>&1 </dev/null & echo $!"])
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
 #[test]
 fn strays_are_found_exactly() {
     let w = world();
     let demos = w.state.join("demos");
     let conf = w.state.join("apache/apache2.conf");
-    let mut stray = Command::new("sleep")
+    let s = orphan_sleep(&w.b);
+    let e = orphan_sleep(&w.state);
+    // showroomd's own children (a deploy script, a clone's reconfigure
+    // step) work in demo folders too, and are never strays.
+    let mut own = Command::new("sleep")
         .arg("30")
         .current_dir(&w.b)
         .spawn()
         .unwrap();
-    let mut elsewhere = Command::new("sleep")
-        .arg("30")
-        .current_dir(&w.state)
-        .spawn()
-        .unwrap();
     let found = strays(&demos, &conf, None);
-    let (s, e) = (stray.id() as i32, elsewhere.id() as i32);
+    let o = own.id() as i32;
     assert!(found.contains(&s), "{found:?}");
     assert!(!found.contains(&e));
+    assert!(
+        !found.contains(&o),
+        "showroomd's own child taken for a stray"
+    );
     // A live supervisord's own children are not strays.
     assert!(!strays(&demos, &conf, Some(s)).contains(&s));
-    for c in [&mut stray, &mut elsewhere] {
-        c.kill().unwrap();
-        c.wait().unwrap();
+    own.kill().unwrap();
+    own.wait().unwrap();
+    for pid in [s, e] {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
     }
 }

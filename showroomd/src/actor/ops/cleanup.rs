@@ -8,15 +8,20 @@ use crate::apache;
 use crate::store;
 use crate::supervisor::{ProcessInfo, Supervisord};
 
+/// What earlier failures left, each named by the demo it would belong to:
+/// a leftover only while no demo of that name exists or is deploying.
 enum Leftover {
     Link(String),
     Group(String),
-    File(std::path::PathBuf),
+    /// A deploy log, and its demo's name.
+    File(std::path::PathBuf, String),
 }
 
-/// A cleanup in progress: its report so far and the leftovers still to remove.
+/// A cleanup in progress: its report so far, the filter each demo is
+/// checked against again at its turn, and the leftovers still to remove.
 pub(crate) struct Batch {
     report: CleanupReport,
+    req: CleanupRequest,
     leftovers: Vec<(String, Leftover)>,
 }
 
@@ -50,9 +55,10 @@ impl<S: Supervisord> Actor<S> {
                 failed: vec![],
                 leftovers: leftovers.iter().map(|(d, _)| d.clone()).collect(),
             },
+            req,
             leftovers,
         };
-        if req.dry_run {
+        if batch.req.dry_run {
             batch.report.destroyed = matching;
             let _ = reply.send(Ok(Response::Cleanup(batch.report)));
             return;
@@ -63,8 +69,11 @@ impl<S: Supervisord> Actor<S> {
         };
         tokio::spawn(async move {
             for name in matching {
-                match ask(&tx, |r| Msg::CleanupOne(name.clone(), r)).await {
-                    Ok(_) => batch.report.destroyed.push(name),
+                let req = batch.req.clone();
+                match ask(&tx, |r| Msg::CleanupOne(name.clone(), req, r)).await {
+                    Ok(true) => batch.report.destroyed.push(name),
+                    // No longer matches: started, or changed, since the plan.
+                    Ok(false) => {}
                     // Destroyed meanwhile by another request: gone as wanted.
                     Err(e) if e.kind == ErrorKind::NotFound => {}
                     Err(e) => {
@@ -86,20 +95,30 @@ impl<S: Supervisord> Actor<S> {
         .with_detail(self.shared_fix_hint())
     }
 
-    /// One demo of a cleanup: destroyed, and its deploy log with it.
+    /// One demo of a cleanup, at its turn: destroyed (true), and its deploy
+    /// log with it, if it still matches the filter; else left (false).
     pub(in crate::actor) async fn cleanup_one(
         &mut self,
         name: &str,
-    ) -> Result<Response, ProtocolError> {
+        req: &CleanupRequest,
+    ) -> Result<bool, ProtocolError> {
         // A shared part that failed since the plan stops the rest of it:
         // the statuses it was made from no longer say anything.
         if let Some(failure) = self.state.shared_failure() {
             return Err(self.shared_failure_error(&failure));
         }
-        let done = self.destroy_demo(name).await?;
+        self.state.installed(name)?;
+        if !self.state.cleanup_match(name, req, store::now_secs()) {
+            info!(
+                demo = name,
+                "cleanup leaves it: it no longer matches since the cleanup was planned"
+            );
+            return Ok(false);
+        }
+        self.destroy_demo(name).await?;
         // `destroy` keeps the deploy log for a post-mortem; cleanup is the end of the line.
         remove_if_present(&self.layout.deploy_log(name));
-        Ok(done)
+        Ok(true)
     }
 
     /// A cleanup's end: what earlier failures left is removed, the report given.
@@ -107,17 +126,30 @@ impl<S: Supervisord> Actor<S> {
         let Batch {
             mut report,
             leftovers,
+            ..
         } = batch;
+        report.leftovers.clear();
         for (what, l) in leftovers {
+            // Looked at again: a deploy of that name since the plan owns it now.
+            let still = match &l {
+                Leftover::Link(n) => self.state.is_leftover_link(n),
+                Leftover::Group(g) => self.state.is_leftover_group(g),
+                Leftover::File(_, demo) => !self.state.demos.contains_key(demo),
+            };
+            if !still {
+                info!(leftover = %what, "cleanup leaves it: a demo of its name exists since the cleanup was planned");
+                continue;
+            }
             let r = match l {
                 Leftover::Link(n) => apache::unlink(&self.layout, &n)
                     .map(drop)
                     .map_err(|e| e.to_string()),
                 Leftover::Group(g) => self.remove_group(&g).await.map_err(|e| e.to_string()),
-                Leftover::File(p) => std::fs::remove_file(p).map_err(|e| e.to_string()),
+                Leftover::File(p, _) => std::fs::remove_file(p).map_err(|e| e.to_string()),
             };
-            if let Err(e) = r {
-                report.failed.push((what, e));
+            match r {
+                Ok(()) => report.leftovers.push(what),
+                Err(e) => report.failed.push((what, e)),
             }
         }
         info!(
@@ -168,7 +200,10 @@ impl<S: Supervisord> Actor<S> {
                     continue;
                 };
                 if !self.state.demos.contains_key(demo) {
-                    leftovers.push((format!("deploy log {file}"), Leftover::File(e.path())));
+                    leftovers.push((
+                        format!("deploy log {file}"),
+                        Leftover::File(e.path(), demo.to_owned()),
+                    ));
                 }
             }
         }

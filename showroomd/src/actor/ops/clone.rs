@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::deploy::{script_env, Finish};
-use crate::actor::{sup_error, Actor, Msg, Reply};
+use crate::actor::{ask, sup_error, warn_failed, Actor, Msg, Reply};
 use crate::deployer::{self, Outcome};
 use crate::supervisor::Supervisord;
 
@@ -26,16 +26,36 @@ impl<S: Supervisord> Actor<S> {
         match self.clone_reserve(&req).await {
             Ok((job, copy)) => {
                 let tx = self.self_tx.clone();
+                let name = req.name.clone();
                 self.spawn_job(req.name, reply, finish, move |cancel| async move {
+                    // The slot is ours: only now is the source stopped, so
+                    // that it runs on while the clone waits for a slot.
+                    let Some(tx) = tx.upgrade() else {
+                        return Outcome::cut_short();
+                    };
+                    let src = copy.src_name.clone();
+                    let began = ask(&tx, |reply| Msg::CloneCopyBegins {
+                        src: src.clone(),
+                        name: name.clone(),
+                        reply,
+                    })
+                    .await;
+                    let was_running = match began {
+                        Ok(was_running) => was_running,
+                        Err(e) => {
+                            let how = format!("its source {src} could not be copied: {}", e.message);
+                            return Outcome::failed(how, vec![]);
+                        }
+                    };
                     let copied = copy.run(&progress).await;
                     // The source runs again as soon as its folder is copied, not after the reconfigure step.
-                    if let Some(tx) = tx.upgrade() {
-                        let _ = tx
-                            .send(Msg::CloneCopied {
-                                src: copy.src_name,
-                                was_running: copy.was_running,
-                            })
-                            .await;
+                    let again = Msg::CloneCopied {
+                        src,
+                        was_running,
+                        name,
+                    };
+                    if tx.send(again).await.is_err() {
+                        warn!(demo = %copy.src_name, "showroomd stopped before the source of a clone could run again: its next start starts it");
                     }
                     match copied {
                         Ok(()) => deployer::run(job, progress, cancel).await,
@@ -91,24 +111,6 @@ impl<S: Supervisord> Actor<S> {
                 &format!("clone of {}", req.src),
             )
             .await?;
-        // A process writes to its folder: it is stopped for the copy. The vhost
-        // stays: Apache only reads.
-        let was_running = src.has_process
-            && matches!(
-                self.state.proc(&req.src),
-                Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff)
-            );
-        if was_running {
-            if let Err(e) = self.stop_program(&req.src).await {
-                self.deploy_rollback(&req.name).await;
-                return Err(sup_error(e));
-            }
-            info!(demo = %req.src, clone = %req.name, "stopped for its copy");
-        }
-        self.state.set_busy(&req.src, true);
-        self.refresh(&req.src).await;
-        self.publish();
-
         let declared = deployer::script_for(&self.cfg.scripts_dir, &app)
             .map(|s| deployer::declared_params(&s))
             .unwrap_or_default();
@@ -124,7 +126,6 @@ impl<S: Supervisord> Actor<S> {
         env.push(("OLD_PORT".into(), old_port.to_string()));
         let copy = Copy {
             src_name: req.src.clone(),
-            was_running,
             from: self.layout.demo_dir(&req.src),
             to: self.layout.demo_dir(&req.name),
             skip: showroom_files(&self.layout, &req.src),
@@ -132,12 +133,54 @@ impl<S: Supervisord> Actor<S> {
         Ok((self.job(script, &req.name, env), copy))
     }
 
+    /// A clone's job has its slot: SRC, checked again, is stopped for the
+    /// copy if it runs (a process writes to its folder; the vhost stays:
+    /// Apache only reads) and marked busy. The clone's marker names SRC
+    /// while it is stopped, so that a start after a crash starts it again.
+    /// Returns whether it ran.
+    pub(in crate::actor) async fn clone_stop_source(
+        &mut self,
+        src: &str,
+        name: &str,
+    ) -> Result<bool, ProtocolError> {
+        let demo = self.state.installed(src)?;
+        let was_running = demo.has_process
+            && matches!(
+                self.state.proc(src),
+                Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff)
+            );
+        if was_running {
+            crate::store::note_stopped_source(&self.layout, name, Some(src))
+                .map_err(|e| crate::actor::internal("noting the source stopped for a clone", e))?;
+            self.stop_program(src).await.map_err(sup_error)?;
+            info!(demo = %src, clone = %name, "stopped for its copy");
+        }
+        self.state.set_busy(src, true);
+        self.refresh(src).await;
+        self.publish();
+        Ok(was_running)
+    }
+
     /// The copy of SRC's folder ended: SRC may be acted on again, and runs again if it ran.
-    pub(in crate::actor) async fn clone_release(&mut self, src: &str, was_running: bool) {
+    pub(in crate::actor) async fn clone_release(
+        &mut self,
+        src: &str,
+        was_running: bool,
+        name: &str,
+    ) {
         self.state.set_busy(src, false);
         if was_running {
             if let Err(e) = self.start_demo(src).await {
                 warn!(demo = src, error = %e.message, "could not start again after its copy");
+            }
+            // Running again (or said in the log): no start after a crash need do it.
+            if crate::store::is_marked_deploying(&self.layout, name) {
+                let noted = crate::store::note_stopped_source(&self.layout, name, None);
+                warn_failed(
+                    noted,
+                    name,
+                    "clearing the source noted in the clone's marker",
+                );
             }
         }
         self.publish();
@@ -158,7 +201,6 @@ fn showroom_files(layout: &crate::layout::Layout, name: &str) -> Vec<std::ffi::O
 /// A copy of a demo's folder into a reserved one.
 struct Copy {
     src_name: String,
-    was_running: bool,
     from: PathBuf,
     to: PathBuf,
     skip: Vec<std::ffi::OsString>,

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::actor::{internal, Actor, DemoView, Msg, Reply};
+use crate::actor::{internal, warn_failed, Actor, DemoView, Msg, Reply};
 use crate::deployer::{self, Job, Outcome};
 use crate::store::{self, DemoRecord, Phase};
 use crate::supervisor::Supervisord;
@@ -161,18 +161,15 @@ impl<S: Supervisord> Actor<S> {
         store::mark_deploying(&self.layout, name)
             .map_err(|e| internal("noting the deploy under way", e))?;
         let dir = self.layout.demo_dir(name);
-        if let Err(e) = std::fs::create_dir(&dir) {
-            let _ = store::unmark_deploying(&self.layout, name);
-            return Err(internal("creating the demo folder", e));
-        }
-        if let Err(e) = self.sandbox.prepare_demo_dir(&dir) {
-            let _ = std::fs::remove_dir_all(&dir);
-            let _ = store::unmark_deploying(&self.layout, name);
-            return Err(internal(
-                "giving the demo folder to the sandbox's account",
-                e,
-            ));
-        }
+        let created =
+            std::fs::create_dir(&dir).map_err(|e| internal("creating the demo folder", e));
+        // Only a folder made here is removed on failure: another's stays.
+        let ours = created.is_ok();
+        let made = created.and_then(|()| {
+            self.sandbox
+                .prepare_demo_dir(&dir)
+                .map_err(|e| internal("giving the demo folder to the sandbox's account", e))
+        });
         let record = DemoRecord {
             app: app.to_owned(),
             port: Some(port),
@@ -184,11 +181,24 @@ impl<S: Supervisord> Actor<S> {
             expires_at: None,
             deploy_ms: None,
         };
-        if let Err(e) = store::write_record(&self.layout, name, &record) {
-            let _ = std::fs::remove_dir_all(&dir);
-            let _ = store::remove_record(&self.layout, name);
-            let _ = store::unmark_deploying(&self.layout, name);
-            return Err(internal("writing the demo's record", e));
+        let written = made.and_then(|()| {
+            store::write_record(&self.layout, name, &record)
+                .map_err(|e| internal("writing the demo's record", e))
+        });
+        if let Err(e) = written {
+            // Each undo that fails leaves what the next start rolls back: said in the log.
+            if ours {
+                warn_failed(
+                    std::fs::remove_dir_all(&dir),
+                    name,
+                    "removing the demo folder",
+                );
+            }
+            let removed = store::remove_record(&self.layout, name);
+            warn_failed(removed, name, "removing the demo's record");
+            let unmarked = store::unmark_deploying(&self.layout, name);
+            warn_failed(unmarked, name, "removing the deploy marker");
+            return Err(e);
         }
         self.state.demos.insert(
             name.to_owned(),
@@ -271,7 +281,7 @@ impl<S: Supervisord> Actor<S> {
         name: &str,
         finish: Finish,
     ) -> Result<DemoInfo, ProtocolError> {
-        let mut record = self.state.demos[name].record.clone();
+        let mut record = self.state.demo(name)?.record.clone();
         let script = self.layout.start_script(name);
         if script.is_file() {
             std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
@@ -299,7 +309,7 @@ impl<S: Supervisord> Actor<S> {
             self.refresh(name).await;
         }
         self.publish();
-        Ok(self.state.demos[name].info(name, self.state.front.as_ref()))
+        Ok(self.state.demo(name)?.info(name, self.state.front.as_ref()))
     }
 
     /// Removes every trace of a deploy: its supervisord group, its folder,

@@ -6,7 +6,7 @@ use protocol::{DemoStatus, ErrorKind, EventKind, ProtocolError, Response};
 use tracing::{info, warn};
 
 use crate::actor::vhosts::apache_error;
-use crate::actor::{sup_error, Actor, Msg, Reply};
+use crate::actor::{sup_error, warn_failed, Actor, Msg, Reply};
 use crate::apache::{self, ApacheError};
 use crate::apache_policy::{self, Policy};
 use crate::supervisor::rpc::codes;
@@ -164,7 +164,7 @@ impl<S: Supervisord> Actor<S> {
     /// (`apache_policy`); returns the text checked.
     fn policy_check(&self, name: &str) -> Result<String, ProtocolError> {
         let demo_dir = self.layout.demo_dir(name);
-        let mine: Vec<u16> = self.state.demos[name].record.port.into_iter().collect();
+        let mine: Vec<u16> = self.state.demo(name)?.record.port.into_iter().collect();
         let others: Vec<u16> = self
             .state
             .demos
@@ -221,7 +221,8 @@ impl<S: Supervisord> Actor<S> {
             if let Some((p, e)) = apache::taken_port(&ports) {
                 // Linked, it would keep Apache from starting for the others.
                 if already_linked {
-                    let _ = apache::unlink(&self.layout, name);
+                    let unlinked = apache::unlink(&self.layout, name);
+                    warn_failed(unlinked, name, "disabling the vhost whose port is taken");
                 }
                 return Err(ProtocolError::new(
                     ErrorKind::ApacheConfig,
@@ -268,12 +269,14 @@ impl<S: Supervisord> Actor<S> {
                 applied.is_ok() && apache::wait_ports(ports, true, Duration::from_secs(5)).await;
             if !serving {
                 // Undo: the demo goes back to stopped, Apache back to the others.
-                let _ = apache::unlink(&self.layout, name);
+                let unlinked = apache::unlink(&self.layout, name);
+                warn_failed(unlinked, name, "disabling the vhost of a failed start");
                 if let Err(e) = self.apache_apply().await {
                     warn!(error = %e.message, "restoring Apache after a failed vhost start");
                 }
                 if plan.process {
-                    let _ = self.stop_program(name).await;
+                    let stopped = self.stop_program(name).await;
+                    warn_failed(stopped, name, "stopping the process of a failed start");
                 }
                 return Err(applied.err().unwrap_or_else(|| {
                     ProtocolError::new(

@@ -2,6 +2,7 @@
 
 mod lifecycle;
 mod ops;
+mod races;
 mod readings;
 mod repair;
 
@@ -222,6 +223,10 @@ struct Running {
     events: broadcast::Receiver<Event>,
     layout: Layout,
     _dir: tempfile::TempDir,
+    /// Cuts the deploy jobs short, as showroomd's shutdown does.
+    jobs_cancel: CancellationToken,
+    /// The deploy slots (`max_deploy_jobs`): a test takes them to keep jobs waiting.
+    deploy_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The wall clock when a test's actor starts (seconds since the epoch).
@@ -254,14 +259,16 @@ async fn run_with(
     let layout = Layout::new(&cfg.state_dir);
     layout.create_dirs().unwrap();
     prepare(&layout);
+    let jobs_cancel = CancellationToken::new();
     let (mut actor, handle) = Actor::start(
         Arc::new(cfg),
         stub,
         Arc::new(crate::sandbox::Sandbox::off()),
-        CancellationToken::new(),
+        jobs_cancel.clone(),
     )
     .await
     .unwrap();
+    let deploy_slots = actor.deploy_slots.clone();
     let started = tokio::time::Instant::now();
     actor.clock = Arc::new(move || T0 + started.elapsed().as_secs());
     let events = handle.subscribe();
@@ -273,7 +280,21 @@ async fn run_with(
         events,
         layout,
         _dir: dir,
+        jobs_cancel,
+        deploy_slots,
     }
+}
+
+/// The actor on a stub whose programs are `procs`, each an installed demo.
+async fn run_demos(procs: &[(&str, &str)]) -> (Arc<Stub>, Running) {
+    let stub = Arc::new(Stub::with(procs));
+    let r = run(stub.clone(), |l| {
+        for (n, _) in procs {
+            put_demo(l, n, Phase::Installed);
+        }
+    })
+    .await;
+    (stub, r)
 }
 
 fn drain(rx: &mut broadcast::Receiver<Event>) -> Vec<EventKind> {
