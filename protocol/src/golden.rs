@@ -202,6 +202,8 @@ fn error_kind_name(k: &ErrorKind) -> &'static str {
         ErrorKind::Busy => "ErrorKind::Busy",
         ErrorKind::Internal => "ErrorKind::Internal",
         ErrorKind::SharedFailure => "ErrorKind::SharedFailure",
+        ErrorKind::NoFreePort => "ErrorKind::NoFreePort",
+        ErrorKind::Declined => "ErrorKind::Declined",
     }
 }
 fn demo_status_name(d: &DemoStatus) -> &'static str {
