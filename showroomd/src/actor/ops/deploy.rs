@@ -334,8 +334,8 @@ impl<S: Supervisord> Actor<S> {
                 warn!(demo = name, error = %e, "removing the group of a failed deploy");
             }
         }
-        let removed = store::remove_demo_dir(&self.layout, name)
-            .await
+        let removed = self
+            .discard_demo_dir(name)
             .and_then(|()| store::remove_record(&self.layout, name));
         match removed {
             Ok(()) => {
