@@ -214,7 +214,7 @@ impl<S: Supervisord> Actor<S> {
                 record,
                 has_process: false,
                 has_vhost: false,
-                linked: false,
+                enabled: false,
                 status: DemoStatus::Deploying,
                 reason: String::new(),
                 problem: None,
