@@ -11,16 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_N:-50}
 JOBS=${BENCH_JOBS:-4}
-bin="${CARGO_TARGET_DIR:-target}/${BENCH_PROFILE:-debug}"
-for b in showroomd showroomctl; do
-    [ -x "$bin/$b" ] || { echo "$bin/$b is missing: cargo build --workspace --bins" >&2; exit 1; }
-done
-exec 9>/tmp/showroom-e2e.lock
-flock 9
-
-dir=$(mktemp -d /tmp/bench-lifecycle.XXXXXX)
-chmod 755 "$dir"
-mkdir "$dir/scripts"
+. tests/bench_lib.sh
+bench_init bench-lifecycle
 cp tests/fixtures/seed/demo_test1.sh demos/demo_pyvenv.sh demos/reconfigure_pyvenv.sh "$dir/scripts/"
 cat > "$dir/showroomd.toml" <<TOML
 state_dir = "$dir/state"
@@ -30,21 +22,6 @@ port_min = 27900
 port_max = 27999
 restore_jobs = $JOBS
 TOML
-daemon=
-cleanup() {
-    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-    supervisorctl -c "$dir/state/supervisor/supervisord.conf" shutdown >/dev/null 2>&1 || true
-    sleep 1
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-start_daemon() {
-    "$bin/showroomd" --config "$dir/showroomd.toml" >>"$dir/showroomd.log" 2>&1 &
-    daemon=$!
-    until ctl list >/dev/null 2>&1; do sleep 0.05; done
-}
-ctl() { "$bin/showroomctl" --socket "$dir/s.sock" "$@"; }
-now() { date +%s.%N; }
 running() { ctl list --json | python3 -c 'import json,sys; print(sum(d["status"]=="RUNNING" and d["app"]=="test1" for d in json.load(sys.stdin)))'; }
 
 start_daemon

@@ -134,7 +134,7 @@ pub fn render_main_as(layout: &Layout, cfg: &Config, switch_user: bool) -> Strin
     // SHOWROOM_ALONE (`config_test_alone`) leaves the enabled vhosts out.
     out += &format!(
         "<IfDefine !{ALONE}>\n    IncludeOptional \"{}/*.conf\"\n</IfDefine>\n",
-        layout.apache_links().display()
+        layout.apache_copies().display()
     );
     out
 }
@@ -268,7 +268,7 @@ pub fn stage(layout: &Layout, name: &str, text: &str) -> Result<std::path::PathB
 /// at its start) where Apache includes it. A copy, not a link: what the
 /// demo writes later waits for its next start.
 pub fn enable(layout: &Layout, name: &str, text: &str) -> Result<(), ApacheError> {
-    crate::store::write_atomic(&layout.apache_link(name), text.as_bytes())?;
+    crate::store::write_atomic(&layout.apache_copy(name), text.as_bytes())?;
     Ok(())
 }
 
@@ -277,8 +277,8 @@ pub fn enable(layout: &Layout, name: &str, text: &str) -> Result<(), ApacheError
 /// returns how many.
 pub fn copy_links(layout: &Layout) -> usize {
     let mut n = 0;
-    for name in linked_names(layout) {
-        let link = layout.apache_link(name.as_str());
+    for name in enabled_names(layout) {
+        let link = layout.apache_copy(name.as_str());
         let is_link = link.symlink_metadata().is_ok_and(|m| m.is_symlink());
         if !is_link {
             continue;
@@ -295,9 +295,9 @@ pub fn copy_links(layout: &Layout) -> usize {
     n
 }
 
-/// Disables it; true when there was a link to remove.
-pub fn unlink(layout: &Layout, name: &str) -> Result<bool, ApacheError> {
-    let link = layout.apache_link(name);
+/// Disables it (its copy removed); true when there was one.
+pub fn remove_copy(layout: &Layout, name: &str) -> Result<bool, ApacheError> {
+    let link = layout.apache_copy(name);
     match std::fs::remove_file(&link) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -305,13 +305,13 @@ pub fn unlink(layout: &Layout, name: &str) -> Result<bool, ApacheError> {
     }
 }
 
-pub fn is_linked(layout: &Layout, name: &str) -> bool {
-    layout.apache_link(name).symlink_metadata().is_ok()
+pub fn is_enabled(layout: &Layout, name: &str) -> bool {
+    layout.apache_copy(name).symlink_metadata().is_ok()
 }
 
-/// The names of the demos whose vhost is linked.
-pub fn linked_names(layout: &Layout) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(layout.apache_links())
+/// The names of the demos whose vhost is enabled (has its copy).
+pub fn enabled_names(layout: &Layout) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(layout.apache_copies())
         .into_iter()
         .flatten()
         .flatten()
@@ -328,7 +328,7 @@ pub fn linked_names(layout: &Layout) -> Vec<String> {
 
 /// Disables a demo's vhost; false (logged) when that failed.
 pub fn disable(layout: &Layout, name: &str) -> bool {
-    match unlink(layout, name) {
+    match remove_copy(layout, name) {
         Ok(_) => true,
         Err(e) => {
             warn!(demo = %name, error = %e, "cannot disable a vhost");
@@ -351,8 +351,8 @@ fn prune(layout: &Layout, name: &str, why: String, disabled: &mut Vec<(String, S
 /// what it disabled, with the reason.
 pub fn prune_taken_ports(layout: &Layout) -> Vec<(String, String)> {
     let mut disabled = Vec::new();
-    for name in linked_names(layout) {
-        if let Some((p, _)) = taken_port(&listen_ports(&layout.apache_link(&name))) {
+    for name in enabled_names(layout) {
+        if let Some((p, _)) = taken_port(&listen_ports(&layout.apache_copy(&name))) {
             let why = format!("port {p} of its virtual host is taken by another program");
             prune(layout, &name, why, &mut disabled);
         }
@@ -370,9 +370,9 @@ pub async fn prune_rejected(
     sandbox: &Sandbox,
 ) -> Vec<(String, String)> {
     let mut disabled = Vec::new();
-    for name in linked_names(layout) {
+    for name in enabled_names(layout) {
         if let Err(ApacheError::Rejected(msg)) =
-            config_test_alone(layout, cfg, sandbox, &layout.apache_link(&name)).await
+            config_test_alone(layout, cfg, sandbox, &layout.apache_copy(&name)).await
         {
             prune(layout, &name, msg, &mut disabled);
         }

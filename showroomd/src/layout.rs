@@ -103,13 +103,13 @@ impl Layout {
     pub fn apache_conf(&self) -> PathBuf {
         self.apache_dir().join("apache2.conf")
     }
-    pub fn apache_links(&self) -> PathBuf {
+    pub fn apache_copies(&self) -> PathBuf {
         self.apache_dir().join("demos")
     }
     /// The copy of a demo's `apache2.conf` Apache loads, taken at its
     /// start once checked: the demo's later edits wait for its next start.
-    pub fn apache_link(&self, name: &str) -> PathBuf {
-        self.apache_links().join(format!("{name}.conf"))
+    pub fn apache_copy(&self, name: &str) -> PathBuf {
+        self.apache_copies().join(format!("{name}.conf"))
     }
     /// Where a vhost is put to be tested before it is enabled: outside
     /// Apache's include, and the very text that will be enabled.
@@ -165,7 +165,7 @@ impl Layout {
             self.frontdoor_pages(),
             self.trash(),
             self.supervisor_logs(),
-            self.apache_links(),
+            self.apache_copies(),
             self.apache_run(),
             self.apache_logs(),
             self.logs().join("deploy"),

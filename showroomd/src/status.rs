@@ -10,8 +10,8 @@ pub struct Parts {
     /// Some(state) when the demo has a start script; None inside when
     /// supervisord does not know the program.
     pub process: Option<Option<DemoStatus>>,
-    /// Some(linked) when the demo has a virtual host.
-    pub vhost_linked: Option<bool>,
+    /// Some(enabled) when the demo has a virtual host.
+    pub vhost_enabled: Option<bool>,
     /// Apache's state in supervisord.
     pub apache: Option<DemoStatus>,
     pub supervisor_up: bool,
@@ -57,10 +57,10 @@ pub fn demo_verdict(p: Parts) -> (DemoStatus, String) {
     if !p.has_port {
         return (DemoStatus::Fatal, String::new());
     }
-    if !p.supervisor_up && (p.process.is_some() || p.vhost_linked == Some(true)) {
+    if !p.supervisor_up && (p.process.is_some() || p.vhost_enabled == Some(true)) {
         return (DemoStatus::Unknown, SUPERVISOR_DOWN.to_owned());
     }
-    if p.vhost_linked == Some(true) && apache_failed(p.apache) {
+    if p.vhost_enabled == Some(true) && apache_failed(p.apache) {
         return (DemoStatus::Unknown, apache_failure(p.apache));
     }
     (own_status(p), String::new())
@@ -73,8 +73,8 @@ fn own_status(p: Parts) -> DemoStatus {
         // A demo whose program supervisord does not know cannot be started.
         states.push(process.unwrap_or(DemoStatus::Fatal));
     }
-    if let Some(linked) = p.vhost_linked {
-        states.push(if linked {
+    if let Some(enabled) = p.vhost_enabled {
+        states.push(if enabled {
             p.apache.unwrap_or(DemoStatus::Unknown)
         } else {
             DemoStatus::Stopped
@@ -83,7 +83,7 @@ fn own_status(p: Parts) -> DemoStatus {
     // The vhost is only enabled once the process runs: an unlinked vhost
     // beside a process that is starting, failing or exited says nothing more
     // than the process does (the seed shows `error4` as STARTING/BACKOFF).
-    if let (Some(process), Some(false)) = (p.process, p.vhost_linked) {
+    if let (Some(process), Some(false)) = (p.process, p.vhost_enabled) {
         let process = process.unwrap_or(DemoStatus::Fatal);
         if matches!(
             process,
@@ -114,7 +114,7 @@ mod tests {
             deploying: false,
             has_port: true,
             process: None,
-            vhost_linked: None,
+            vhost_enabled: None,
             apache: Some(Stopped),
             supervisor_up: true,
         }
@@ -136,13 +136,13 @@ mod tests {
     #[test]
     fn vhost_is_stopped_while_unlinked_whatever_apache_does() {
         let p = Parts {
-            vhost_linked: Some(false),
+            vhost_enabled: Some(false),
             apache: Some(Running),
             ..parts()
         };
         assert_eq!(demo_status(p), Stopped);
         let p = Parts {
-            vhost_linked: Some(true),
+            vhost_enabled: Some(true),
             apache: Some(Running),
             ..parts()
         };
@@ -160,7 +160,7 @@ mod tests {
         ] {
             for process in [None, Some(Some(Running)), Some(Some(Fatal))] {
                 let p = Parts {
-                    vhost_linked: Some(true),
+                    vhost_enabled: Some(true),
                     process,
                     apache,
                     ..parts()
@@ -171,14 +171,14 @@ mod tests {
             }
         }
         let p = Parts {
-            vhost_linked: Some(true),
+            vhost_enabled: Some(true),
             apache: Some(Fatal),
             ..parts()
         };
         assert_eq!(demo_verdict(p).1, "Apache is FATAL");
         // Unlinked, a vhost needs no Apache: the demo's own failure shows.
         let p = Parts {
-            vhost_linked: Some(false),
+            vhost_enabled: Some(false),
             process: Some(Some(Fatal)),
             apache: Some(Fatal),
             ..parts()
@@ -190,20 +190,20 @@ mod tests {
     fn disagreeing_parts_are_partial() {
         let p = Parts {
             process: Some(Some(Running)),
-            vhost_linked: Some(false),
+            vhost_enabled: Some(false),
             ..parts()
         };
         assert_eq!(demo_status(p), Partial);
         let p = Parts {
             process: Some(Some(Stopped)),
-            vhost_linked: Some(true),
+            vhost_enabled: Some(true),
             apache: Some(Running),
             ..parts()
         };
         assert_eq!(demo_status(p), Partial);
         let p = Parts {
             process: Some(Some(Running)),
-            vhost_linked: Some(true),
+            vhost_enabled: Some(true),
             apache: Some(Running),
             ..parts()
         };
@@ -215,7 +215,7 @@ mod tests {
         for s in [Starting, Backoff, Fatal] {
             let p = Parts {
                 process: Some(Some(s)),
-                vhost_linked: Some(false),
+                vhost_enabled: Some(false),
                 ..parts()
             };
             assert_eq!(demo_status(p), s);

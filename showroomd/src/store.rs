@@ -240,9 +240,20 @@ pub fn lock_state(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::
 /// `demos/`; the trash is emptied at the next start. The deletion (a demo
 /// may hold a large tree) runs on a blocking thread, off the runtime's.
 pub async fn remove_demo_dir(layout: &Layout, name: &str) -> Result<(), StoreError> {
+    match trash_demo_dir(layout, name)? {
+        Some(trash) => remove_trashed(trash).await,
+        None => Ok(()),
+    }
+}
+
+/// Moves a demo's folder into the trash: one rename on the same
+/// filesystem, as quick for 200,000 files as for one. Returns where it
+/// went (None: there was no folder); `remove_trashed` removes it, and a
+/// start empties what an interrupted removal left.
+pub fn trash_demo_dir(layout: &Layout, name: &str) -> Result<Option<PathBuf>, StoreError> {
     let dir = layout.demo_dir(name);
     if !dir.exists() {
-        return Ok(());
+        return Ok(None);
     }
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -250,6 +261,12 @@ pub async fn remove_demo_dir(layout: &Layout, name: &str) -> Result<(), StoreErr
         .unwrap_or(0);
     let trash = layout.trash().join(format!("{name}.{nanos}"));
     std::fs::rename(&dir, &trash).map_err(io_err(&dir))?;
+    Ok(Some(trash))
+}
+
+/// Removes a folder from the trash on a blocking thread (std's
+/// `remove_dir_all` opens each level without following links).
+pub async fn remove_trashed(trash: PathBuf) -> Result<(), StoreError> {
     let path = trash.clone();
     tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&path))
         .await

@@ -90,7 +90,7 @@ fn cleanup_filters_dry_runs_and_removes_leftovers() {
     let expected = vec![
         "would destroy old",
         "would destroy oldbroken",
-        "would remove leftover apache link ghost.conf",
+        "would remove leftover Apache copy ghost.conf",
         "would remove leftover deploy log gone.log",
         "would remove leftover supervisord group ghost",
     ];

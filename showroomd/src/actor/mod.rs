@@ -471,7 +471,7 @@ impl<S: Supervisord> Actor<S> {
         DemoView {
             has_process: self.layout.start_script(name).is_file(),
             has_vhost: self.layout.vhost(name).is_file(),
-            linked: crate::apache::is_linked(&self.layout, name),
+            enabled: crate::apache::is_enabled(&self.layout, name),
             status: DemoStatus::Unknown,
             reason: String::new(),
             problem: None,

@@ -100,7 +100,7 @@ fn is_missing(e: &store::StoreError) -> bool {
 /// vhost copy. Read before the sections are written again.
 fn recover_port(layout: &crate::layout::Layout, programs: &str, name: &str) -> Option<u16> {
     section_port(programs, name).or_else(|| {
-        apache::listen_ports(&layout.apache_link(name))
+        apache::listen_ports(&layout.apache_copy(name))
             .first()
             .copied()
     })
@@ -161,7 +161,7 @@ impl<S: Supervisord> Actor<S> {
                 // and staged vhost copies, the front door's config and pages.
                 &[
                     &layout.apache_dir(),
-                    &layout.apache_links(),
+                    &layout.apache_copies(),
                     &layout.apache_staged_dir(),
                     &layout.frontdoor_dir(),
                     &layout.frontdoor_pages(),
@@ -215,10 +215,10 @@ impl<S: Supervisord> Actor<S> {
         }
         let rolled_back = self.load_demos().await?;
         self.end_strays().await;
-        for link in apache::linked_names(&layout) {
-            if self.state.is_leftover_link(&link) {
+        for link in apache::enabled_names(&layout) {
+            if self.state.is_leftover_copy(&link) {
                 warn!(link = %link, "removing an Apache link whose demo is gone");
-                apache::unlink(&layout, &link)?;
+                apache::remove_copy(&layout, &link)?;
             }
         }
 

@@ -127,8 +127,8 @@ impl<S: Supervisord> Actor<S> {
         }
         let now = Instant::now();
         for n in &names {
-            let linked = apache::is_linked(&self.layout, n);
-            self.state.set_linked(n, linked);
+            let enabled = apache::is_enabled(&self.layout, n);
+            self.state.set_enabled(n, enabled);
             self.state.mark_hot(n, now);
             self.refresh(n).await;
         }
@@ -223,13 +223,13 @@ impl<S: Supervisord> Actor<S> {
         if vhosts.is_empty() {
             return;
         }
-        let mut linked = Vec::new();
+        let mut enabled = Vec::new();
         for n in vhosts {
-            let enabled = self
+            let copied = self
                 .vhost_text(n)
                 .and_then(|text| apache::enable(&self.layout, n, &text).map_err(apache_error));
-            match enabled {
-                Ok(()) => linked.push(n.clone()),
+            match copied {
+                Ok(()) => enabled.push(n.clone()),
                 Err(e) => failed.push((n.clone(), e)),
             }
         }
@@ -237,7 +237,7 @@ impl<S: Supervisord> Actor<S> {
         match self.apache_apply().await {
             Ok(disabled) => {
                 for (n, why) in disabled {
-                    if linked.contains(&n) {
+                    if enabled.contains(&n) {
                         let e = ProtocolError::new(
                             ErrorKind::ApacheConfig,
                             "Apache refused the virtual host",
@@ -248,11 +248,11 @@ impl<S: Supervisord> Actor<S> {
                 }
             }
             Err(e) => {
-                undo.extend(linked.iter().cloned());
-                failed.extend(linked.iter().map(|n| (n.clone(), e.clone())));
+                undo.extend(enabled.iter().cloned());
+                failed.extend(enabled.iter().map(|n| (n.clone(), e.clone())));
             }
         }
-        for n in &linked {
+        for n in &enabled {
             if failed.iter().any(|(f, _)| f == n) {
                 continue;
             }
@@ -270,7 +270,7 @@ impl<S: Supervisord> Actor<S> {
         }
         if !undo.is_empty() {
             for n in &undo {
-                let unlinked = apache::unlink(&self.layout, n);
+                let unlinked = apache::remove_copy(&self.layout, n);
                 warn_failed(
                     unlinked,
                     n,

@@ -26,7 +26,7 @@ pub struct DemoView {
     pub record: DemoRecord,
     pub has_process: bool,
     pub has_vhost: bool,
-    pub linked: bool,
+    pub enabled: bool,
     pub status: DemoStatus,
     /// Beside the status, when the word alone would mislead: a shared part
     /// failing, a record lost. Empty otherwise.
@@ -84,7 +84,7 @@ impl DemoView {
             deploying: self.record.phase == Phase::Deploying,
             has_port: self.record.port.is_some(),
             process: self.has_process.then_some(process),
-            vhost_linked: self.has_vhost.then_some(self.linked),
+            vhost_enabled: self.has_vhost.then_some(self.enabled),
             apache,
             supervisor_up,
         });
@@ -253,7 +253,7 @@ impl State {
         if !self.supervisor_up {
             return Some(status::SUPERVISOR_DOWN.to_owned());
         }
-        let serving = self.demos.values().any(|d| d.has_vhost && d.linked);
+        let serving = self.demos.values().any(|d| d.has_vhost && d.enabled);
         (serving && status::apache_failed(self.apache()))
             .then(|| status::apache_failure(self.apache()))
     }
@@ -264,13 +264,13 @@ impl State {
     }
 
     /// An Apache link no demo with a vhost owns.
-    pub fn is_leftover_link(&self, name: &str) -> bool {
+    pub fn is_leftover_copy(&self, name: &str) -> bool {
         !self.demos.get(name).is_some_and(|d| d.has_vhost)
     }
 
-    pub fn set_linked(&mut self, name: &str, linked: bool) {
+    pub fn set_enabled(&mut self, name: &str, enabled: bool) {
         if let Some(d) = self.demos.get_mut(name) {
-            d.linked = linked;
+            d.enabled = enabled;
         }
     }
 

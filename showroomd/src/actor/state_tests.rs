@@ -18,12 +18,12 @@ pub(crate) fn record(port: Option<u16>, phase: Phase) -> DemoRecord {
     }
 }
 
-fn view(has_process: bool, has_vhost: bool, linked: bool) -> DemoView {
+fn view(has_process: bool, has_vhost: bool, enabled: bool) -> DemoView {
     DemoView {
         record: record(Some(20000), Phase::Installed),
         has_process,
         has_vhost,
-        linked,
+        enabled,
         status: Unknown,
         reason: String::new(),
         problem: None,
@@ -132,30 +132,30 @@ fn status_rules_as_the_actor_applies_them() {
     s.note_proc("p", None, t);
     assert_eq!(status_of(&mut s, "p"), Fatal);
 
-    // Vhost only: STOPPED while unlinked, Apache's state while linked.
+    // Vhost only: STOPPED while unlinked, Apache's state while enabled.
     s.demos.insert("v".into(), view(false, true, false));
     s.note_proc(APACHE_PROGRAM, Some(Running), t);
     assert_eq!(status_of(&mut s, "v"), Stopped);
-    s.set_linked("v", true);
+    s.set_enabled("v", true);
     assert_eq!(status_of(&mut s, "v"), Running);
     // Apache failing is a failure of the shared part, not of the demo.
     s.note_proc(APACHE_PROGRAM, Some(Fatal), t);
     assert_eq!(status_of(&mut s, "v"), Unknown);
     assert_eq!(s.demos["v"].reason, "Apache is FATAL");
     s.note_proc(APACHE_PROGRAM, None, t);
-    assert_eq!(status_of(&mut s, "v"), Unknown, "linked, Apache unknown");
+    assert_eq!(status_of(&mut s, "v"), Unknown, "enabled, Apache unknown");
 
     // Both: agreeing parts give their state, disagreeing ones PARTIAL.
     s.demos.insert("b".into(), view(true, true, false));
     s.note_proc(APACHE_PROGRAM, Some(Running), t);
     s.note_proc("b", Some(Running), t);
     assert_eq!(status_of(&mut s, "b"), Partial);
-    s.set_linked("b", true);
+    s.set_enabled("b", true);
     assert_eq!(status_of(&mut s, "b"), Running);
     s.note_proc("b", Some(Stopped), t);
     assert_eq!(status_of(&mut s, "b"), Partial);
     // A process starting, failing or exited speaks for its unlinked vhost.
-    s.set_linked("b", false);
+    s.set_enabled("b", false);
     for st in [Starting, Backoff, Fatal, Exited, Stopping] {
         s.note_proc("b", Some(st), t);
         assert_eq!(status_of(&mut s, "b"), st);
@@ -187,9 +187,9 @@ fn status_rules_as_the_actor_applies_them() {
     // supervisord silent: UNKNOWN for whatever depends on it.
     let _ = s.set_supervisor_up(false, "gone", t + Duration::from_millis(1));
     assert_eq!(status_of(&mut s, "p"), Unknown);
-    assert_eq!(status_of(&mut s, "v"), Unknown, "linked vhost");
+    assert_eq!(status_of(&mut s, "v"), Unknown, "enabled vhost");
     assert_eq!(status_of(&mut s, "d"), Deploying);
-    s.set_linked("v", false);
+    s.set_enabled("v", false);
     assert_eq!(
         status_of(&mut s, "v"),
         Stopped,
@@ -231,7 +231,7 @@ fn a_failed_apache_blocks_cleanup_and_is_charged_to_no_demo() {
     assert!(!s.cleanup_matches(&fatal, 10).contains(&"web".to_string()));
 
     // No vhost enabled: a failed Apache serves nobody and blocks nothing.
-    s.set_linked("web", false);
+    s.set_enabled("web", false);
     assert_eq!(s.shared_failure(), None);
     let _ = s.set_supervisor_up(false, "gone", t + Duration::from_millis(1));
     assert_eq!(s.shared_failure().as_deref(), Some(status::SUPERVISOR_DOWN));

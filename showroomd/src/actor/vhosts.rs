@@ -47,9 +47,9 @@ fn holds_no_port(state: Option<DemoStatus>) -> bool {
 
 impl<S: Supervisord> Actor<S> {
     /// Removes a demo's link and says so in the state table.
-    pub(super) fn unlink_vhost(&mut self, name: &str) -> Result<bool, ProtocolError> {
-        let removed = apache::unlink(&self.layout, name).map_err(apache_error)?;
-        self.state.set_linked(name, false);
+    pub(super) fn disable_vhost(&mut self, name: &str) -> Result<bool, ProtocolError> {
+        let removed = apache::remove_copy(&self.layout, name).map_err(apache_error)?;
+        self.state.set_enabled(name, false);
         Ok(removed)
     }
 
@@ -57,10 +57,10 @@ impl<S: Supervisord> Actor<S> {
     /// demos' vhosts go too, or a link would claim a vhost no Apache serves
     /// and the next start of any demo would bring them all back at once.
     pub(super) fn disable_all_vhosts(&mut self) {
-        let links = apache::linked_names(&self.layout);
+        let links = apache::enabled_names(&self.layout);
         for name in &links {
             if apache::disable(&self.layout, name) {
-                self.state.set_linked(name, false);
+                self.state.set_enabled(name, false);
             }
         }
         if !links.is_empty() {
@@ -74,7 +74,7 @@ impl<S: Supervisord> Actor<S> {
     /// Brings the running Apache in line with the links, as a crash between
     /// a link change and its reload may have left them apart.
     pub(super) async fn apache_reconcile(&mut self) {
-        let links = apache::linked_names(&self.layout);
+        let links = apache::enabled_names(&self.layout);
         self.refresh(APACHE_PROGRAM).await;
         if links.is_empty() && holds_no_port(self.state.apache()) {
             return;
@@ -105,7 +105,7 @@ impl<S: Supervisord> Actor<S> {
             self.front_door_check_ports();
         }
         let mut tested = false;
-        if !apache::linked_names(&self.layout).is_empty() {
+        if !apache::enabled_names(&self.layout).is_empty() {
             tested = apache::config_test(&self.layout, &self.cfg, &self.sandbox, None)
                 .await
                 .is_ok();
@@ -115,7 +115,7 @@ impl<S: Supervisord> Actor<S> {
             }
         }
         for (name, _) in &disabled {
-            self.state.set_linked(name, false);
+            self.state.set_enabled(name, false);
         }
         self.apache_serve(state, tested).await?;
         Ok(disabled)
@@ -166,7 +166,7 @@ impl<S: Supervisord> Actor<S> {
         tested: bool,
     ) -> Result<(), ProtocolError> {
         let running = matches!(state, Some(DemoStatus::Running | DemoStatus::Starting));
-        let links = apache::linked_names(&self.layout);
+        let links = apache::enabled_names(&self.layout);
         if !self.apache_wanted() {
             if running || state == Some(DemoStatus::Backoff) {
                 ok_if(
@@ -217,7 +217,7 @@ impl<S: Supervisord> Actor<S> {
     /// demo running Apache is stopped, front door and all, as the seed wants
     /// (`getProcessInfo('apache2')` STOPPED once no vhost demo is started).
     fn apache_wanted(&self) -> bool {
-        !apache::linked_names(&self.layout).is_empty()
+        !apache::enabled_names(&self.layout).is_empty()
             || (self.state.front.is_some()
                 && !self.front.blocked
                 && self.state.any_process_running())

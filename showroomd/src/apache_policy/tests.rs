@@ -321,7 +321,7 @@ fn the_real_apache_serves_a_seed_demo_unprivileged_and_leaves_no_worker() {
     sandbox
         .secure_state(
             &[layout.root(), &layout.demos()],
-            &[&layout.apache_dir(), &layout.apache_links()],
+            &[&layout.apache_dir(), &layout.apache_copies()],
             &[&layout.apache_run(), &layout.apache_logs()],
             &[&layout.logs(), &layout.supervisor_dir(), &layout.trash()],
         )
@@ -355,7 +355,7 @@ fn the_real_apache_serves_a_seed_demo_unprivileged_and_leaves_no_worker() {
         others: &[],
     };
     let checked = check_file(&layout.vhost("a"), &policy).unwrap();
-    std::fs::write(layout.apache_link("a"), checked).unwrap();
+    std::fs::write(layout.apache_copy("a"), checked).unwrap();
     let cfg = crate::Config {
         state_dir: layout.root().to_owned(),
         ..Default::default()

@@ -19,7 +19,7 @@ pub async fn answer(ctx: &Ctx, name: &str) -> Result<Response, ProtocolError> {
         return Ok(Response::Status(DemoStatus::Deploying));
     }
     let mut demo = demo.clone();
-    demo.linked = crate::apache::is_linked(&ctx.layout, name);
+    demo.enabled = crate::apache::is_enabled(&ctx.layout, name);
     let mut up = true;
     let mut look = |r: Result<ProcessInfo, RpcError>| match r {
         Ok(i) => Some(from_supervisor(&i.statename)),
@@ -34,7 +34,7 @@ pub async fn answer(ctx: &Ctx, name: &str) -> Result<Response, ProtocolError> {
     } else {
         None
     };
-    let apache = if demo.has_vhost && demo.linked {
+    let apache = if demo.has_vhost && demo.enabled {
         look(ctx.sup.process_info(APACHE_PROGRAM).await)
     } else {
         None

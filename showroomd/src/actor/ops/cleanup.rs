@@ -11,7 +11,7 @@ use crate::supervisor::{ProcessInfo, Supervisord};
 /// What earlier failures left, each named by the demo it would belong to:
 /// a leftover only while no demo of that name exists or is deploying.
 enum Leftover {
-    Link(String),
+    Copy(String),
     Group(String),
     /// A deploy log, and its demo's name.
     File(std::path::PathBuf, String),
@@ -132,7 +132,7 @@ impl<S: Supervisord> Actor<S> {
         for (what, l) in leftovers {
             // Looked at again: a deploy of that name since the plan owns it now.
             let still = match &l {
-                Leftover::Link(n) => self.state.is_leftover_link(n),
+                Leftover::Copy(n) => self.state.is_leftover_copy(n),
                 Leftover::Group(g) => self.state.is_leftover_group(g),
                 Leftover::File(_, demo) => !self.state.demos.contains_key(demo),
             };
@@ -141,7 +141,7 @@ impl<S: Supervisord> Actor<S> {
                 continue;
             }
             let r = match l {
-                Leftover::Link(n) => apache::unlink(&self.layout, &n)
+                Leftover::Copy(n) => apache::remove_copy(&self.layout, &n)
                     .map(drop)
                     .map_err(|e| e.to_string()),
                 Leftover::Group(g) => self.remove_group(&g).await.map_err(|e| e.to_string()),
@@ -177,9 +177,9 @@ impl<S: Supervisord> Actor<S> {
     /// What earlier failures left: links, groups and deploy logs without a demo.
     fn leftovers(&self, infos: Option<Vec<ProcessInfo>>) -> Vec<(String, Leftover)> {
         let mut leftovers = Vec::new();
-        for link in apache::linked_names(&self.layout) {
-            if self.state.is_leftover_link(&link) {
-                leftovers.push((format!("apache link {link}.conf"), Leftover::Link(link)));
+        for link in apache::enabled_names(&self.layout) {
+            if self.state.is_leftover_copy(&link) {
+                leftovers.push((format!("Apache copy {link}.conf"), Leftover::Copy(link)));
             }
         }
         if let Some(infos) = infos {

@@ -206,7 +206,7 @@ impl<S: Supervisord> Actor<S> {
                 record,
                 has_process: false,
                 has_vhost: false,
-                linked: false,
+                enabled: false,
                 status: DemoStatus::Deploying,
                 reason: String::new(),
                 problem: None,
@@ -326,8 +326,8 @@ impl<S: Supervisord> Actor<S> {
                 warn!(demo = name, error = %e, "removing the group of a failed deploy");
             }
         }
-        let removed = store::remove_demo_dir(&self.layout, name)
-            .await
+        let removed = self
+            .discard_demo_dir(name)
             .and_then(|()| store::remove_record(&self.layout, name));
         match removed {
             Ok(()) => {

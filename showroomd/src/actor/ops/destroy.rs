@@ -10,6 +10,29 @@ use crate::store;
 use crate::supervisor::Supervisord;
 
 impl<S: Supervisord> Actor<S> {
+    /// Takes a demo's folder away at once (into the trash) and removes it
+    /// beside the actor: a big folder's removal holds no other request.
+    /// A removal cut short is finished by the next start.
+    pub(super) fn discard_demo_dir(&self, name: &str) -> Result<(), store::StoreError> {
+        let Some(trash) = store::trash_demo_dir(&self.layout, name)? else {
+            return Ok(());
+        };
+        let demo = name.to_owned();
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            match store::remove_trashed(trash).await {
+                Ok(()) => {
+                    let ms = t0.elapsed().as_millis() as u64;
+                    tracing::debug!(demo, ms, "its folder is removed")
+                }
+                Err(e) => {
+                    tracing::warn!(demo, error = %e, "removing its folder from the trash failed: the next start empties the trash")
+                }
+            }
+        });
+        Ok(())
+    }
+
     pub(in crate::actor) async fn destroy_demo(
         &mut self,
         name: &str,
@@ -18,8 +41,7 @@ impl<S: Supervisord> Actor<S> {
         self.require_supervisor().await?;
         self.stop_parts(name).await?;
         self.remove_group(name).await.map_err(sup_error)?;
-        store::remove_demo_dir(&self.layout, name)
-            .await
+        self.discard_demo_dir(name)
             .map_err(|e| internal("removing the demo's folder", e))?;
         self.state.remove_demo(name, Instant::now());
         // The record goes after the folder: a crash between leaves a record

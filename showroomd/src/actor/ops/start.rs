@@ -19,7 +19,7 @@ pub(crate) struct StartPlan {
     process: bool,
     /// The vhost is to be enabled (it is not served now).
     enable: bool,
-    /// The vhost's text, read and checked now, when it is not linked yet.
+    /// The vhost's text, read and checked now, when it is not enabled yet.
     text: Option<String>,
     /// The ports the vhost listens on.
     ports: Vec<u16>,
@@ -141,8 +141,8 @@ impl<S: Supervisord> Actor<S> {
         name: &str,
         result: Result<Response, ProtocolError>,
     ) -> Result<Response, ProtocolError> {
-        let linked = apache::is_linked(&self.layout, name);
-        self.state.set_linked(name, linked);
+        let enabled = apache::is_enabled(&self.layout, name);
+        self.state.set_enabled(name, enabled);
         self.state.mark_hot(name, Instant::now());
         self.refresh(name).await;
         self.publish();
@@ -194,21 +194,21 @@ impl<S: Supervisord> Actor<S> {
         process: bool,
         vhost: bool,
     ) -> Result<StartPlan, ProtocolError> {
-        let already_linked = apache::is_linked(&self.layout, name);
+        let already_enabled = apache::is_enabled(&self.layout, name);
         // A link with no running Apache behind it (Apache died, or a crash
         // came between link and reload) is enabled again like a new one.
         let apache_up = vhost && self.apache_settle().await == Some(DemoStatus::Running);
-        let enable = vhost && !(already_linked && apache_up);
+        let enable = vhost && !(already_enabled && apache_up);
         // A new vhost is the demo's file read once, here: what is tested is
         // what Apache gets. Already enabled, its checked copy stays.
-        let text = if enable && !already_linked {
+        let text = if enable && !already_enabled {
             Some(self.vhost_text(name)?)
         } else {
             None
         };
         let ports = match &text {
             Some(text) => apache::listen_ports_in(text),
-            None if vhost => apache::listen_ports(&self.layout.apache_link(name)),
+            None if vhost => apache::listen_ports(&self.layout.apache_copy(name)),
             None => vec![],
         };
         if enable {
@@ -220,8 +220,8 @@ impl<S: Supervisord> Actor<S> {
             // graceful reload onto it would take every vhost down with it.
             if let Some((p, e)) = apache::taken_port(&ports) {
                 // Linked, it would keep Apache from starting for the others.
-                if already_linked {
-                    let unlinked = apache::unlink(&self.layout, name);
+                if already_enabled {
+                    let unlinked = apache::remove_copy(&self.layout, name);
                     warn_failed(unlinked, name, "disabling the vhost whose port is taken");
                 }
                 return Err(ProtocolError::new(
@@ -269,7 +269,7 @@ impl<S: Supervisord> Actor<S> {
                 applied.is_ok() && apache::wait_ports(ports, true, Duration::from_secs(5)).await;
             if !serving {
                 // Undo: the demo goes back to stopped, Apache back to the others.
-                let unlinked = apache::unlink(&self.layout, name);
+                let unlinked = apache::remove_copy(&self.layout, name);
                 warn_failed(unlinked, name, "disabling the vhost of a failed start");
                 if let Err(e) = self.apache_apply().await {
                     warn!(error = %e.message, "restoring Apache after a failed vhost start");
@@ -335,7 +335,7 @@ impl<S: Supervisord> Actor<S> {
             for (other, why) in apache::prune_rejected(&self.layout, &self.cfg, &self.sandbox).await
             {
                 warn!(demo = %other, reason = %why, starting = name, "disabled an enabled vhost Apache now refuses, so that {name} can start");
-                self.state.set_linked(&other, false);
+                self.state.set_enabled(&other, false);
             }
             pruned = true;
         }

@@ -48,8 +48,8 @@ impl<S: Supervisord> Actor<S> {
             self.apply_stale_section(name).await?;
         }
         // The ports Apache serves are the enabled copy's, gone once unlinked.
-        let ports = apache::listen_ports(&self.layout.apache_link(name));
-        if self.unlink_vhost(name)? {
+        let ports = apache::listen_ports(&self.layout.apache_copy(name));
+        if self.disable_vhost(name)? {
             self.apache_apply().await?;
             if !apache::wait_ports(&ports, false, Duration::from_secs(5)).await {
                 warn!(

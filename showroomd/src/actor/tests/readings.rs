@@ -137,7 +137,7 @@ async fn while_apache_fails_its_demos_are_unknown_and_cleanup_refuses() {
         let vhost = "Listen 20001\n<VirtualHost *:20001>\n</VirtualHost>\n";
         std::fs::write(l.vhost("web"), vhost).unwrap();
         store::write_record(l, "web", &record(Phase::Installed)).unwrap();
-        std::fs::write(l.apache_link("web"), vhost).unwrap();
+        std::fs::write(l.apache_copy("web"), vhost).unwrap();
         put_demo(l, "p", Phase::Installed);
     })
     .await;

@@ -29,7 +29,7 @@ async fn repairs_at_start_roll_back_only_a_deploy_marked_as_cut_short() {
         // A marker and a record whose folders are gone.
         store::mark_deploying(l, "nofolder").unwrap();
         std::fs::write(l.record("destroyed"), "half").unwrap();
-        std::os::unix::fs::symlink(l.vhost("gone"), l.apache_link("gone")).unwrap();
+        std::os::unix::fs::symlink(l.vhost("gone"), l.apache_copy("gone")).unwrap();
     })
     .await;
     let snap = r.handle.snapshot();
@@ -54,7 +54,7 @@ async fn repairs_at_start_roll_back_only_a_deploy_marked_as_cut_short() {
         .reason
         .starts_with("its record is missing"));
     assert!(
-        !r.layout.apache_link("gone").exists(),
+        !r.layout.apache_copy("gone").exists(),
         "dangling link removed"
     );
     let programs = std::fs::read_to_string(r.layout.programs_conf()).unwrap();
