@@ -6,6 +6,7 @@ pub mod apache;
 pub mod apache_policy;
 pub mod commands;
 pub mod config;
+pub mod demofs;
 pub mod deployer;
 pub mod event_receiver;
 pub mod frontdoor;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::demofs::DemoDir;
 use crate::layout::Layout;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,9 @@ pub enum StoreError {
         // StoreError (Apache's, the front door's) would grow with it.
         source: Box<toml::de::Error>,
     },
+    /// A file in a demo's folder, which the demo controls.
+    #[error(transparent)]
+    DemoFile(#[from] crate::demofs::DemoFsError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -106,7 +110,9 @@ fn record_text(rec: &DemoRecord) -> String {
 pub fn write_record(layout: &Layout, name: &str, rec: &DemoRecord) -> Result<(), StoreError> {
     let text = record_text(rec);
     write_atomic(&layout.record(name), text.as_bytes())?;
-    if let Err(e) = write_atomic(&layout.record_copy(name), text.as_bytes()) {
+    let copy = DemoDir::open(&layout.demo_dir(name))
+        .and_then(|d| d.write_atomic(crate::layout::RECORD_COPY, text.as_bytes()));
+    if let Err(e) = copy {
         tracing::warn!(demo = name, error = %e, "cannot write the copy of its record");
     }
     Ok(())
@@ -115,7 +121,23 @@ pub fn write_record(layout: &Layout, name: &str, rec: &DemoRecord) -> Result<(),
 /// Rewrites the copy in the demo's folder when it is missing or differs
 /// from the record; true when it did.
 pub fn restore_copy(layout: &Layout, name: &str, rec: &DemoRecord) -> Result<bool, StoreError> {
-    write_if_changed(&layout.record_copy(name), &record_text(rec))
+    Ok(DemoDir::open(&layout.demo_dir(name))?
+        .write_if_changed(crate::layout::RECORD_COPY, &record_text(rec))?)
+}
+
+/// The largest copy of a record that is read back (a record is a few
+/// hundred bytes; params and a comment make it longer, never this long).
+const MAX_RECORD_COPY: u64 = 1 << 20;
+
+/// Reads the copy of a record in a demo's folder (to adopt a folder from
+/// before `records/`): never followed, never more than `MAX_RECORD_COPY`.
+pub fn read_record_copy(layout: &Layout, name: &str) -> Result<DemoRecord, StoreError> {
+    let bytes = DemoDir::open(&layout.demo_dir(name))?
+        .read_bounded(crate::layout::RECORD_COPY, MAX_RECORD_COPY)?;
+    let path = layout.record_copy(name);
+    let text = String::from_utf8(bytes)
+        .map_err(|e| io_err(&path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    parse_record(&path, &text)
 }
 
 pub fn read_record(layout: &Layout, name: &str) -> Result<DemoRecord, StoreError> {
@@ -125,7 +147,11 @@ pub fn read_record(layout: &Layout, name: &str) -> Result<DemoRecord, StoreError
 /// Reads a record from a file: the record, or the copy of one.
 pub fn read_record_at(path: &Path) -> Result<DemoRecord, StoreError> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    toml::from_str(&text).map_err(|source| StoreError::Parse {
+    parse_record(path, &text)
+}
+
+fn parse_record(path: &Path, text: &str) -> Result<DemoRecord, StoreError> {
+    toml::from_str(text).map_err(|source| StoreError::Parse {
         path: path.display().to_string(),
         source: Box::new(source),
     })

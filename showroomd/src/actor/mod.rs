@@ -414,9 +414,12 @@ impl<S: Supervisord> Actor<S> {
 
     /// Reads one demo's folder into a view.
     fn load_view(&self, name: &str, record: crate::store::DemoRecord) -> DemoView {
+        // A link (to any file) or a FIFO is no part: lstat, never followed.
+        let dir = crate::demofs::DemoDir::open(&self.layout.demo_dir(name)).ok();
+        let has = |f: &str| dir.as_ref().is_some_and(|d| d.is_regular(f));
         DemoView {
-            has_process: self.layout.start_script(name).is_file(),
-            has_vhost: self.layout.vhost(name).is_file(),
+            has_process: has(crate::layout::START_SCRIPT),
+            has_vhost: has(crate::layout::VHOST),
             linked: crate::apache::is_linked(&self.layout, name),
             status: DemoStatus::Unknown,
             reason: String::new(),

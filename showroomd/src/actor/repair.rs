@@ -374,9 +374,7 @@ impl<S: Supervisord> Actor<S> {
                     error!(demo = %name, error = %e, "its record is unreadable");
                 }
             }
-            let found = decide(marker, record, || {
-                store::read_record_at(&layout.record_copy(&name))
-            });
+            let found = decide(marker, record, || store::read_record_copy(&layout, &name));
             let (record, problem) = match found {
                 Found::CutDeploy => {
                     warn!(demo = %name, "rolling back a deploy cut short by a stop of showroomd");
