@@ -215,3 +215,260 @@ fn links_fifos_sockets_and_huge_files_planted_where_root_looks_change_nothing_ou
     assert_eq!(std::fs::metadata(&sparse).unwrap().len(), 2 << 30);
     assert!(Path::new(&sparse).is_file());
 }
+
+/// A folder planted where another user's showroomctl looks, with a
+/// listener in it; both removed on drop.
+struct Planted {
+    dir: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl Planted {
+    /// `dir` made first by the account `owner` (uid, gid), mode 0777, and a
+    /// socket of theirs listening in it.
+    fn new(dir: PathBuf, owner: (u32, u32)) -> Planted {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(dir.join("showroomd.sock")).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        for p in [dir.join("showroomd.sock"), dir.clone()] {
+            std::os::unix::fs::chown(&p, Some(owner.0), Some(owner.1)).unwrap();
+        }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        Planted { dir, listener }
+    }
+
+    /// Whether anyone connected to the planted socket.
+    fn reached(&self) -> bool {
+        self.listener.accept().is_ok()
+    }
+}
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn account(name: &str) -> (u32, u32) {
+    let u = nix::unistd::User::from_name(name)
+        .unwrap()
+        .unwrap_or_else(|| {
+            panic!("the account {name} must exist (tests/setup.sh makes showroom-demo)")
+        });
+    (u.uid.as_raw(), u.gid.as_raw())
+}
+
+/// showroomctl run as `uid` without XDG_RUNTIME_DIR or SHOWROOM_SOCKET.
+fn ctl_as(uid: (u32, u32), args: &[&str]) -> crate::harness::Out {
+    std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={}", uid.0),
+            &format!("--regid={}", uid.1),
+            "--clear-groups",
+            "--",
+        ])
+        .arg(crate::harness::bin("showroomctl"))
+        .args(args)
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("SHOWROOM_SOCKET")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("setpriv (util-linux) runs showroomctl as another user")
+        .into()
+}
+
+#[test]
+fn a_socket_folder_planted_by_another_user_gets_no_request_from_showroomctl() {
+    crate::harness::require_tools();
+    let nobody = account("nobody");
+    let other = account("showroom-demo");
+    // nobody's default socket, when it has no XDG_RUNTIME_DIR, made first by another user.
+    let planted = Planted::new(PathBuf::from(format!("/tmp/showroom-{}", nobody.0)), other);
+    let out = ctl_as(
+        nobody,
+        &["deploy", "test1", "secret-demo", "--comment", "a secret"],
+    );
+    assert!(
+        !planted.reached(),
+        "showroomctl connected to the planted socket"
+    );
+    if !Path::new("/run/showroom/showroomd.sock").exists() {
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "refusing the socket {}/showroomd.sock",
+                planted.dir.display()
+            )) && out.stderr.contains(&format!("belongs to uid {}", other.0))
+                && out.stderr.contains("--socket"),
+            "the refusal names the path and the fix: {}",
+            out.stderr
+        );
+    }
+    // Named outright, it is refused too; so is a folder of one's own that
+    // anyone may write, and a socket another user owns.
+    let sock = planted.dir.join("showroomd.sock");
+    let out = ctl_as(nobody, &["--socket", sock.to_str().unwrap(), "list"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        !planted.reached(),
+        "showroomctl connected to the planted socket"
+    );
+    std::os::unix::fs::chown(&planted.dir, Some(nobody.0), Some(nobody.1)).unwrap();
+    let out = ctl_as(nobody, &["--socket", sock.to_str().unwrap(), "list"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("writable by everyone (mode 0777)"),
+        "{}",
+        out.stderr
+    );
+    std::fs::set_permissions(&planted.dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = ctl_as(
+        nobody,
+        &["--socket", sock.to_str().unwrap(), "--json", "list"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let refusal: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("belongs to uid {}", other.0)),
+        "{refusal}"
+    );
+    assert!(
+        !planted.reached(),
+        "showroomctl connected to the planted socket"
+    );
+}
+
+/// Runs showroomd with `config` and `args` until it exits (it must, at once).
+fn showroomd_refuses(config: &Path, args: &[&str]) -> String {
+    let mut child = std::process::Command::new(crate::harness::bin("showroomd"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("showroomd did not refuse within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn showroomd_refuses_a_socket_folder_that_is_a_link_or_writable_by_others_before_touching_anything()
+{
+    let (dir, _reaper) = crate::harness::test_dir("showroom-hostile-sock");
+    let state = dir.path().join("state");
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let config = dir.path().join("showroomd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = {state:?}\nscripts_dir = {:?}\nport_min = 12200\nport_max = 12299\nfront_port = 0\n",
+            crate::harness::fixtures().join("seed")
+        ),
+    )
+    .unwrap();
+    for (folder, says) in [
+        (&open, "is writable by others (mode 0777)"),
+        (&link, "is a symbolic link"),
+    ] {
+        let sock = folder.join("showroomd.sock");
+        let err = showroomd_refuses(&config, &["--socket", sock.to_str().unwrap()]);
+        assert!(
+            err.contains(&format!("the socket's folder {}", folder.display()))
+                && err.contains(says),
+            "{err}"
+        );
+        // Nothing was touched: no state folder, no supervisord, no socket.
+        assert!(!state.exists(), "the state folder was made: {err}");
+        assert!(!sock.exists() && !real.join("showroomd.sock").exists());
+    }
+}
+
+#[test]
+fn a_ttl_past_a_hundred_years_is_refused_by_both_sides_and_a_far_expiry_breaks_no_client() {
+    let mut s = Showroom::start(12300);
+    s.ok(&["deploy", "test1", "kept"]);
+    // showroomctl: a usage error, nothing sent.
+    let o = s.ctl(&["deploy", "test1", "far", "--ttl", "8000y"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("longer than 100 years"), "{}", o.stderr);
+    let o = s.ctl(&["expire", "kept", "8000y"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert_eq!(s.status("far"), "DESTROYED");
+    // showroomd: the same bound for a client that does not check.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let far = 8000 * 31_557_600;
+    let (deploy, expire) = rt.block_on(async {
+        let mut c = protocol::Client::connect(&s.socket).await.unwrap();
+        let deploy = c
+            .request(&protocol::Request::Deploy(protocol::DeployRequest {
+                app: "test1".into(),
+                name: "far".into(),
+                params: vec![],
+                comment: String::new(),
+                ttl_secs: Some(far),
+            }))
+            .await;
+        let mut c = protocol::Client::connect(&s.socket).await.unwrap();
+        let expire = c
+            .request(&protocol::Request::Expire {
+                name: "kept".into(),
+                ttl_secs: Some(far),
+            })
+            .await;
+        (deploy, expire)
+    });
+    for (what, r) in [
+        ("deploy", deploy.map(|_| ())),
+        ("expire", expire.map(|_| ())),
+    ] {
+        let e = r.expect_err(what);
+        assert!(
+            e.to_string().contains("longer than 100 years"),
+            "{what}: {e}"
+        );
+    }
+    assert_eq!(s.status("far"), "DESTROYED");
+    assert!(s.listed("kept")["expires_at"].is_null());
+    // A record from before the bound (or written by hand) with a far expiry:
+    // every client still works.
+    s.stop_daemon();
+    let record = s.state.join("records/kept.toml");
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(&record, format!("expires_at = {}\n{text}", u64::MAX / 2)).unwrap();
+    s.start_daemon();
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["expire", "kept", "1d", "--json"],
+    ] {
+        let o = s.ctl(args);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+    }
+    let o = s.ctl(&["deploy", "test1", "after", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
