@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fchmod, fstatat, Mode, SFlag};
 
+use crate::sandbox::{Sandbox, Spec};
+
 #[derive(Debug, thiserror::Error)]
 pub enum DemoFsError {
     #[error("{path}: {source}")]
@@ -269,6 +271,88 @@ impl DemoDir {
         self.write_atomic(name, text.as_bytes())?;
         Ok(true)
     }
+}
+
+/// Runs `command` as the demos' account in a sandbox that sees `ro`
+/// read-only and `rw` read-write and nothing else of showroom's: what root
+/// would otherwise do to a tree the demo controls (a copy, a removal). It
+/// dies with showroomd: bwrap's `--die-with-parent`, or without the sandbox
+/// setpriv's `--pdeathsig`, set after any change of account. Spawn it from
+/// an async task, never `spawn_blocking` (the death signal follows the
+/// thread that forked, and blocking threads come and go). Returns why it
+/// failed, with its stderr.
+pub async fn run_as_demo(
+    sandbox: &Sandbox,
+    chdir: &Path,
+    ro: Vec<&Path>,
+    rw: Vec<&Path>,
+    command: &[String],
+) -> Result<(), String> {
+    let spec = Spec {
+        chdir,
+        rw,
+        ro,
+        as_pid_1: false,
+    };
+    let mut argv = sandbox.argv(&spec, command);
+    if !sandbox.enabled {
+        let setpriv = sandbox.setpriv.display().to_string();
+        if argv.first() == Some(&setpriv) {
+            argv.insert(1, "--pdeathsig=KILL".into());
+        } else {
+            argv.splice(0..0, [setpriv, "--pdeathsig=KILL".into(), "--".into()]);
+        }
+    }
+    let out = tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(chdir)
+        .env_clear()
+        .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("could not run {}: {e}", argv[0]))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The end says why; a tree of thousands of files may fail on each.
+    let cut = stderr.len().saturating_sub(2048);
+    let cut = (cut..stderr.len())
+        .find(|i| stderr.is_char_boundary(*i))
+        .unwrap_or(stderr.len());
+    Err(format!(
+        "{} ended with {}: {}",
+        command.first().map_or("", String::as_str),
+        out.status,
+        stderr[cut..].trim()
+    ))
+}
+
+/// Removes everything inside `dir` as the demos' account (`find -delete`
+/// follows no link), then `dir` itself and whatever the account could not
+/// remove as showroomd, through std's `remove_dir_all`, which opens each
+/// folder without following links (`openat`, `O_NOFOLLOW`) and never
+/// leaves it.
+pub async fn remove_tree(sandbox: &Sandbox, dir: &Path) -> std::io::Result<()> {
+    let command = [
+        "find".to_owned(),
+        dir.display().to_string(),
+        "-mindepth".into(),
+        "1".into(),
+        "-delete".into(),
+    ];
+    if let Err(why) = run_as_demo(sandbox, dir, vec![], vec![dir], &command).await {
+        tracing::debug!(dir = %dir.display(), why, "the demos' account left some of the folder to remove");
+    }
+    let path = dir.to_owned();
+    tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&path))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 /// The folder's file `name`, read whole up to `max` bytes; for callers that

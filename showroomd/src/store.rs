@@ -247,7 +247,11 @@ pub fn lock_state(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::
 /// is atomic, so a crash leaves either the whole demo or none of it under
 /// `demos/`; the trash is emptied at the next start. The deletion (a demo
 /// may hold a large tree) runs on a blocking thread, off the runtime's.
-pub async fn remove_demo_dir(layout: &Layout, name: &str) -> Result<(), StoreError> {
+pub async fn remove_demo_dir(
+    layout: &Layout,
+    name: &str,
+    sandbox: &crate::sandbox::Sandbox,
+) -> Result<(), StoreError> {
     let dir = layout.demo_dir(name);
     if !dir.exists() {
         return Ok(());
@@ -258,23 +262,34 @@ pub async fn remove_demo_dir(layout: &Layout, name: &str) -> Result<(), StoreErr
         .unwrap_or(0);
     let trash = layout.trash().join(format!("{name}.{nanos}"));
     std::fs::rename(&dir, &trash).map_err(io_err(&dir))?;
-    let path = trash.clone();
-    tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&path))
+    crate::demofs::remove_tree(sandbox, &trash)
         .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
         .map_err(io_err(&trash))
 }
 
-/// Deletes what an interrupted removal left in the trash; returns how many.
-pub fn empty_trash(layout: &Layout) -> Result<usize, StoreError> {
+/// Deletes what an interrupted removal left in the trash; returns how many
+/// it removed. One it cannot remove is logged and left for the next start:
+/// a start never fails on the trash.
+pub async fn empty_trash(
+    layout: &Layout,
+    sandbox: &crate::sandbox::Sandbox,
+) -> Result<usize, StoreError> {
     let dir = layout.trash();
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
-        let path = entry.map_err(io_err(&dir))?.path();
-        std::fs::remove_dir_all(&path)
-            .or_else(|_| std::fs::remove_file(&path))
-            .map_err(io_err(&path))?;
-        n += 1;
+        let entry = entry.map_err(io_err(&dir))?;
+        let path = entry.path();
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            crate::demofs::remove_tree(sandbox, &path).await
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
+            Ok(()) => n += 1,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot empty this from the trash; left for the next start")
+            }
+        }
     }
     Ok(n)
 }
@@ -390,10 +405,17 @@ mod tests {
         let l = Layout::new(d.path());
         l.create_dirs().unwrap();
         std::fs::create_dir_all(l.demo_dir("x").join("sub")).unwrap();
-        remove_demo_dir(&l, "x").await.unwrap();
+        remove_demo_dir(&l, "x", &crate::sandbox::Sandbox::off())
+            .await
+            .unwrap();
         assert!(!l.demo_dir("x").exists());
         assert_eq!(std::fs::read_dir(l.trash()).unwrap().count(), 0);
         std::fs::create_dir_all(l.trash().join("y.1/z")).unwrap();
-        assert_eq!(empty_trash(&l).unwrap(), 1);
+        assert_eq!(
+            empty_trash(&l, &crate::sandbox::Sandbox::off())
+                .await
+                .unwrap(),
+            1
+        );
     }
 }

@@ -472,3 +472,72 @@ fn a_ttl_past_a_hundred_years_is_refused_by_both_sides_and_a_far_expiry_breaks_n
     let o = s.ctl(&["deploy", "test1", "after", "--json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
+
+/// The pids of `cp` processes whose command line names `path`.
+fn copies_of(path: &Path) -> Vec<i32> {
+    let needle = path.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd);
+            cmd.starts_with("cp\0") && cmd.contains(&needle)
+        })
+        .collect()
+}
+
+#[test]
+fn showroomd_killed_during_a_clone_s_copy_leaves_no_cp_and_starts_again() {
+    let mut s = Showroom::start(12400);
+    std::fs::write(
+        s.scripts.join("demo_many.sh"),
+        "#!/bin/bash\n# PARAMS: name\n# Many files: a copy that takes seconds.\nset -e\nmkdir d\ncd d\nseq 1 80000 | xargs touch\n",
+    )
+    .unwrap();
+    std::fs::write(
+        s.scripts.join("reconfigure_many.sh"),
+        "#!/bin/bash\nexit 0\n",
+    )
+    .unwrap();
+    s.ok(&["deploy", "many", "src"]);
+    let mut clone = s.spawn_ctl(&["clone", "src", "copy"]);
+    let demos = s.state.join("demos");
+    let t0 = std::time::Instant::now();
+    while copies_of(&demos).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30) && clone.running(),
+            "no cp seen during the clone"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    s.kill_daemon();
+    // Nothing of the copy outlives showroomd.
+    let t0 = std::time::Instant::now();
+    while !copies_of(&demos).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "cp runs on after showroomd was killed: {:?}",
+            copies_of(&demos)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = clone.wait(Duration::from_secs(5));
+    // The next start rolls the clone back and empties its trash.
+    s.start_daemon();
+    assert_eq!(s.status("copy"), "DESTROYED");
+    assert_eq!(s.status("src"), "FATAL", "src has no part: it is as it was");
+    assert_eq!(
+        std::fs::read_dir(s.state.join("demos/src/d"))
+            .unwrap()
+            .count(),
+        80000
+    );
+    s.wait_for("the trash to be emptied", Duration::from_secs(30), || {
+        std::fs::read_dir(s.state.join("trash")).unwrap().count() == 0
+    });
+    // Removals run as the demos' account too: a destroy empties its folder.
+    s.ok(&["destroy", "src"]);
+    assert!(!s.state.join("demos/src").exists());
+}

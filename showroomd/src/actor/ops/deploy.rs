@@ -343,7 +343,7 @@ impl<S: Supervisord> Actor<S> {
                 warn!(demo = name, error = %e, "removing the group of a failed deploy");
             }
         }
-        let removed = store::remove_demo_dir(&self.layout, name)
+        let removed = store::remove_demo_dir(&self.layout, name, &self.sandbox)
             .await
             .and_then(|()| store::remove_record(&self.layout, name));
         match removed {

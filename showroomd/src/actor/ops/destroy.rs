@@ -18,7 +18,7 @@ impl<S: Supervisord> Actor<S> {
         self.require_supervisor().await?;
         self.stop_parts(name).await?;
         self.remove_group(name).await.map_err(sup_error)?;
-        store::remove_demo_dir(&self.layout, name)
+        store::remove_demo_dir(&self.layout, name, &self.sandbox)
             .await
             .map_err(|e| internal("removing the demo's folder", e))?;
         self.state.remove_demo(name, Instant::now());
