@@ -137,6 +137,11 @@ impl DemoDir {
         .map_err(|e| self.io(name)(nix_io(e)))
     }
 
+    /// True when something stands at the name (a dangling link included).
+    pub fn exists(&self, name: &str) -> bool {
+        self.lstat(name).is_ok()
+    }
+
     /// True when the name is a regular file itself (a link to one is not).
     pub fn is_regular(&self, name: &str) -> bool {
         self.lstat(name)
@@ -148,6 +153,14 @@ impl DemoDir {
     /// wakes a device; the open itself follows no link and does not block,
     /// and the file opened must be the one looked at.
     fn open_regular(&self, name: &str) -> Result<(File, std::fs::Metadata), DemoFsError> {
+        self.open_regular_rw(name, false)
+    }
+
+    fn open_regular_rw(
+        &self,
+        name: &str,
+        write: bool,
+    ) -> Result<(File, std::fs::Metadata), DemoFsError> {
         let st = self.lstat(name)?;
         if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
             return Err(DemoFsError::NotRegular {
@@ -157,6 +170,7 @@ impl DemoDir {
         }
         let f = std::fs::OpenOptions::new()
             .read(true)
+            .write(write)
             .custom_flags(
                 (OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).bits(),
             )
@@ -221,6 +235,41 @@ impl DemoDir {
             });
         }
         fchmod(f.as_raw_fd(), Mode::from_bits_truncate(mode)).map_err(|e| self.io(name)(nix_io(e)))
+    }
+
+    /// A regular file past `max` bytes: its last `keep` bytes are written to
+    /// `NAME.1` and it is emptied in place (a writer that appends, as Apache
+    /// does, goes on at its new end). True when it was cut.
+    pub fn cut_to_end(&self, name: &str, max: u64, keep: u64) -> Result<bool, DemoFsError> {
+        use std::io::{Seek, SeekFrom};
+        let (mut f, meta) = self.open_regular_rw(name, true)?;
+        if meta.len() <= max {
+            return Ok(false);
+        }
+        f.seek(SeekFrom::Start(meta.len().saturating_sub(keep)))
+            .map_err(self.io(name))?;
+        let mut end = Vec::new();
+        (&mut f)
+            .take(keep)
+            .read_to_end(&mut end)
+            .map_err(self.io(name))?;
+        self.write_atomic(&format!("{name}.1"), &end)?;
+        f.set_len(0).map_err(self.io(name))?;
+        Ok(true)
+    }
+
+    /// Removes `name` when it is an empty regular file; true when it did.
+    pub fn remove_if_empty(&self, name: &str) -> bool {
+        let empty = self.lstat(name).is_ok_and(|st| {
+            st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits() && st.st_size == 0
+        });
+        empty
+            && nix::unistd::unlinkat(
+                Some(self.dir.as_raw_fd()),
+                name,
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            )
+            .is_ok()
     }
 
     /// Writes a file of showroom's into the folder: a temporary name made
@@ -450,6 +499,22 @@ mod tests {
             d.read_bounded("start.sh", 1024).unwrap_err(),
             DemoFsError::TooBig { .. }
         ));
+    }
+
+    #[test]
+    fn a_log_past_its_cap_keeps_its_end_and_starts_again() {
+        let (_t, dir, _) = setup();
+        std::fs::write(dir.join("access.log"), "0123456789").unwrap();
+        let d = DemoDir::open(&dir).unwrap();
+        assert!(!d.cut_to_end("access.log", 10, 4).unwrap());
+        std::fs::write(dir.join("access.log"), "0123456789ab").unwrap();
+        assert!(d.cut_to_end("access.log", 10, 4).unwrap());
+        assert_eq!(std::fs::read(dir.join("access.log")).unwrap(), b"");
+        assert_eq!(std::fs::read(dir.join("access.log.1")).unwrap(), b"89ab");
+        std::fs::write(dir.join("apache2.pid.x"), "").unwrap();
+        std::fs::write(dir.join("apache2.pid"), "1").unwrap();
+        assert!(d.remove_if_empty("apache2.pid.x"));
+        assert!(!d.remove_if_empty("apache2.pid"));
     }
 
     #[test]

@@ -182,6 +182,8 @@ pub struct Actor<S = Supervisor> {
     /// How demos, deploy scripts and Apache are run.
     sandbox: Arc<Sandbox>,
     front: vhosts::FrontDoor,
+    /// Apache's restarts while it is FATAL and wanted.
+    apache_retry: vhosts::ApacheRetry,
     /// supervisord lacks showroom's plugin and the log has said so once.
     plugin_missing_told: bool,
     /// supervisord was started afresh: once the checks at start are done,
@@ -264,6 +266,7 @@ impl<S: Supervisord> Actor<S> {
             expiry_retry: HashMap::new(),
             sandbox,
             front: vhosts::FrontDoor::default(),
+            apache_retry: vhosts::ApacheRetry::default(),
             plugin_missing_told: false,
             restore_after_checks: false,
             moving: HashMap::new(),
@@ -287,11 +290,17 @@ impl<S: Supervisord> Actor<S> {
                 Some(msg) => Some(msg),
                 None => {
                     let wake = self.expiry_wake();
+                    let apache_wake = self.apache_retry_wake();
                     tokio::select! {
                         // A due expiry goes before a queued restore, which then skips what it ended.
                         biased;
                         _ = expiry::sleep_until(wake) => {
                             self.expire_due().await;
+                            self.front_door_sync().await;
+                            continue;
+                        }
+                        _ = expiry::sleep_until(apache_wake) => {
+                            self.apache_retry_now().await;
                             self.front_door_sync().await;
                             continue;
                         }
@@ -414,9 +423,10 @@ impl<S: Supervisord> Actor<S> {
 
     /// Reads one demo's folder into a view.
     fn load_view(&self, name: &str, record: crate::store::DemoRecord) -> DemoView {
-        // A link (to any file) or a FIFO is no part: lstat, never followed.
+        // The name is there, whatever it is (lstat, never followed): a link
+        // or a FIFO is a part that its start refuses, with the reason.
         let dir = crate::demofs::DemoDir::open(&self.layout.demo_dir(name)).ok();
-        let has = |f: &str| dir.as_ref().is_some_and(|d| d.is_regular(f));
+        let has = |f: &str| dir.as_ref().is_some_and(|d| d.exists(f));
         DemoView {
             has_process: has(crate::layout::START_SCRIPT),
             has_vhost: has(crate::layout::VHOST),
