@@ -98,6 +98,11 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         hints,
         poll_stop.clone(),
     ));
+    tokio::spawn(apache::cap_logs_every(
+        layout.clone(),
+        Duration::from_secs(30),
+        poll_stop.clone(),
+    ));
     let streams_stop = CancellationToken::new();
     let ctx = Arc::new(commands::Ctx {
         cfg: cfg.clone(),
