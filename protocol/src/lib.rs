@@ -3,8 +3,10 @@
 pub mod client;
 pub mod codec;
 pub mod error;
+pub mod limits;
 pub mod messages;
 pub mod names;
+pub mod trust;
 
 #[cfg(test)]
 mod golden;
@@ -47,10 +49,12 @@ pub const SYSTEM_SOCKET: &str = "/run/showroom/showroomd.sock";
 /// Where showroomctl looks: `SHOWROOM_SOCKET`; else the user's own daemon's
 /// socket when there is one; else the system service's when there is one, so
 /// that an operator on a demo host needs no setting; else the user's own (to
-/// name it in the error).
+/// name it in the error). A default of the user's own that someone else
+/// made (`/tmp/showroom-UID` is anyone's to create) is never preferred.
 pub fn client_socket_path() -> std::path::PathBuf {
     let own = default_socket_path();
-    if socket_from_env().is_some() || own.exists() {
+    let trusted = || trust::check_socket(&own, current_uid()).is_ok();
+    if socket_from_env().is_some() || (own.exists() && trusted()) {
         return own;
     }
     let system = std::path::Path::new(SYSTEM_SOCKET);
@@ -67,7 +71,8 @@ fn socket_from_env() -> Option<std::path::PathBuf> {
         .map(std::path::PathBuf::from)
 }
 
-fn current_uid() -> u32 {
+/// The real uid of this process.
+pub fn current_uid() -> u32 {
     // Without libc or nix here: the owner of /proc/self is the real uid.
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self")

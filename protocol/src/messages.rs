@@ -83,6 +83,9 @@ impl DeployRequest {
     /// would add a row to `list`'s table).
     pub fn validate(&self) -> Result<(), ProtocolError> {
         crate::names::validate_new_name(&self.name)?;
+        if let Some(t) = self.ttl_secs {
+            crate::limits::check_ttl(t)?;
+        }
         let mut seen = std::collections::BTreeSet::new();
         for (k, _) in &self.params {
             if !seen.insert(k.as_str()) {

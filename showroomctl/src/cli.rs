@@ -66,7 +66,7 @@ pub enum Cmd {
         comment: String,
         /// Stop (or destroy: the daemon's `expire_action`) the demo this long
         /// after it is deployed: 90m, 12h, 7d [default: the daemon's `default_ttl`, else never]
-        #[arg(long, value_name = "DURATION", value_parser = crate::output::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = crate::output::parse_ttl)]
         ttl: Option<u64>,
     },
     /// Make a new demo NEW from a copy of SRC's folder, on a new port (the app's reconfigure step adapts it)
@@ -176,7 +176,7 @@ fn parse_ttl(s: &str) -> Result<Ttl, String> {
     if s.trim().eq_ignore_ascii_case("never") {
         return Ok(Ttl(None));
     }
-    crate::output::parse_duration(s).map(|t| Ttl(Some(t)))
+    crate::output::parse_ttl(s).map(|t| Ttl(Some(t)))
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

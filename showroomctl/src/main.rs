@@ -47,6 +47,17 @@ async fn run(cli: Cli) -> ExitCode {
         .clone()
         .unwrap_or_else(protocol::client_socket_path);
     let json = cli.json;
+    // Before any byte is sent: a socket another user could have put there
+    // would receive the request whole (params and comment included).
+    if let Err(e) = protocol::trust::check_socket(&socket, protocol::current_uid()) {
+        return report(
+            ClientError::Refused(protocol::ProtocolError::new(
+                protocol::ErrorKind::PermissionDenied,
+                e.to_string(),
+            )),
+            json,
+        );
+    }
     if !cli.yes {
         if let Err(e) = confirm::ask_before(&cli.command, &socket).await {
             return report(e, json);

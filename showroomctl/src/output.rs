@@ -92,9 +92,14 @@ pub fn error_json(e: &ProtocolError) -> serde_json::Value {
     serde_json::json!({"error": {"kind": format!("{:?}", e.kind), "message": e.message, "detail": e.detail}})
 }
 
-/// Seconds since the epoch as `2026-11-25T03:04:05Z`.
+/// The last second RFC 3339 can write: 9999-12-31T23:59:59Z.
+const LAST_RFC3339_SECS: u64 = 253_402_300_799;
+
+/// Seconds since the epoch as `2026-11-25T03:04:05Z`. A time past year
+/// 9999 (a record from before the TTL bound, a daemon of another version)
+/// is shown as the last one RFC 3339 can write, never a panic.
 pub fn rfc3339(secs: u64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.min(LAST_RFC3339_SECS));
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
@@ -116,6 +121,13 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     humantime::parse_duration(s.trim())
         .map(|d| d.as_secs())
         .map_err(|e| format!("{s:?} is not a duration like 90s, 30m, 12h, 7d, 2w or 1d12h: {e}"))
+}
+
+/// A time to live: a duration of 100 years at most (`protocol::limits`).
+pub fn parse_ttl(s: &str) -> Result<u64, String> {
+    let secs = parse_duration(s)?;
+    protocol::limits::check_ttl(secs).map_err(|e| e.message)?;
+    Ok(secs)
 }
 
 #[cfg(test)]
@@ -166,5 +178,16 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_764_039_845), "2025-11-25T03:04:05Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        // Whatever the daemon sends, never a panic.
+        assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(253_402_300_800), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn ttls_are_a_hundred_years_at_most() {
+        assert_eq!(parse_ttl("100y"), Ok(100 * 31_557_600));
+        assert!(parse_ttl("8000y")
+            .unwrap_err()
+            .contains("longer than 100 years"));
     }
 }

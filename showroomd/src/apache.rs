@@ -43,7 +43,17 @@ const MODULES: &[(&str, &str)] = &[
     ("proxy_module", "mod_proxy.so"),
     ("proxy_http_module", "mod_proxy_http.so"),
     ("proxy_wstunnel_module", "mod_proxy_wstunnel.so"),
+    // Slow clients (slowloris) are cut off instead of holding a worker each.
+    ("reqtimeout_module", "mod_reqtimeout.so"),
 ];
+
+/// Apache's own logs are cut past this size (`cap_logs`): their last
+/// `APACHE_LOG_KEEP` bytes go to `NAME.1`, and the log starts again empty.
+/// No rotatelogs: Debian ships it in apache2-utils, not apache2-bin.
+pub const APACHE_LOG_MAX_BYTES: u64 = 16 << 20;
+pub const APACHE_LOG_KEEP: u64 = 4 << 20;
+/// The logs `cap_logs` looks after, in `STATE/apache/logs/`.
+const APACHE_LOGS: &[&str] = &["access.log", "error.log"];
 
 /// Modules the front door's HTTPS needs, loaded only when it has a certificate.
 const TLS_MODULES: &[(&str, &str)] = &[
@@ -123,6 +133,12 @@ pub fn render_main_as(layout: &Layout, cfg: &Config, switch_user: bool) -> Strin
         layout.apache_logs().display()
     );
     out += "KeepAlive On\nTimeout 60\n";
+    // A request's headers must come within 10 s (20 s while they keep coming
+    // at 500 B/s), its body at 500 B/s: a client sending a byte now and then
+    // holds a worker for seconds, not for ever. Workers enough that a
+    // thousand such clients at once leave room for everyone else.
+    out += "<IfModule reqtimeout_module>\n    RequestReadTimeout handshake=5 header=10-20,MinRate=500 body=20,MinRate=500\n</IfModule>\n";
+    out += "<IfModule mpm_event_module>\n    StartServers 2\n    ServerLimit 40\n    ThreadLimit 64\n    ThreadsPerChild 64\n    MaxRequestWorkers 2560\n    MinSpareThreads 64\n    MaxSpareThreads 512\n    ListenBacklog 4096\n</IfModule>\n";
     // Before the demos: the first vhost on the front port must be the front door's default.
     if cfg.front_port != 0 {
         out += &format!(
@@ -397,6 +413,74 @@ async fn all_answer(ports: &[u16], up: bool) -> bool {
         }
     }
     true
+}
+
+/// Cuts Apache's own logs that grew past `APACHE_LOG_MAX_BYTES` (Apache
+/// appends, so it writes on at the new end); returns the ones cut. The
+/// folder is the account's: nothing in it is followed (`demofs`).
+pub fn cap_logs(layout: &Layout) -> Vec<&'static str> {
+    let Ok(dir) = crate::demofs::DemoDir::open(&layout.apache_logs()) else {
+        return vec![];
+    };
+    APACHE_LOGS
+        .iter()
+        .copied()
+        .filter(
+            |log| match dir.cut_to_end(log, APACHE_LOG_MAX_BYTES, APACHE_LOG_KEEP) {
+                Ok(cut) => cut,
+                Err(e) if e.is_missing() => false,
+                Err(e) => {
+                    warn!(error = %e, "cannot cap Apache's log");
+                    false
+                }
+            },
+        )
+        .collect()
+}
+
+/// Caps Apache's logs every `every` until `stop`: its access log grows by a
+/// line a request, and nothing else would ever cut it.
+pub async fn cap_logs_every(
+    layout: Layout,
+    every: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let l = layout.clone();
+        if let Ok(cut) = tokio::task::spawn_blocking(move || cap_logs(&l)).await {
+            for log in cut {
+                tracing::info!(
+                    log,
+                    max_bytes = APACHE_LOG_MAX_BYTES,
+                    "Apache's log passed its cap: its end kept in {log}.1, the log started again"
+                );
+            }
+        }
+    }
+}
+
+/// Removes the empty `apache2.pid.XXXXXX` files an Apache that could not
+/// write its pid file (a full disk) leaves behind; called before Apache is
+/// started, never while one may be writing its own.
+pub fn remove_stale_pid_files(layout: &Layout) {
+    let run = layout.apache_run();
+    let Ok(dir) = crate::demofs::DemoDir::open(&run) else {
+        return;
+    };
+    for entry in std::fs::read_dir(&run).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("apache2.pid.") && dir.remove_if_empty(name) {
+            tracing::info!(
+                file = name,
+                "removed an empty pid file a failed start of Apache left"
+            );
+        }
+    }
 }
 
 /// The first of `ports` that some program already holds, with the error

@@ -90,7 +90,11 @@ fn ttl<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> 
     let text = Option::<String>::deserialize(d)?;
     text.map(|t| {
         humantime::parse_duration(&t)
-            .map(|d| d.as_secs())
+            .map_err(|e| e.to_string())
+            .and_then(|d| {
+                protocol::limits::check_ttl(d.as_secs()).map_err(|e| e.message)?;
+                Ok(d.as_secs())
+            })
             .map_err(|e| serde::de::Error::custom(format!("default_ttl {t:?}: {e}")))
     })
     .transpose()

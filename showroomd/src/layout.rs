@@ -2,6 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
+/// The names showroom reads or writes inside a demo's folder, always
+/// through `demofs::DemoDir` (relative to the folder's descriptor).
+pub const START_SCRIPT: &str = "start.sh";
+pub const VHOST: &str = "apache2.conf";
+pub const RECORD_COPY: &str = "demo.conf";
+pub const PROGRAM_SECTION_COPY: &str = "supervisor.cfg";
+
 /// The ending of the files `deploy_pgid` names.
 pub const DEPLOY_PGID_EXT: &str = "pgid";
 
@@ -39,7 +46,7 @@ impl Layout {
     /// A copy of the record in the demo's folder, for people; never read
     /// back except once, to adopt a state folder from before `records/`.
     pub fn record_copy(&self, name: &str) -> PathBuf {
-        self.demo_dir(name).join("demo.conf")
+        self.demo_dir(name).join(RECORD_COPY)
     }
     /// Deploys under way: a marker is written before the demo's folder is
     /// made and removed once its record says installed, so that at start
@@ -51,15 +58,15 @@ impl Layout {
         self.deploying().join(name)
     }
     pub fn start_script(&self, name: &str) -> PathBuf {
-        self.demo_dir(name).join("start.sh")
+        self.demo_dir(name).join(START_SCRIPT)
     }
     /// A copy of the demo's `[program:NAME]`, for people: supervisord reads
     /// `programs_conf`, never this.
     pub fn program_section_copy(&self, name: &str) -> PathBuf {
-        self.demo_dir(name).join("supervisor.cfg")
+        self.demo_dir(name).join(PROGRAM_SECTION_COPY)
     }
     pub fn vhost(&self, name: &str) -> PathBuf {
-        self.demo_dir(name).join("apache2.conf")
+        self.demo_dir(name).join(VHOST)
     }
     /// Folders being removed are renamed here first, so that a crash mid-removal
     /// never leaves a half-deleted demo under `demos/`.

@@ -7,6 +7,7 @@ pub mod apache_policy;
 pub mod client_stream;
 pub mod commands;
 pub mod config;
+pub mod demofs;
 pub mod deployer;
 pub mod event_receiver;
 pub mod frontdoor;
@@ -37,6 +38,9 @@ pub use config::Config;
 /// returns. supervisord and the demos are left running.
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     cfg.validate()?;
+    // Before supervisord, the state, anything: a socket folder another user
+    // can write is a socket they can swap.
+    listener::secure_socket_dir(&cfg.socket)?;
     // Before any repair: a second daemon must find the first and change nothing.
     listener::ensure_unused(&cfg.socket)?;
     let _state_lock = store::lock_state(&layout::Layout::new(&cfg.state_dir))?;
@@ -71,10 +75,6 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         );
     }
     let conns = listener::Connections::new(max_connections);
-    // Made before the sandboxes, which hide it (`listener::bind` made it too late).
-    if let Some(dir) = cfg.socket.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     let jobs_cancel = CancellationToken::new();
     let layout = layout::Layout::new(&cfg.state_dir);
     let sup = supervisor::Supervisor::new(layout.supervisor_socket());
@@ -97,6 +97,11 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         handle.clone(),
         cfg.clone(),
         hints,
+        poll_stop.clone(),
+    ));
+    tokio::spawn(apache::cap_logs_every(
+        layout.clone(),
+        Duration::from_secs(30),
         poll_stop.clone(),
     ));
     let streams_stop = CancellationToken::new();

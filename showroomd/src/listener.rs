@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,21 +27,7 @@ pub fn bind(
     mode: u32,
     group: Option<nix::unistd::Gid>,
 ) -> anyhow::Result<tokio::net::UnixListener> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        // In a shared place such as /tmp, a folder made by another user
-        // would let them swap the socket under the clients.
-        let owner = std::fs::metadata(dir)
-            .with_context(|| format!("reading {}", dir.display()))?
-            .uid();
-        let me = nix::unistd::geteuid().as_raw();
-        if owner != me && owner != 0 {
-            bail!(
-                "the socket's folder {} belongs to uid {owner}, not to this user (uid {me}) nor root: refusing to listen there",
-                dir.display()
-            );
-        }
-    }
+    secure_socket_dir(path)?;
     ensure_unused(path)?;
     if let Ok(meta) = path.symlink_metadata() {
         if !meta.file_type().is_socket() {
@@ -76,6 +62,53 @@ pub fn bind(
     let std_listener = std::os::unix::net::UnixListener::from(fd);
     std_listener.set_nonblocking(true)?;
     Ok(tokio::net::UnixListener::from_std(std_listener)?)
+}
+
+/// Makes the socket's folder (0700) when it is missing, and refuses one
+/// another user could swap the socket in: a symbolic link, a folder of
+/// another user than this one or root, a folder writable by its group or by
+/// others (a `/tmp/showroom-UID` someone else made first). Checked before
+/// anything else starts, and again at bind.
+pub fn secure_socket_dir(path: &Path) -> anyhow::Result<()> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if !dir.exists() && dir.symlink_metadata().is_err() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let meta = dir
+        .symlink_metadata()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    let fix = "remove it, or name a socket in a folder of this user's own (--socket, `socket` in the config)";
+    if meta.file_type().is_symlink() {
+        bail!(
+            "the socket's folder {} is a symbolic link: refusing to listen there ({fix})",
+            dir.display()
+        );
+    }
+    if !meta.is_dir() {
+        bail!("the socket's folder {} is not a folder", dir.display());
+    }
+    if meta.uid() != me && meta.uid() != 0 {
+        bail!(
+            "the socket's folder {} belongs to uid {}, not to this user (uid {me}) nor root: refusing to listen there ({fix})",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        bail!(
+            "the socket's folder {} is writable by others (mode {mode:04o}): anyone could replace the socket; refusing to listen there (chmod go-w it, or {fix})",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Fails when a daemon already answers on `path`: checked before anything

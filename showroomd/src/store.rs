@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::demofs::DemoDir;
 use crate::layout::Layout;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,9 @@ pub enum StoreError {
         // StoreError (Apache's, the front door's) would grow with it.
         source: Box<toml::de::Error>,
     },
+    /// A file in a demo's folder, which the demo controls.
+    #[error(transparent)]
+    DemoFile(#[from] crate::demofs::DemoFsError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -106,7 +110,9 @@ fn record_text(rec: &DemoRecord) -> String {
 pub fn write_record(layout: &Layout, name: &str, rec: &DemoRecord) -> Result<(), StoreError> {
     let text = record_text(rec);
     write_atomic(&layout.record(name), text.as_bytes())?;
-    if let Err(e) = write_atomic(&layout.record_copy(name), text.as_bytes()) {
+    let copy = DemoDir::open(&layout.demo_dir(name))
+        .and_then(|d| d.write_atomic(crate::layout::RECORD_COPY, text.as_bytes()));
+    if let Err(e) = copy {
         tracing::warn!(demo = name, error = %e, "cannot write the copy of its record");
     }
     Ok(())
@@ -115,7 +121,23 @@ pub fn write_record(layout: &Layout, name: &str, rec: &DemoRecord) -> Result<(),
 /// Rewrites the copy in the demo's folder when it is missing or differs
 /// from the record; true when it did.
 pub fn restore_copy(layout: &Layout, name: &str, rec: &DemoRecord) -> Result<bool, StoreError> {
-    write_if_changed(&layout.record_copy(name), &record_text(rec))
+    Ok(DemoDir::open(&layout.demo_dir(name))?
+        .write_if_changed(crate::layout::RECORD_COPY, &record_text(rec))?)
+}
+
+/// The largest copy of a record that is read back (a record is a few
+/// hundred bytes; params and a comment make it longer, never this long).
+const MAX_RECORD_COPY: u64 = 1 << 20;
+
+/// Reads the copy of a record in a demo's folder (to adopt a folder from
+/// before `records/`): never followed, never more than `MAX_RECORD_COPY`.
+pub fn read_record_copy(layout: &Layout, name: &str) -> Result<DemoRecord, StoreError> {
+    let bytes = DemoDir::open(&layout.demo_dir(name))?
+        .read_bounded(crate::layout::RECORD_COPY, MAX_RECORD_COPY)?;
+    let path = layout.record_copy(name);
+    let text = String::from_utf8(bytes)
+        .map_err(|e| io_err(&path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    parse_record(&path, &text)
 }
 
 pub fn read_record(layout: &Layout, name: &str) -> Result<DemoRecord, StoreError> {
@@ -125,7 +147,11 @@ pub fn read_record(layout: &Layout, name: &str) -> Result<DemoRecord, StoreError
 /// Reads a record from a file: the record, or the copy of one.
 pub fn read_record_at(path: &Path) -> Result<DemoRecord, StoreError> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    toml::from_str(&text).map_err(|source| StoreError::Parse {
+    parse_record(path, &text)
+}
+
+fn parse_record(path: &Path, text: &str) -> Result<DemoRecord, StoreError> {
+    toml::from_str(text).map_err(|source| StoreError::Parse {
         path: path.display().to_string(),
         source: Box::new(source),
     })
@@ -239,9 +265,13 @@ pub fn lock_state(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::
 /// is atomic, so a crash leaves either the whole demo or none of it under
 /// `demos/`; the trash is emptied at the next start. The deletion (a demo
 /// may hold a large tree) runs on a blocking thread, off the runtime's.
-pub async fn remove_demo_dir(layout: &Layout, name: &str) -> Result<(), StoreError> {
+pub async fn remove_demo_dir(
+    layout: &Layout,
+    name: &str,
+    sandbox: &crate::sandbox::Sandbox,
+) -> Result<(), StoreError> {
     match trash_demo_dir(layout, name)? {
-        Some(trash) => remove_trashed(trash).await,
+        Some(trash) => remove_trashed(sandbox, trash).await,
         None => Ok(()),
     }
 }
@@ -264,26 +294,41 @@ pub fn trash_demo_dir(layout: &Layout, name: &str) -> Result<Option<PathBuf>, St
     Ok(Some(trash))
 }
 
-/// Removes a folder from the trash on a blocking thread (std's
-/// `remove_dir_all` opens each level without following links).
-pub async fn remove_trashed(trash: PathBuf) -> Result<(), StoreError> {
-    let path = trash.clone();
-    tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&path))
+/// Removes a folder from the trash: what the demo made, as the demos'
+/// account in its sandbox (`demofs::remove_tree`), so root never walks a
+/// tree the demo controls.
+pub async fn remove_trashed(
+    sandbox: &crate::sandbox::Sandbox,
+    trash: PathBuf,
+) -> Result<(), StoreError> {
+    crate::demofs::remove_tree(sandbox, &trash)
         .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
         .map_err(io_err(&trash))
 }
 
-/// Deletes what an interrupted removal left in the trash; returns how many.
-pub fn empty_trash(layout: &Layout) -> Result<usize, StoreError> {
+/// Deletes what an interrupted removal left in the trash; returns how many
+/// it removed. One it cannot remove is logged and left for the next start:
+/// a start never fails on the trash.
+pub async fn empty_trash(
+    layout: &Layout,
+    sandbox: &crate::sandbox::Sandbox,
+) -> Result<usize, StoreError> {
     let dir = layout.trash();
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
-        let path = entry.map_err(io_err(&dir))?.path();
-        std::fs::remove_dir_all(&path)
-            .or_else(|_| std::fs::remove_file(&path))
-            .map_err(io_err(&path))?;
-        n += 1;
+        let entry = entry.map_err(io_err(&dir))?;
+        let path = entry.path();
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            crate::demofs::remove_tree(sandbox, &path).await
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
+            Ok(()) => n += 1,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot empty this from the trash; left for the next start")
+            }
+        }
     }
     Ok(n)
 }
@@ -399,10 +444,17 @@ mod tests {
         let l = Layout::new(d.path());
         l.create_dirs().unwrap();
         std::fs::create_dir_all(l.demo_dir("x").join("sub")).unwrap();
-        remove_demo_dir(&l, "x").await.unwrap();
+        remove_demo_dir(&l, "x", &crate::sandbox::Sandbox::off())
+            .await
+            .unwrap();
         assert!(!l.demo_dir("x").exists());
         assert_eq!(std::fs::read_dir(l.trash()).unwrap().count(), 0);
         std::fs::create_dir_all(l.trash().join("y.1/z")).unwrap();
-        assert_eq!(empty_trash(&l).unwrap(), 1);
+        assert_eq!(
+            empty_trash(&l, &crate::sandbox::Sandbox::off())
+                .await
+                .unwrap(),
+            1
+        );
     }
 }

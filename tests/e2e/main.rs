@@ -9,6 +9,7 @@ mod daytwo_cli;
 mod events;
 mod front_door_live;
 mod frontdoor;
+mod hostile;
 mod lifecycle;
 mod logs_watch;
 mod nothing_lost;

@@ -192,6 +192,8 @@ pub struct Actor<S = Supervisor> {
     /// How demos, deploy scripts and Apache are run.
     sandbox: Arc<Sandbox>,
     front: vhosts::FrontDoor,
+    /// Apache's restarts while it is FATAL and wanted.
+    apache_retry: vhosts::ApacheRetry,
     /// supervisord lacks showroom's plugin and the log has said so once.
     plugin_missing_told: bool,
     /// supervisord was started afresh: once the checks at start are done,
@@ -300,6 +302,7 @@ impl<S: Supervisord> Actor<S> {
             expiry_retry: HashMap::new(),
             sandbox,
             front: vhosts::FrontDoor::default(),
+            apache_retry: vhosts::ApacheRetry::default(),
             plugin_missing_told: false,
             restore_after_checks: false,
             moving: HashMap::new(),
@@ -329,12 +332,18 @@ impl<S: Supervisord> Actor<S> {
                 }
                 None => {
                     let wake = self.expiry_wake();
+                    let apache_wake = self.apache_retry_wake();
                     tokio::select! {
                         // A due expiry goes before a queued restore, which then skips what it ended.
                         biased;
                         _ = expiry::sleep_until(wake) => {
                             self.expire_due().await;
                             self.expiry_yield = true;
+                            self.front_door_sync().await;
+                            continue;
+                        }
+                        _ = expiry::sleep_until(apache_wake) => {
+                            self.apache_retry_now().await;
                             self.front_door_sync().await;
                             continue;
                         }
@@ -468,9 +477,13 @@ impl<S: Supervisord> Actor<S> {
 
     /// Reads one demo's folder into a view.
     fn load_view(&self, name: &str, record: crate::store::DemoRecord) -> DemoView {
+        // The name is there, whatever it is (lstat, never followed): a link
+        // or a FIFO is a part that its start refuses, with the reason.
+        let dir = crate::demofs::DemoDir::open(&self.layout.demo_dir(name)).ok();
+        let has = |f: &str| dir.as_ref().is_some_and(|d| d.exists(f));
         DemoView {
-            has_process: self.layout.start_script(name).is_file(),
-            has_vhost: self.layout.vhost(name).is_file(),
+            has_process: has(crate::layout::START_SCRIPT),
+            has_vhost: has(crate::layout::VHOST),
             enabled: crate::apache::is_enabled(&self.layout, name),
             status: DemoStatus::Unknown,
             reason: String::new(),

@@ -41,8 +41,9 @@ impl<S: Supervisord> Actor<S> {
             };
             let text = render_program(&self.layout, &self.cfg, &self.sandbox, &name, port)
                 .map_err(|e| internal("writing the supervisord program section", e))?;
-            if let Err(e) = store::write_if_changed(&self.layout.program_section_copy(&name), &text)
-            {
+            let copy = crate::demofs::DemoDir::open(&self.layout.demo_dir(&name))
+                .and_then(|d| d.write_if_changed(crate::layout::PROGRAM_SECTION_COPY, &text));
+            if let Err(e) = copy {
                 warn!(demo = %name, error = %e, "cannot write the copy of its program section");
             }
             self.sections.insert(name, text);

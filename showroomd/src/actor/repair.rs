@@ -156,7 +156,9 @@ impl<S: Supervisord> Actor<S> {
             .with_context(|| format!("creating the state folder {}", layout.root().display()))?;
         self.sandbox
             .secure_state(
-                &[layout.root(), &layout.demos()],
+                // The trash too: the demos' account empties a removed folder
+                // there (`demofs::remove_tree`), and must reach it.
+                &[layout.root(), &layout.demos(), &layout.trash()],
                 // Apache (the account) reads these: its config, the enabled
                 // and staged vhost copies, the front door's config and pages.
                 &[
@@ -167,7 +169,7 @@ impl<S: Supervisord> Actor<S> {
                     &layout.frontdoor_pages(),
                 ],
                 &[&layout.apache_run(), &layout.apache_logs()],
-                &[&layout.logs(), &layout.supervisor_dir(), &layout.trash()],
+                &[&layout.logs(), &layout.supervisor_dir()],
             )
             .context("securing the state folder")?;
         // Here, not at the first demo: a host that cannot sandbox says so now.
@@ -176,7 +178,7 @@ impl<S: Supervisord> Actor<S> {
             .context("the sandbox cannot be set up on this host")?;
         crate::frontdoor::install_tls(&self.cfg, &layout, &self.sandbox)
             .context("handing the front door's certificate to Apache")?;
-        let trashed = store::empty_trash(&layout)?;
+        let trashed = store::empty_trash(&layout, &self.sandbox).await?;
         if trashed > 0 {
             warn!(
                 count = trashed,
@@ -396,16 +398,14 @@ impl<S: Supervisord> Actor<S> {
                     error!(demo = %name, error = %e, "its record is unreadable");
                 }
             }
-            let found = decide(marker, record, || {
-                store::read_record_at(&layout.record_copy(&name))
-            });
+            let found = decide(marker, record, || store::read_record_copy(&layout, &name));
             let (record, problem) = match found {
                 Found::CutDeploy => {
                     warn!(demo = %name, "rolling back a deploy cut short by a stop of showroomd");
                     if let Some(src) = store::stopped_source(&layout, &name) {
                         self.cut_clone_sources.push(src);
                     }
-                    store::remove_demo_dir(&layout, &name).await?;
+                    store::remove_demo_dir(&layout, &name, &self.sandbox).await?;
                     store::remove_record(&layout, &name)?;
                     store::unmark_deploying(&layout, &name)?;
                     rolled_back.push(name);

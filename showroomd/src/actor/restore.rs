@@ -256,7 +256,7 @@ impl<S: Supervisord> Actor<S> {
             if failed.iter().any(|(f, _)| f == n) {
                 continue;
             }
-            let ports = apache::listen_ports(&self.layout.vhost(n));
+            let ports = apache::listen_ports(&self.layout.apache_copy(n));
             if !apache::wait_ports(&ports, true, Duration::from_secs(5)).await {
                 undo.push(n.clone());
                 failed.push((

@@ -37,6 +37,21 @@ pub(super) struct FrontDoor {
     seen: Option<Arc<Snapshot>>,
 }
 
+/// Apache's restarts while it has given up (FATAL) and vhosts are wanted:
+/// the first after 2 s, then twice as long each time, at most 30 s apart, so
+/// that Apache runs again within a minute of its cause going (a full disk).
+const APACHE_RETRY_FIRST: Duration = Duration::from_secs(2);
+const APACHE_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Where the retries of Apache stand.
+#[derive(Debug, Default)]
+pub(super) struct ApacheRetry {
+    /// When the next one is due; None: none is (Apache runs or is not wanted).
+    next: Option<tokio::time::Instant>,
+    /// Tries since Apache was last seen failing.
+    attempts: u32,
+}
+
 /// Apache is down for good or was never started: it holds no port.
 fn holds_no_port(state: Option<DemoStatus>) -> bool {
     matches!(
@@ -188,6 +203,7 @@ impl<S: Supervisord> Actor<S> {
             self.apache_graceful().await?;
             info!(vhosts = links.len(), "Apache reloaded gracefully");
         } else {
+            apache::remove_stale_pid_files(&self.layout);
             match self.sup.start_process(APACHE_PROGRAM).await {
                 Ok(()) => info!(vhosts = links.len(), "Apache started"),
                 Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => {}
@@ -212,6 +228,60 @@ impl<S: Supervisord> Actor<S> {
 }
 
 impl<S: Supervisord> Actor<S> {
+    /// When Apache is to be started again: supervisord gave up on it (FATAL,
+    /// or EXITED) while some vhost or the front door wants it. None while
+    /// supervisord itself retries it (BACKOFF, STARTING); once it runs, or
+    /// nothing wants it, the count starts again.
+    pub(super) fn apache_retry_wake(&mut self) -> Option<tokio::time::Instant> {
+        let state = self.state.apache();
+        if state == Some(DemoStatus::Running) || !self.apache_wanted() {
+            if self.apache_retry.attempts > 0 {
+                let how = if state == Some(DemoStatus::Running) {
+                    "Apache runs again"
+                } else {
+                    "Apache is no longer needed: no more tries"
+                };
+                info!(attempts = self.apache_retry.attempts, "{how}");
+            }
+            self.apache_retry = ApacheRetry::default();
+            return None;
+        }
+        if !matches!(state, Some(DemoStatus::Fatal | DemoStatus::Exited)) {
+            return None;
+        }
+        Some(
+            *self
+                .apache_retry
+                .next
+                .get_or_insert_with(|| tokio::time::Instant::now() + APACHE_RETRY_FIRST),
+        )
+    }
+
+    /// Starts Apache again (the same apply as any change: config test, the
+    /// vhosts it refuses or whose port is taken left out), and says so.
+    pub(super) async fn apache_retry_now(&mut self) {
+        self.apache_retry.attempts += 1;
+        let attempts = self.apache_retry.attempts;
+        let wait = APACHE_RETRY_FIRST
+            .saturating_mul(1 << attempts.min(8))
+            .min(APACHE_RETRY_MAX);
+        warn!(
+            attempt = attempts,
+            "Apache is {} while vhosts need it: starting it again",
+            self.state.apache().map_or("gone".into(), |s| s.to_string())
+        );
+        if let Err(e) = self.apache_apply().await {
+            warn!(
+                attempt = attempts,
+                next_in_secs = wait.as_secs(),
+                error = %e.message,
+                detail = e.detail.as_deref().unwrap_or(""),
+                "Apache did not start again; trying later"
+            );
+        }
+        self.apache_retry.next = Some(tokio::time::Instant::now() + wait);
+    }
+
     /// Apache runs while a vhost is enabled, or while the front door is on
     /// and some demo's process runs (it is then served by name). With no
     /// demo running Apache is stopped, front door and all, as the seed wants

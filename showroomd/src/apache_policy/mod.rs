@@ -7,8 +7,6 @@
 //! Errors name the file, the line, the directive and the rule, never a
 //! value: no other file's content can reach a caller or a log.
 
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 mod parse;
@@ -100,32 +98,17 @@ pub fn check_file(file: &Path, policy: &Policy<'_>) -> Result<String, PolicyErro
         file: file.display().to_string(),
         problem,
     };
-    // A demo can replace its file with a link to any file, or a fifo: never follow, never block.
-    let meta = file
-        .symlink_metadata()
-        .map_err(|e| unreadable(FileProblem::Io(e)))?;
-    if !meta.file_type().is_file() {
-        return Err(unreadable(FileProblem::NotRegular));
-    }
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags((nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK).bits())
-        .open(file)
-        .map_err(|e| unreadable(FileProblem::Io(e)))?;
-    let meta = f.metadata().map_err(|e| unreadable(FileProblem::Io(e)))?;
-    if !meta.is_file() {
-        return Err(unreadable(FileProblem::NotRegular));
-    }
-    if meta.len() > MAX_BYTES {
-        return Err(unreadable(FileProblem::TooBig));
-    }
-    let mut bytes = Vec::new();
-    f.take(MAX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unreadable(FileProblem::Io(e)))?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(unreadable(FileProblem::TooBig));
-    }
+    // A demo can replace its file with a link to any file, or a fifo: never
+    // follow, never block, never read past the limit.
+    use crate::demofs::DemoFsError;
+    let bytes = crate::demofs::read_in(file, MAX_BYTES).map_err(|e| match e {
+        DemoFsError::NotRegular { .. } | DemoFsError::NotAName(_) => {
+            unreadable(FileProblem::NotRegular)
+        }
+        DemoFsError::TooBig { .. } => unreadable(FileProblem::TooBig),
+        DemoFsError::Io { source, .. } => unreadable(FileProblem::Io(source)),
+        other => unreadable(FileProblem::Io(std::io::Error::other(other.to_string()))),
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| unreadable(FileProblem::NotText))?;
     check_text(file, &text, policy)?;
     Ok(text)

@@ -223,9 +223,10 @@ pub fn render_program(
 ) -> Result<String, SandboxError> {
     let script = layout.start_script(name);
     // A script without a shebang cannot be exec'd directly; run it with sh.
-    let has_shebang = std::fs::read(&script)
-        .map(|b| b.starts_with(b"#!"))
-        .unwrap_or(false);
+    // Its first two bytes only, never followed: the demo owns the file.
+    let has_shebang = crate::demofs::DemoDir::open(&layout.demo_dir(name))
+        .and_then(|d| d.read_head(crate::layout::START_SCRIPT, 2))
+        .is_ok_and(|b| b == b"#!");
     let mut argv = vec![script.display().to_string()];
     if !has_shebang {
         argv.insert(0, "/bin/sh".into());

@@ -129,6 +129,7 @@ impl<S: Supervisord> Actor<S> {
             from: self.layout.demo_dir(&req.src),
             to: self.layout.demo_dir(&req.name),
             skip: showroom_files(&self.layout, &req.src),
+            sandbox: self.sandbox.clone(),
         };
         Ok((self.job(script, &req.name, env), copy))
     }
@@ -204,31 +205,35 @@ struct Copy {
     from: PathBuf,
     to: PathBuf,
     skip: Vec<std::ffi::OsString>,
+    /// The copy runs as the demos' account, in a sandbox that sees the two
+    /// folders alone, and dies with showroomd.
+    sandbox: std::sync::Arc<crate::sandbox::Sandbox>,
 }
 
 impl Copy {
     /// `cp -a --reflink=auto`: a reflink where the filesystem offers one
-    /// (seconds for any size), a plain copy otherwise. Returns why it failed.
+    /// (seconds for any size), a plain copy otherwise; never as root (the
+    /// source is the demo's, with whatever links and special files it
+    /// made). Returns why it failed.
     async fn run(&self, progress: &mpsc::Sender<String>) -> Result<(), String> {
         let t0 = Instant::now();
         let entries = entries_but(&self.from, &self.skip)
             .map_err(|e| format!("reading {}: {e}", self.from.display()))?;
         if !entries.is_empty() {
-            let out = tokio::process::Command::new("cp")
-                .args(["-a", "--reflink=auto", "--"])
-                .args(&entries)
-                .arg(&self.to)
-                .output()
-                .await
-                .map_err(|e| format!("could not run cp: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "copying {} ended with {}: {}",
-                    self.from.display(),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
+            let mut cp: Vec<String> = ["cp", "-a", "--reflink=auto", "--"]
+                .map(String::from)
+                .into();
+            cp.extend(entries.iter().map(|e| e.display().to_string()));
+            cp.push(self.to.display().to_string());
+            crate::demofs::run_as_demo(
+                &self.sandbox,
+                &self.to,
+                vec![&self.from],
+                vec![&self.to],
+                &cp,
+            )
+            .await
+            .map_err(|why| format!("copying {}: {why}", self.from.display()))?;
         }
         let line = format!(
             "showroomd: copied {} in {} ms",

@@ -1,6 +1,5 @@
 //! `deploy APP NAME`: reserve the name and port, run the script as a job, then install or roll back.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -282,11 +281,7 @@ impl<S: Supervisord> Actor<S> {
         finish: Finish,
     ) -> Result<DemoInfo, ProtocolError> {
         let mut record = self.state.demo(name)?.record.clone();
-        let script = self.layout.start_script(name);
-        if script.is_file() {
-            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| internal("making start.sh executable", e))?;
-        }
+        self.make_start_executable(name)?;
         record.phase = Phase::Installed;
         // The demo's life runs from its install, however long the script took.
         record.expires_at = finish
@@ -310,6 +305,30 @@ impl<S: Supervisord> Actor<S> {
         }
         self.publish();
         Ok(self.state.demo(name)?.info(name, self.state.front.as_ref()))
+    }
+
+    /// Makes the script's `start.sh` executable, through a descriptor of the
+    /// file itself: a link, a FIFO, a hard link or a file not the demos'
+    /// account's is refused with its reason (the deploy fails and is rolled
+    /// back), never followed. No `start.sh` at all is a vhost-only demo.
+    fn make_start_executable(&self, name: &str) -> Result<(), ProtocolError> {
+        let dir = crate::demofs::DemoDir::open(&self.layout.demo_dir(name))
+            .map_err(|e| internal("opening the demo folder", e))?;
+        let owner = self
+            .sandbox
+            .run_as
+            .map_or_else(|| nix::unistd::geteuid().as_raw(), |a| a.uid);
+        match dir.chmod(crate::layout::START_SCRIPT, 0o755, Some(owner)) {
+            Err(e) if e.is_missing() => Ok(()),
+            Err(e) => Err(ProtocolError::new(
+                ErrorKind::DeployFailed,
+                "installation ended with an error",
+            )
+            .with_detail(format!(
+                "the script left a start.sh showroom cannot run: {e}"
+            ))),
+            Ok(()) => Ok(()),
+        }
     }
 
     /// Removes every trace of a deploy: its supervisord group, its folder,

@@ -18,9 +18,10 @@ impl<S: Supervisord> Actor<S> {
             return Ok(());
         };
         let demo = name.to_owned();
+        let sandbox = self.sandbox.clone();
         tokio::spawn(async move {
             let t0 = Instant::now();
-            match store::remove_trashed(trash).await {
+            match store::remove_trashed(&sandbox, trash).await {
                 Ok(()) => {
                     let ms = t0.elapsed().as_millis() as u64;
                     tracing::debug!(demo, ms, "its folder is removed")

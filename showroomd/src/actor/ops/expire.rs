@@ -13,6 +13,9 @@ impl<S: Supervisord> Actor<S> {
         ttl_secs: Option<u64>,
     ) -> Result<Response, ProtocolError> {
         self.state.installed(name)?;
+        if let Some(t) = ttl_secs {
+            protocol::limits::check_ttl(t)?;
+        }
         let at = ttl_secs.map(|t| (self.clock)().saturating_add(t));
         self.update_record(name, |r| r.expires_at = at)?;
         self.expiry_retry.remove(name);
