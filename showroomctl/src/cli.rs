@@ -130,6 +130,9 @@ pub enum Cmd {
         after_help = "Example:\n  showroomctl completions bash > /etc/bash_completion.d/showroomctl"
     )]
     Completions { shell: clap_complete::Shell },
+    /// Write the man pages (showroomctl.1 and one per command) into DIR: for packagers
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 #[derive(Subcommand, Debug, Clone, Copy)]

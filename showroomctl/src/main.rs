@@ -27,6 +27,16 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if let Cmd::Man { dir } = &cli.command {
+        // generate_to writes a page per subcommand too (showroomctl-deploy.1, ...).
+        return match clap_mangen::generate_to(Cli::command(), dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("showroomctl: writing man pages into {}: {e}", dir.display());
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -96,7 +106,7 @@ async fn run(cli: Cli) -> ExitCode {
             dry_run,
             all: _,
         } => commands::cleanup::run(c, json, older_than, statuses, dry_run).await,
-        Cmd::Completions { .. } => unreachable!("handled before connecting"),
+        Cmd::Completions { .. } | Cmd::Man { .. } => unreachable!("handled before connecting"),
     };
     match result {
         Ok(code) => code,
