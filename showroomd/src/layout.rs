@@ -21,6 +21,10 @@ impl Layout {
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("showroomd.lock")
     }
+    /// The state folder's format, a number (`upgrade.rs`).
+    pub fn format_file(&self) -> PathBuf {
+        self.root.join("FORMAT")
+    }
     pub fn demos(&self) -> PathBuf {
         self.root.join("demos")
     }

@@ -18,6 +18,7 @@ pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod tail;
+pub mod upgrade;
 pub mod wait;
 
 use std::future::Future;
@@ -38,6 +39,8 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
     cfg.validate()?;
     // Before any repair: a second daemon must find the first and change nothing.
     listener::ensure_unused(&cfg.socket)?;
+    // Before the lock, which makes a file: a newer format is refused unchanged.
+    let found = upgrade::check(&layout::Layout::new(&cfg.state_dir))?;
     let _state_lock = store::lock_state(&layout::Layout::new(&cfg.state_dir))?;
     // Checked (`Sandbox::probe`) once the state folder is secured, before supervisord starts.
     let sandbox =
@@ -85,8 +88,10 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
             None
         }
     };
+    upgrade::take_over(&layout, &sandbox, found).await?;
     let (actor, handle) =
         actor::Actor::start(cfg.clone(), sup.clone(), sandbox, jobs_cancel.clone()).await?;
+    upgrade::write(&layout).context("writing the state folder's format")?;
     let actor_task = tokio::spawn(actor.run());
     let listener = listener::bind(&cfg.socket, cfg.socket_mode, socket_gid)?;
 

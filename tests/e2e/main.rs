@@ -20,5 +20,6 @@ mod seed_core;
 mod service;
 mod shipped_demos;
 mod try_sh;
+mod upgrade;
 mod whole_life;
 mod workspace;
