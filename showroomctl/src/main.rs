@@ -106,6 +106,10 @@ async fn run(cli: Cli) -> ExitCode {
             dry_run,
             all: _,
         } => commands::cleanup::run(c, json, older_than, statuses, dry_run).await,
+        Cmd::Export { name, file } => commands::transfer::export(c, json, name, &file).await,
+        Cmd::Import { file, name, start } => {
+            commands::transfer::import(c, json, &file, name, start).await
+        }
         Cmd::Completions { .. } | Cmd::Man { .. } => unreachable!("handled before connecting"),
     };
     match result {

@@ -89,8 +89,15 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         }
     };
     upgrade::take_over(&layout, &sandbox, found).await?;
-    let (actor, handle) =
-        actor::Actor::start(cfg.clone(), sup.clone(), sandbox, jobs_cancel.clone()).await?;
+    // Archives of imports and exports a stop cut short.
+    let _ = std::fs::remove_dir_all(layout.archives());
+    let (actor, handle) = actor::Actor::start(
+        cfg.clone(),
+        sup.clone(),
+        sandbox.clone(),
+        jobs_cancel.clone(),
+    )
+    .await?;
     upgrade::write(&layout).context("writing the state folder's format")?;
     let actor_task = tokio::spawn(actor.run());
     let listener = listener::bind(&cfg.socket, cfg.socket_mode, socket_gid)?;
@@ -110,6 +117,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         handle,
         sup,
         streams_stop: streams_stop.clone(),
+        sandbox,
     });
     info!(socket = %cfg.socket.display(), state = %cfg.state_dir.display(), "showroomd ready");
     notify::ready();

@@ -259,7 +259,7 @@ fn relocate(layout: &Layout, old: &Path) -> Vec<String> {
 
 /// Replaces `from` by `to` in a regular file, opened without following a
 /// link (a demo's files are the demo's to plant); true when it changed.
-fn rewrite_no_follow(path: &Path, from: &str, to: &str) -> std::io::Result<bool> {
+pub(crate) fn rewrite_no_follow(path: &Path, from: &str, to: &str) -> std::io::Result<bool> {
     let mut f = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)

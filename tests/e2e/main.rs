@@ -19,6 +19,7 @@ mod seed_apache;
 mod seed_core;
 mod service;
 mod shipped_demos;
+mod transfer;
 mod try_sh;
 mod upgrade;
 mod whole_life;

@@ -24,11 +24,13 @@ impl Msg {
                 }
             },
             Msg::Clone(req, _, _) => Acts::On(&req.src),
+            Msg::Export(n, _) => Acts::On(n),
             Msg::CleanupOne(n, _) => Acts::On(n),
             Msg::Restore(names, _) => Acts::OnEach(names),
             Msg::FinishChecks(..) => Acts::OnAll,
             // A new name, a demo still deploying, a reading, an end.
             Msg::Deploy(..)
+            | Msg::Import(..)
             | Msg::DeployDone { .. }
             | Msg::Observed(_)
             | Msg::CloneCopied { .. }
