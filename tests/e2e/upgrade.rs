@@ -12,7 +12,8 @@ const MADE_AT: &str = "/tmp/showroom-fixture-run";
 
 /// A showroom whose state folder is the fixture's, owners and modes as the
 /// old version left them; showroomd not started yet.
-fn on_fixture(fixture: &str, port_min: u16, front_port: u16) -> Showroom {
+/// `at`: the state folder's place, when not the test's own folder.
+fn on_fixture(fixture: &str, port_min: u16, front_port: u16, at: Option<&Path>) -> Showroom {
     let mut s = Showroom::with(Options {
         port_min: Some(port_min),
         port_max: Some(port_min + 49),
@@ -23,6 +24,13 @@ fn on_fixture(fixture: &str, port_min: u16, front_port: u16) -> Showroom {
     s.ok(&["supervisor", "stop"]);
     s.stop_daemon();
     std::fs::remove_dir_all(&s.state).unwrap();
+    if let Some(at) = at {
+        let config = std::fs::read_to_string(&s.config).unwrap();
+        let config = config.replace(&format!("{:?}", s.state), &format!("{at:?}"));
+        std::fs::write(&s.config, config).unwrap();
+        s.state = at.to_owned();
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+    }
     let from = fixtures().join(fixture);
     let cp = Command::new("cp")
         .arg("-a")
@@ -85,7 +93,7 @@ fn nothing_lost(s: &Showroom, fixture: &str) {
 }
 
 fn taken_over(fixture: &str, format: u32, port_min: u16, front_port: u16) {
-    let mut s = on_fixture(fixture, port_min, front_port);
+    let mut s = on_fixture(fixture, port_min, front_port, None);
     s.start_daemon();
     nothing_lost(&s, fixture);
     let log = s.daemon_log();
@@ -163,9 +171,98 @@ fn nothing_lost_after_restart(s: &Showroom) {
     }
 }
 
+/// Stops what was started at the fixture's own place, and removes it.
+struct AtMadePlace;
+impl Drop for AtMadePlace {
+    fn drop(&mut self) {
+        crate::harness::stop_showroom_in(Path::new(MADE_AT), &Path::new(MADE_AT).join("state"));
+        let _ = std::fs::remove_dir_all(MADE_AT);
+    }
+}
+
+/// The upgrade as an operator does it: the old supervisord still runs the
+/// demos (unsandboxed, as root) when the new showroomd starts.
+fn taken_over_from_a_live_supervisord() {
+    assert!(
+        !Path::new(MADE_AT).exists(),
+        "{MADE_AT} exists: tests/fixtures/make_state_fixture.sh is running, or left it"
+    );
+    let _place = AtMadePlace;
+    let at = Path::new(MADE_AT).join("state");
+    let mut s = on_fixture("state-v1", 17300, 17390, Some(&at));
+    let conf = at.join("supervisor/supervisord.conf");
+    let old = Command::new("supervisord")
+        .arg("-c")
+        .arg(&conf)
+        .status()
+        .unwrap();
+    assert!(old.success(), "the old version's supervisord starts");
+    let ctl = |args: &[&str]| {
+        Command::new("supervisorctl")
+            .arg("-c")
+            .arg(&conf)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let t0 = std::time::Instant::now();
+    while !String::from_utf8_lossy(&ctl(&["status"]).stdout).contains("proc") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the old supervisord answers"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ctl(&["start", "proc", "apache2"]);
+    let old_pid: i32 = std::fs::read_to_string(at.join("supervisor/supervisord.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        http_get(17300, "/").is_some(),
+        "the old version serves proc"
+    );
+
+    s.start_daemon();
+    let log = s.daemon_log();
+    assert!(
+        log.contains("stopped the supervisord the earlier showroomd ran"),
+        "{log}"
+    );
+    assert!(
+        !crate::harness::pid_alive(old_pid),
+        "the old supervisord is gone"
+    );
+    nothing_lost(&s, "state-v1");
+    for name in ["proc", "site"] {
+        s.wait_for(&format!("{name} running"), Duration::from_secs(60), || {
+            s.status(name) == "RUNNING"
+        });
+    }
+    assert!(http_get(17300, "/").is_some_and(|(_, b)| b.contains("<h1>proc</h1>")));
+    assert!(http_get(17301, "/").is_some_and(|(_, b)| b.contains("fixture")));
+    // proc runs in the sandbox now, as its account, not as root.
+    if nix::unistd::geteuid().is_root() {
+        let pid = s.supervisorctl(&["pid", "proc"]);
+        let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        assert_ne!(uid, "0", "proc's process (pid {pid}) runs as root");
+    }
+}
+
 #[test]
 fn format_1_demo_conf_records_are_taken_over() {
     taken_over("state-v1", 1, 17300, 17390);
+    // The same ports: one after the other.
+    taken_over_from_a_live_supervisord();
 }
 
 #[test]
