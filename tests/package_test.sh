@@ -5,7 +5,8 @@
 # ExecStart says (in the foreground: no systemd here), the installed
 # showroomctl deploys, starts, serves through the front door, stops and
 # destroys the sample `static` demo (as an operator of the `showroom` group),
-# removal stops the demos and keeps their data, purge removes it.
+# an upgrade (the package installed again) leaves the demos running, removal
+# stops the demos and keeps their data, purge removes it.
 # Ports: 17000-17999 (the front door on 17080, demos from 17100). It installs
 # and purges the `showroom` package: it refuses a machine that has it already.
 # Everything it starts is stopped on exit, pass or fail.
@@ -140,6 +141,13 @@ as_operator showroomctl deploy static kept >/dev/null || fail "deploy static kep
 as_operator showroomctl start kept >/dev/null || fail "start kept"
 kept_port=$(showroomctl --json list | python3 -c 'import json,sys; print([d["port"] for d in json.load(sys.stdin) if d["name"]=="kept"][0])')
 curl -fsS --max-time 10 "http://127.0.0.1:$kept_port/" >/dev/null || fail "kept is not served on $kept_port"
+# An upgrade (the same package again: prerm upgrade, postinst configure
+# OLD_VERSION) stops nothing: kept runs on under the same supervisord.
+supervisord_before=$(cat "$state/supervisor/supervisord.pid")
+dpkg -i "$deb" >"$work/upgrade.log" 2>&1 || { cat "$work/upgrade.log"; fail "dpkg -i over the installed package"; }
+[ "$(cat "$state/supervisor/supervisord.pid")" = "$supervisord_before" ] && kill -0 "$supervisord_before" ||
+    fail "the upgrade restarted or stopped supervisord"
+curl -fsS --max-time 10 "http://127.0.0.1:$kept_port/" >/dev/null || fail "kept is not served after the upgrade"
 as_operator showroomctl stop hello >/dev/null || fail "stop hello"
 [ "$(showroomctl status hello)" = STOPPED ] || fail "hello is $(showroomctl status hello) after stop"
 if curl -fsS --max-time 5 --resolve hello.localhost:17080:127.0.0.1 http://hello.localhost:17080/ 2>/dev/null | grep -q "Installed from the package"; then
