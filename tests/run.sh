@@ -10,6 +10,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests drive the real binaries: build them first.
 cargo build --workspace --bins --locked
+# The Debian package, installed and purged on this machine (needs root or sudo).
+bash tests/package_test.sh
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
 else

@@ -62,9 +62,12 @@ fn request_name(r: &Request) -> &'static str {
         Request::Cleanup(_) => "Request::Cleanup",
         Request::Clone(_) => "Request::Clone",
         Request::Expire { .. } => "Request::Expire",
+        Request::Export { .. } => "Request::Export",
+        Request::Import(_) => "Request::Import",
+        Request::Archive(_) => "Request::Archive",
     }
 }
-const REQUEST_VARIANTS: usize = 14;
+const REQUEST_VARIANTS: usize = 17;
 
 fn requests() -> Vec<Request> {
     vec![
@@ -105,6 +108,9 @@ fn requests() -> Vec<Request> {
             name: s("a"),
             ttl_secs: Some(60),
         },
+        Request::Export { name: s("a") },
+        Request::Import(ImportRequest { name: Some(s("b")) }),
+        Request::Archive(vec![1, 2, 3]),
     ]
 }
 
@@ -122,9 +128,10 @@ fn response_name(r: &Response) -> &'static str {
         Response::Event(_) => "Response::Event",
         Response::Cleanup(_) => "Response::Cleanup",
         Response::Error(_) => "Response::Error",
+        Response::Archive(_) => "Response::Archive",
     }
 }
-const RESPONSE_VARIANTS: usize = 12;
+const RESPONSE_VARIANTS: usize = 13;
 
 fn responses() -> Vec<Response> {
     vec![
@@ -168,6 +175,7 @@ fn responses() -> Vec<Response> {
         Response::Error(
             ProtocolError::new(ErrorKind::NotFound, "this demo does not exist").with_detail("d"),
         ),
+        Response::Archive(vec![1, 2, 3]),
     ]
 }
 

@@ -53,7 +53,37 @@ pub enum Request {
         name: String,
         ttl_secs: Option<u64>,
     },
+    /// One demo's folder and record as a tar archive, answered with
+    /// `Archive` pieces then `Done`; a running process is stopped for the
+    /// copy and started again, as for a clone.
+    Export {
+        name: String,
+    },
+    /// A demo made from an `export` archive, which follows as `Archive`
+    /// pieces ending with an empty one; answered like `Clone`.
+    Import(ImportRequest),
+    /// A piece of an archive; empty: the last.
+    Archive(Vec<u8>),
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRequest {
+    /// The new demo's name; None: the exported demo's.
+    pub name: Option<String>,
+}
+
+impl ImportRequest {
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        match &self.name {
+            // A new name is a host label, as for a deploy or a clone.
+            Some(n) => crate::names::validate_new_name(n),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The size of the `Archive` pieces an export or an import is cut into.
+pub const ARCHIVE_PIECE_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployRequest {
@@ -163,6 +193,8 @@ pub enum Response {
     Event(Event),
     Cleanup(CleanupReport),
     Error(ProtocolError),
+    /// A piece of an exported archive.
+    Archive(Vec<u8>),
 }
 
 /// What `available` says of one app.

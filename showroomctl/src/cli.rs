@@ -149,6 +149,26 @@ pub enum Cmd {
         after_help = "Example:\n  showroomctl completions bash > /etc/bash_completion.d/showroomctl"
     )]
     Completions { shell: clap_complete::Shell },
+    /// Write the man pages (showroomctl.1 and one per command) into DIR: for packagers
+    #[command(hide = true)]
+    Man { dir: PathBuf },
+    /// Write one demo (its folder and record) to an archive FILE, for import here or on another host
+    #[command(
+        after_help = "A running demo's process is stopped for the copy and started again right after it, as for clone.\n\nExample:\n  showroomctl export mysite /backup/mysite.tar"
+    )]
+    Export { name: String, file: PathBuf },
+    /// Make a demo from an archive of `export`, on a free port of this host (the app's reconfigure step adapts it)
+    #[command(
+        after_help = "The demo is left stopped unless --start is given. A failed import leaves nothing.\n\nExample:\n  showroomctl import /backup/mysite.tar mysite-copy --start"
+    )]
+    Import {
+        file: PathBuf,
+        /// The new demo's name [default: the exported demo's]
+        name: Option<String>,
+        /// Start it once it is made
+        #[arg(long)]
+        start: bool,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone, Copy)]

@@ -28,6 +28,16 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if let Cmd::Man { dir } = &cli.command {
+        // generate_to writes a page per subcommand too (showroomctl-deploy.1, ...).
+        return match clap_mangen::generate_to(Cli::command(), dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("showroomctl: writing man pages into {}: {e}", dir.display());
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -126,7 +136,11 @@ async fn run(cli: Cli) -> ExitCode {
             dry_run,
             all: _,
         } => commands::cleanup::run(c, json, older_than, statuses, dry_run).await,
-        Cmd::Completions { .. } => unreachable!("handled before connecting"),
+        Cmd::Export { name, file } => commands::transfer::export(c, json, name, &file).await,
+        Cmd::Import { file, name, start } => {
+            commands::transfer::import(c, json, &file, name, start).await
+        }
+        Cmd::Completions { .. } | Cmd::Man { .. } => unreachable!("handled before connecting"),
     };
     match result {
         Ok(code) => code,

@@ -332,3 +332,7 @@ mod tests {
         with_tls("/etc/hostname", 8443).validate().unwrap();
     }
 }
+
+#[cfg(test)]
+#[path = "config_packaged_tests.rs"]
+mod packaged_tests;

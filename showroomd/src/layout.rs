@@ -28,6 +28,21 @@ impl Layout {
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("showroomd.lock")
     }
+    /// The state folder's format, a number (`upgrade.rs`).
+    pub fn format_file(&self) -> PathBuf {
+        self.root.join("FORMAT")
+    }
+    /// Archives on their way in (`import`) or out (`export`): emptied at start.
+    pub fn archives(&self) -> PathBuf {
+        self.root.join("archives")
+    }
+    /// A fresh name there, `STEM-PID-N.tar`.
+    pub fn archive(&self, stem: &str) -> PathBuf {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.archives()
+            .join(format!("{stem}-{}-{n}.tar", std::process::id()))
+    }
     pub fn demos(&self) -> PathBuf {
         self.root.join("demos")
     }

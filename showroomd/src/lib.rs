@@ -20,6 +20,7 @@ pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod tail;
+pub mod upgrade;
 pub mod wait;
 
 use std::future::Future;
@@ -43,6 +44,8 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
     listener::secure_socket_dir(&cfg.socket)?;
     // Before any repair: a second daemon must find the first and change nothing.
     listener::ensure_unused(&cfg.socket)?;
+    // Before the lock, which makes a file: a newer format is refused unchanged.
+    let found = upgrade::check(&layout::Layout::new(&cfg.state_dir))?;
     let _state_lock = store::lock_state(&layout::Layout::new(&cfg.state_dir))?;
     // Checked (`Sandbox::probe`) once the state folder is secured, before supervisord starts.
     let sandbox =
@@ -86,8 +89,22 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
             None
         }
     };
-    let (actor, handle) =
-        actor::Actor::start(cfg.clone(), sup.clone(), sandbox, jobs_cancel.clone()).await?;
+    upgrade::take_over(&layout, &sandbox, found).await?;
+    // Archives of imports and exports a stop cut short.
+    match std::fs::remove_dir_all(layout.archives()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            warn!(error = %e, "cannot empty the archives a stop cut short: they stay until the next start")
+        }
+        _ => {}
+    }
+    let (actor, handle) = actor::Actor::start(
+        cfg.clone(),
+        sup.clone(),
+        sandbox.clone(),
+        jobs_cancel.clone(),
+    )
+    .await?;
+    upgrade::write(&layout).context("writing the state folder's format")?;
     let mut actor_task = tokio::spawn(actor.run());
     let listener = listener::bind(&cfg.socket, cfg.socket_mode, socket_gid)?;
 
@@ -111,6 +128,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         handle,
         sup,
         streams_stop: streams_stop.clone(),
+        sandbox,
     });
     info!(socket = %cfg.socket.display(), state = %cfg.state_dir.display(), "showroomd ready");
     notify::ready();

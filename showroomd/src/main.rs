@@ -32,6 +32,9 @@ struct Args {
     /// runs this itself; nobody else needs to.
     #[arg(long, value_name = "EVENTS_SOCKET", conflicts_with_all = ["config", "state_dir", "socket", "scripts"])]
     supervisor_events: Option<PathBuf>,
+    /// Write showroomd.8 into this folder and exit: for packagers.
+    #[arg(long, value_name = "DIR", hide = true)]
+    man: Option<PathBuf>,
 }
 
 async fn shutdown_signal() {
@@ -46,6 +49,16 @@ async fn shutdown_signal() {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(dir) = &args.man {
+        // Section 8: a daemon run by the system, not by users.
+        let page = clap_mangen::Man::new(<Args as clap::CommandFactory>::command()).section("8");
+        let path = dir.join("showroomd.8");
+        let mut text = Vec::new();
+        page.render(&mut text)
+            .and_then(|()| std::fs::write(&path, text))
+            .with_context(|| format!("writing {}", path.display()))?;
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("SHOWROOM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),

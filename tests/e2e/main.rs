@@ -23,6 +23,8 @@ mod seed_core;
 mod service;
 mod shipped_demos;
 mod strays;
+mod transfer;
 mod try_sh;
+mod upgrade;
 mod whole_life;
 mod workspace;

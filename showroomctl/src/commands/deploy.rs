@@ -20,6 +20,22 @@ pub async fn run(c: &mut Client, as_json: bool, req: Request) -> Result<ExitCode
         _ => {}
     }
     c.send(&req).await?;
+    answer(c, as_json, verb).await
+}
+
+/// Reads a deploy's (a clone's, an import's) answer: its output as it comes, then the demo.
+pub async fn answer(c: &mut Client, as_json: bool, verb: &str) -> Result<ExitCode, ClientError> {
+    answer_demo(c, as_json, verb)
+        .await
+        .map(|_| ExitCode::SUCCESS)
+}
+
+/// The same, returning the demo made.
+pub async fn answer_demo(
+    c: &mut Client,
+    as_json: bool,
+    verb: &str,
+) -> Result<protocol::DemoInfo, ClientError> {
     loop {
         match c.next().await? {
             // With --json, stdout carries the one result object: progress goes to stderr.
@@ -43,7 +59,7 @@ pub async fn run(c: &mut Client, as_json: bool, req: Request) -> Result<ExitCode
                         output::say(&format!("once started, served at {url}"));
                     }
                 }
-                return Ok(ExitCode::SUCCESS);
+                return Ok(d);
             }
             Some(Response::Error(e)) => return Err(ClientError::Refused(e)),
             Some(other) => return Err(super::unexpected(other)),

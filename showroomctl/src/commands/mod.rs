@@ -9,6 +9,7 @@ pub mod list;
 pub mod logs;
 pub mod status;
 pub mod supervisor;
+pub mod transfer;
 pub mod watch;
 
 use protocol::{ClientError, Response};

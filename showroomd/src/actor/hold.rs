@@ -38,10 +38,12 @@ impl Msg {
             Msg::Clone(req, _, _) => Acts::On(&req.src),
             Msg::CloneCopyBegins { src, .. } => Acts::On(src),
             Msg::CleanupOne(n, _, _) => Acts::On(n),
+            Msg::Export(n, _) => Acts::On(n),
             Msg::Restore(names, _) => Acts::OnEach(names),
             Msg::FinishChecks(..) => Acts::OnAll,
             // A new name, a demo still deploying, a reading, an end.
             Msg::Deploy(..)
+            | Msg::Import(..)
             | Msg::DeployDone { .. }
             | Msg::Observed(_)
             | Msg::CloneCopied { .. }

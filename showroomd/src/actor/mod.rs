@@ -45,6 +45,7 @@ use crate::layout::Layout;
 use crate::sandbox::Sandbox;
 use crate::supervisor::{RpcError, Supervisor, Supervisord};
 
+pub use ops::transfer::Unpacked;
 use state::State;
 pub use state::{DemoView, Observation, Snapshot};
 
@@ -109,6 +110,14 @@ pub(super) enum Msg {
         name: String,
         reply: Reply<bool>,
     },
+    /// Archives a demo's folder; answers the archive's path.
+    Export(String, Reply<std::path::PathBuf>),
+    /// Makes a demo from an unpacked archive.
+    Import(
+        ops::transfer::Unpacked,
+        mpsc::Sender<String>,
+        Reply<DemoInfo>,
+    ),
 }
 
 /// Sends one request through the inbox and waits for its answer.
@@ -158,6 +167,20 @@ impl Handle {
         progress: mpsc::Sender<String>,
     ) -> Result<DemoInfo, ProtocolError> {
         ask(&self.tx, |reply| Msg::Clone(req, progress, reply)).await
+    }
+
+    /// Archives a demo (stopping its process for the copy); the archive's path.
+    pub async fn export(&self, name: String) -> Result<std::path::PathBuf, ProtocolError> {
+        ask(&self.tx, |reply| Msg::Export(name, reply)).await
+    }
+
+    /// Makes a demo from an unpacked archive; the reconfigure step's output on `progress`.
+    pub async fn import(
+        &self,
+        unpacked: Unpacked,
+        progress: mpsc::Sender<String>,
+    ) -> Result<DemoInfo, ProtocolError> {
+        ask(&self.tx, |reply| Msg::Import(unpacked, progress, reply)).await
     }
 
     pub async fn observe(&self, o: Observation) -> bool {
@@ -362,6 +385,11 @@ impl<S: Supervisord> Actor<S> {
                     process,
                     reply,
                 } => self.start_waited(&name, plan, process, reply).await,
+                Msg::Export(name, reply) => self.export_begin(name, reply).await,
+                Msg::Import(unpacked, progress, reply) => {
+                    self.import_begin(unpacked, progress, reply).await;
+                    self.front_door_sync().await;
+                }
                 Msg::Command(cmd, reply) => {
                     let result = match cmd {
                         // It answers once its process runs, not now.

@@ -7,6 +7,7 @@ pub mod list;
 pub mod logs;
 pub mod status;
 pub mod supervisor;
+pub mod transfer;
 pub mod watch;
 
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub struct Ctx {
     pub sup: Supervisor,
     /// Cancelled at shutdown: ends the answers that stream forever (`watch`, `logs --follow`).
     pub streams_stop: CancellationToken,
+    /// The account an import is unpacked as.
+    pub sandbox: Arc<crate::sandbox::Sandbox>,
 }
 
 /// True for requests that change something (deploy, start, stop…).
@@ -47,6 +50,9 @@ pub fn is_mutating(req: &Request) -> bool {
                 | Request::Supervisor(SupervisorAction::Start | SupervisorAction::Stop)
                 | Request::Clone(_)
                 | Request::Expire { .. }
+                | Request::Export { .. }
+                | Request::Import(_)
+                | Request::Archive(_)
         ),
     }
 }
@@ -80,6 +86,15 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
         Request::Clone(req) => deploy::handle_clone(ctx, conn, req).await,
         Request::Expire { name, ttl_secs } => {
             reply(conn, lifecycle::expire(ctx, name, ttl_secs).await).await
+        }
+        Request::Export { name } => transfer::export(ctx, conn, name).await,
+        Request::Import(req) => transfer::import(ctx, conn, req).await,
+        Request::Archive(_) => {
+            let e = ProtocolError::new(
+                ErrorKind::InvalidRequest,
+                "an archive piece comes only after an import request",
+            );
+            reply(conn, Err(e)).await
         }
     }
 }

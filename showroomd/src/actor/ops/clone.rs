@@ -70,8 +70,8 @@ impl<S: Supervisord> Actor<S> {
         }
     }
 
-    /// Checks the request, stops SRC's process for a consistent copy, and
-    /// reserves NEW; returns the reconfigure job and the copy to make first.
+    /// Checks the request and reserves NEW (SRC is stopped only once the
+    /// job has its slot: `clone_stop_source`); returns the reconfigure job and the copy to make first.
     async fn clone_reserve(
         &mut self,
         req: &CloneRequest,
@@ -79,51 +79,14 @@ impl<S: Supervisord> Actor<S> {
         req.validate()?;
         let src = self.state.installed(&req.src)?;
         self.require_new(&req.name)?;
-        let app = src.record.app.clone();
-        let script = deployer::reconfigure_script_for(&self.cfg.scripts_dir, &app).ok_or_else(|| {
-            ProtocolError::new(
-                ErrorKind::InvalidRequest,
-                format!("app {app} cannot be cloned: it has no reconfigure step"),
-            )
-            .with_detail(format!(
-                "a clone runs reconfigure_{app}.sh from {} in the copy, to move it to its new name and port; there is none: deploy a new demo instead",
-                self.cfg.scripts_dir.display()
-            ))
-        })?;
-        let old_port = src.record.port.ok_or_else(|| {
-            ProtocolError::new(
-                ErrorKind::InvalidRequest,
-                format!("demo {} has a damaged record: it cannot be cloned", req.src),
-            )
-        })?;
         let comment = if req.comment.is_empty() {
             src.record.comment.clone()
         } else {
             req.comment.clone()
         };
-        let params: Vec<(String, String)> = src.record.params.clone().into_iter().collect();
-        let port = self
-            .reserve(
-                &req.name,
-                &app,
-                &comment,
-                &params,
-                &format!("clone of {}", req.src),
-            )
+        let job = self
+            .reserve_for_copy(&req.name, &req.src, &src.record, &comment, "clone")
             .await?;
-        let declared = deployer::script_for(&self.cfg.scripts_dir, &app)
-            .map(|s| deployer::declared_params(&s))
-            .unwrap_or_default();
-        let mut env = script_env(
-            &req.name,
-            port,
-            &self.cfg.host,
-            &declared,
-            &comment,
-            &params,
-        );
-        env.push(("OLD_NAME".into(), req.src.clone()));
-        env.push(("OLD_PORT".into(), old_port.to_string()));
         let copy = Copy {
             src_name: req.src.clone(),
             from: self.layout.demo_dir(&req.src),
@@ -131,7 +94,83 @@ impl<S: Supervisord> Actor<S> {
             skip: showroom_files(&self.layout, &req.src),
             sandbox: self.sandbox.clone(),
         };
-        Ok((self.job(script, &req.name, env), copy))
+        Ok((job, copy))
+    }
+
+    /// Reserves NEW for a copy of SRC's folder (SRC's app, params and
+    /// `comment`) and returns the app's reconfigure step, to run in the copy
+    /// with `OLD_NAME` and `OLD_PORT`; `what` names the kind of copy.
+    pub(super) async fn reserve_for_copy(
+        &mut self,
+        name: &str,
+        src_name: &str,
+        src: &crate::store::DemoRecord,
+        comment: &str,
+        what: &str,
+    ) -> Result<deployer::Job, ProtocolError> {
+        let app = src.app.clone();
+        let script = deployer::reconfigure_script_for(&self.cfg.scripts_dir, &app).ok_or_else(|| {
+            if deployer::script_for(&self.cfg.scripts_dir, &app).is_none() {
+                return deployer::missing_app(&self.cfg.scripts_dir, &app);
+            }
+            ProtocolError::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "app {app} cannot be {}: it has no reconfigure step",
+                    if what == "clone" { "cloned" } else { "imported" }
+                ),
+            )
+            .with_detail(format!(
+                "a {what} runs reconfigure_{app}.sh from {} in the copy, to move it to its new name and port; there is none: deploy a new demo instead",
+                self.cfg.scripts_dir.display()
+            ))
+        })?;
+        let old_port = src.port.ok_or_else(|| {
+            ProtocolError::new(
+                ErrorKind::InvalidRequest,
+                format!("demo {src_name} has a damaged record: it cannot be copied"),
+            )
+        })?;
+        let params: Vec<(String, String)> = src.params.clone().into_iter().collect();
+        let port = self
+            .reserve(
+                name,
+                &app,
+                comment,
+                &params,
+                &format!("{what} of {src_name}"),
+            )
+            .await?;
+        let declared = deployer::script_for(&self.cfg.scripts_dir, &app)
+            .map(|s| deployer::declared_params(&s))
+            .unwrap_or_default();
+        let mut env = script_env(name, port, &self.cfg.host, &declared, comment, &params);
+        env.push(("OLD_NAME".into(), src_name.to_owned()));
+        env.push(("OLD_PORT".into(), old_port.to_string()));
+        Ok(self.job(script, name, env))
+    }
+
+    /// A process writes to its folder: a running one is stopped for a copy
+    /// (its vhost stays: Apache only reads), and the demo is busy until
+    /// `clone_release`. True when it ran.
+    pub(super) async fn pause_for_copy(
+        &mut self,
+        name: &str,
+        has_process: bool,
+    ) -> Result<bool, ProtocolError> {
+        let was_running = has_process
+            && matches!(
+                self.state.proc(name),
+                Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff)
+            );
+        if was_running {
+            self.stop_program(name).await.map_err(sup_error)?;
+            info!(demo = %name, "stopped for a copy of its folder");
+        }
+        self.state.set_busy(name, true);
+        self.refresh(name).await;
+        self.publish();
+        Ok(was_running)
     }
 
     /// A clone's job has its slot: SRC, checked again, is stopped for the
@@ -190,7 +229,10 @@ impl<S: Supervisord> Actor<S> {
 
 /// The files in a demo's folder that are showroom's, not the app's: a copy
 /// leaves them out, and the install writes the clone's own.
-fn showroom_files(layout: &crate::layout::Layout, name: &str) -> Vec<std::ffi::OsString> {
+pub(super) fn showroom_files(
+    layout: &crate::layout::Layout,
+    name: &str,
+) -> Vec<std::ffi::OsString> {
     let own = [layout.record_copy(name), layout.program_section_copy(name)];
     own.iter()
         .chain(&own.clone().map(|p| crate::store::tmp_path(&p)))
@@ -200,14 +242,14 @@ fn showroom_files(layout: &crate::layout::Layout, name: &str) -> Vec<std::ffi::O
 }
 
 /// A copy of a demo's folder into a reserved one.
-struct Copy {
-    src_name: String,
-    from: PathBuf,
-    to: PathBuf,
-    skip: Vec<std::ffi::OsString>,
+pub(super) struct Copy {
+    pub(super) src_name: String,
+    pub(super) from: PathBuf,
+    pub(super) to: PathBuf,
+    pub(super) skip: Vec<std::ffi::OsString>,
     /// The copy runs as the demos' account, in a sandbox that sees the two
     /// folders alone, and dies with showroomd.
-    sandbox: std::sync::Arc<crate::sandbox::Sandbox>,
+    pub(super) sandbox: std::sync::Arc<crate::sandbox::Sandbox>,
 }
 
 impl Copy {
@@ -215,7 +257,7 @@ impl Copy {
     /// (seconds for any size), a plain copy otherwise; never as root (the
     /// source is the demo's, with whatever links and special files it
     /// made). Returns why it failed.
-    async fn run(&self, progress: &mpsc::Sender<String>) -> Result<(), String> {
+    pub(super) async fn run(&self, progress: &mpsc::Sender<String>) -> Result<(), String> {
         let t0 = Instant::now();
         let entries = entries_but(&self.from, &self.skip)
             .map_err(|e| format!("reading {}: {e}", self.from.display()))?;

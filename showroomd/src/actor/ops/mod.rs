@@ -8,3 +8,4 @@ mod expire;
 pub(super) mod start;
 mod stop;
 mod supervisor;
+pub mod transfer;
