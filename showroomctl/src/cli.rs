@@ -125,6 +125,32 @@ pub enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Stop then start a demo, as one action; answered once it runs again
+    #[command(after_help = "Example:\n  showroomctl restart mysite")]
+    Restart { name: String },
+    /// Run the demo's app script again in a fresh folder while the demo serves on; on success it takes the old folder's place (same name, ports, comment, TTL, wanted state)
+    #[command(
+        after_help = "Params not given keep their values; the demo is started again if it ran.\nA script that fails leaves the demo untouched.\n\nExample:\n  showroomctl redeploy mysite --param title=Hello"
+    )]
+    Redeploy {
+        name: String,
+        /// A param of the app's deploy script, as KEY=VALUE (repeatable)
+        #[arg(long = "param", value_name = "K=V", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// A new comment [default: the demo's]
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Mark a demo that no cleanup and no expiry touches (`--off` ends it)
+    #[command(
+        after_help = "Examples:\n  showroomctl keep mysite\n  showroomctl keep mysite --off"
+    )]
+    Keep {
+        name: String,
+        /// Let cleanups and its expiry apply again
+        #[arg(long)]
+        off: bool,
+    },
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  showroomctl completions bash > /etc/bash_completion.d/showroomctl"

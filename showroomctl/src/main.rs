@@ -96,6 +96,13 @@ async fn run(cli: Cli) -> ExitCode {
             dry_run,
             all: _,
         } => commands::cleanup::run(c, json, older_than, statuses, dry_run).await,
+        Cmd::Restart { name } => commands::lifecycle::run(c, json, "restart", name).await,
+        Cmd::Redeploy {
+            name,
+            params,
+            comment,
+        } => commands::redeploy::run(c, json, name, params, comment).await,
+        Cmd::Keep { name, off } => commands::keep::run(c, json, name, !off).await,
         Cmd::Completions { .. } => unreachable!("handled before connecting"),
     };
     match result {

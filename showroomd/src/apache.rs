@@ -402,11 +402,9 @@ async fn all_answer(ports: &[u16], up: bool) -> bool {
 /// The first of `ports` that some program already holds, with the error
 /// binding it gave. Apache's config test passes such a port; its start fails.
 pub fn taken_port(ports: &[u16]) -> Option<(u16, std::io::Error)> {
-    ports.iter().find_map(|p| {
-        std::net::TcpListener::bind(("0.0.0.0", *p))
-            .err()
-            .map(|e| (*p, e))
-    })
+    ports
+        .iter()
+        .find_map(|p| crate::ports::held(*p).map(|e| (*p, e)))
 }
 
 /// The ports a vhost file asks Apache to listen on (`Listen [addr:]PORT`).

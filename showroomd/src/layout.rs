@@ -47,6 +47,17 @@ impl Layout {
     pub fn deploying(&self) -> PathBuf {
         self.root.join("deploying")
     }
+    /// A redeploy under way: hidden, so no listing takes it for a deploy's.
+    pub fn redeploy_marker(&self, name: &str) -> PathBuf {
+        self.deploying()
+            .join(format!(".{name}{}", crate::store::REDEPLOY_EXT))
+    }
+    /// The fresh folder a redeploy's script runs in, beside the demo's own
+    /// (the same filesystem, for the swap); hidden, so never a demo.
+    pub fn redeploy_dir(&self, name: &str) -> PathBuf {
+        self.demos()
+            .join(format!(".{name}{}", crate::store::REDEPLOY_EXT))
+    }
     pub fn deploy_marker(&self, name: &str) -> PathBuf {
         self.deploying().join(name)
     }
@@ -96,6 +107,14 @@ impl Layout {
     }
     pub fn supervisor_logs(&self) -> PathBuf {
         self.supervisor_dir().join("logs")
+    }
+    /// supervisord's own log: says how each process exited.
+    pub fn supervisord_log(&self) -> PathBuf {
+        self.supervisor_dir().join("supervisord.log")
+    }
+    /// What supervisord keeps of a demo process's `stream` (`stdout`, `stderr`).
+    pub fn process_log(&self, name: &str, stream: &str) -> PathBuf {
+        self.supervisor_logs().join(format!("{name}.{stream}.log"))
     }
     pub fn apache_dir(&self) -> PathBuf {
         self.root.join("apache")

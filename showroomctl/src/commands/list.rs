@@ -27,7 +27,18 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "expires_at": d.expires_at.map(output::rfc3339),
         "deploy_secs": d.deploy_ms.map(|ms| ms as f64 / 1000.0),
         "url": d.url,
+        "keep": d.keep,
+        "port2": d.port2,
     })
+}
+
+/// The REASON cell: the status's reason, and `kept` for a demo no cleanup touches.
+fn reason_cell(d: &DemoInfo) -> String {
+    match (d.keep, d.reason.is_empty()) {
+        (false, _) => d.reason.clone(),
+        (true, true) => "kept".into(),
+        (true, false) => format!("kept; {}", d.reason),
+    }
 }
 
 pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError> {
@@ -42,7 +53,7 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
     } else {
         // A REASON column only when some demo has one: the usual table,
         // and the column positions scripts split on, stay as they were.
-        let reasons = demos.iter().any(|d| !d.reason.is_empty());
+        let reasons = demos.iter().any(|d| !d.reason.is_empty() || d.keep);
         let rows: Vec<Vec<String>> = demos
             .iter()
             .map(|d| {
@@ -61,7 +72,7 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
                     d.url.clone().unwrap_or_else(|| "-".into()),
                 ];
                 if reasons {
-                    row.push(d.reason.clone());
+                    row.push(reason_cell(d));
                 }
                 row
             })

@@ -18,12 +18,13 @@ impl Msg {
         match self {
             Msg::Command(cmd, _) => match cmd {
                 Command::Start(n) | Command::Stop(n) | Command::Destroy(n) => Acts::On(n),
-                Command::Expire(n, _) => Acts::On(n),
+                Command::Expire(n, _) | Command::Keep(n, _) | Command::Restart(n) => Acts::On(n),
                 Command::SupervisorStart | Command::SupervisorStop | Command::Cleanup(_) => {
                     Acts::OnAll
                 }
             },
             Msg::Clone(req, _, _) => Acts::On(&req.src),
+            Msg::Redeploy(req, _, _) => Acts::On(&req.name),
             Msg::CleanupOne(n, _) => Acts::On(n),
             Msg::Restore(names, _) => Acts::OnEach(names),
             Msg::FinishChecks(..) => Acts::OnAll,

@@ -19,7 +19,7 @@ pub async fn handle_clone(ctx: &Ctx, conn: &mut Conn, req: CloneRequest) -> Resu
 }
 
 /// Streams the script's output as `Progress` frames, then the result.
-async fn stream(
+pub(super) async fn stream(
     conn: &mut Conn,
     mut rx: mpsc::Receiver<String>,
     result: impl Future<Output = Result<DemoInfo, ProtocolError>>,

@@ -25,18 +25,8 @@ pub async fn handle(
     }
     let sources: Vec<(&str, PathBuf)> = vec![
         ("deploy", ctx.layout.deploy_log(name)),
-        (
-            "stdout",
-            ctx.layout
-                .supervisor_logs()
-                .join(format!("{name}.stdout.log")),
-        ),
-        (
-            "stderr",
-            ctx.layout
-                .supervisor_logs()
-                .join(format!("{name}.stderr.log")),
-        ),
+        ("stdout", ctx.layout.process_log(name, "stdout")),
+        ("stderr", ctx.layout.process_log(name, "stderr")),
     ];
     let known = ctx.handle.snapshot().demos.contains_key(name);
     if !known && !sources[0].1.exists() {

@@ -2,9 +2,12 @@
 
 pub mod available;
 pub mod deploy;
+pub mod keep;
 pub mod lifecycle;
 pub mod list;
 pub mod logs;
+pub mod redeploy;
+pub mod restart;
 pub mod status;
 pub mod supervisor;
 pub mod watch;
@@ -47,6 +50,9 @@ pub fn is_mutating(req: &Request) -> bool {
                 | Request::Supervisor(SupervisorAction::Start | SupervisorAction::Stop)
                 | Request::Clone(_)
                 | Request::Expire { .. }
+                | Request::Restart { .. }
+                | Request::Redeploy(_)
+                | Request::Keep { .. }
         ),
     }
 }
@@ -81,5 +87,8 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
         Request::Expire { name, ttl_secs } => {
             reply(conn, lifecycle::expire(ctx, name, ttl_secs).await).await
         }
+        Request::Restart { name } => reply(conn, restart::restart(ctx, name).await).await,
+        Request::Redeploy(req) => redeploy::handle(ctx, conn, req).await,
+        Request::Keep { name, keep } => reply(conn, keep::keep(ctx, name, keep).await).await,
     }
 }

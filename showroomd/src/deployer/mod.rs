@@ -84,16 +84,22 @@ pub fn reconfigure_script_for(scripts_dir: &Path, app: &str) -> Option<PathBuf> 
     path.is_file().then_some(path)
 }
 
+/// The text after `# KEY:` on the script's first line that has it.
+fn header(script: &Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(script).unwrap_or_default();
+    text.lines().find_map(|l| {
+        l.trim_start()
+            .strip_prefix('#')?
+            .trim_start()
+            .strip_prefix(key)?
+            .strip_prefix(':')
+            .map(str::to_owned)
+    })
+}
+
 /// The params of a `# PARAMS: a, b` comment line.
 pub fn declared_params(script: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(script).unwrap_or_default();
-    text.lines()
-        .find_map(|l| {
-            l.trim_start()
-                .strip_prefix('#')?
-                .trim_start()
-                .strip_prefix("PARAMS:")
-        })
+    header(script, "PARAMS")
         .map(|rest| {
             rest.split(',')
                 .map(|p| p.trim().to_owned())
@@ -101,6 +107,23 @@ pub fn declared_params(script: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Most ports an app may ask for: its own `PORT` and `PORT2`.
+pub const MAX_PORTS: usize = 2;
+
+/// How many ports the app needs, from a `# PORTS: 2` line (1 without one).
+pub fn declared_ports(script: &Path) -> Result<usize, String> {
+    match header(script, "PORTS") {
+        None => Ok(1),
+        Some(n) => match n.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_PORTS).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "{}: `# PORTS:{n}` must be 1 or {MAX_PORTS}",
+                script.display()
+            )),
+        },
+    }
 }
 
 #[derive(Debug)]
@@ -117,6 +140,9 @@ pub struct Job {
     pub pgid_file: PathBuf,
     /// The script runs in the demo's sandbox (`Sandbox::deploy_argv`).
     pub sandbox: std::sync::Arc<crate::sandbox::Sandbox>,
+    /// Where the script sees `cwd` (a redeploy's fresh folder at the demo's
+    /// path); None: at its own path.
+    pub seen_at: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -161,7 +187,10 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
     };
     // Forked from this async task's worker thread, which lives as long as
     // the runtime: bwrap's --die-with-parent follows that thread.
-    let argv = job.sandbox.deploy_argv(&job.cwd, &job.script);
+    let argv = match &job.seen_at {
+        Some(at) => job.sandbox.deploy_argv_at(&job.cwd, at, &job.script),
+        None => job.sandbox.deploy_argv(&job.cwd, &job.script),
+    };
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(&job.cwd)

@@ -22,6 +22,7 @@ impl<S: Supervisord> Actor<S> {
         let finish = Finish {
             started: Instant::now(),
             ttl_secs: None,
+            redeploy: None,
         };
         match self.clone_reserve(&req).await {
             Ok((job, copy)) => {
@@ -70,7 +71,7 @@ impl<S: Supervisord> Actor<S> {
                 self.cfg.scripts_dir.display()
             ))
         })?;
-        let old_port = src.record.port.ok_or_else(|| {
+        src.record.port.ok_or_else(|| {
             ProtocolError::new(
                 ErrorKind::InvalidRequest,
                 format!("demo {} has a damaged record: it cannot be cloned", req.src),
@@ -82,12 +83,20 @@ impl<S: Supervisord> Actor<S> {
             req.comment.clone()
         };
         let params: Vec<(String, String)> = src.record.params.clone().into_iter().collect();
-        let port = self
+        let old_ports = src.record.ports();
+        // As many ports as the app asks for now (a demo deployed before its
+        // `# PORTS: 2` had one), and never fewer than SRC has.
+        let count = deployer::script_for(&self.cfg.scripts_dir, &app)
+            .and_then(|s| deployer::declared_ports(&s).ok())
+            .unwrap_or(1)
+            .max(old_ports.len());
+        let ports = self
             .reserve(
                 &req.name,
                 &app,
                 &comment,
                 &params,
+                count,
                 &format!("clone of {}", req.src),
             )
             .await?;
@@ -114,14 +123,18 @@ impl<S: Supervisord> Actor<S> {
             .unwrap_or_default();
         let mut env = script_env(
             &req.name,
-            port,
+            &ports,
             &self.cfg.host,
             &declared,
             &comment,
             &params,
         );
         env.push(("OLD_NAME".into(), req.src.clone()));
-        env.push(("OLD_PORT".into(), old_port.to_string()));
+        env.extend(
+            crate::ports::env_vars(&old_ports)
+                .into_iter()
+                .map(|(k, v)| (format!("OLD_{k}"), v)),
+        );
         let copy = Copy {
             src_name: req.src.clone(),
             was_running,
