@@ -41,6 +41,9 @@ pub enum Request {
         name: String,
         follow: bool,
         lines: u32,
+        /// 0: the last deploy's log and the demo's output; N: only the Nth
+        /// last deploy log kept (1 the last, up to 3).
+        deploy: u32,
     },
     /// Answered with `Event`s until the client goes away.
     Watch,

@@ -91,8 +91,10 @@ pub enum Cmd {
         #[command(subcommand)]
         action: SupervisorCmd,
     },
-    /// A demo's deploy log and process output
-    #[command(after_help = "Example:\n  showroomctl logs mysite --lines 50 --follow")]
+    /// A demo's deploy log, process output and its vhost's own Apache lines, each line with its time
+    #[command(
+        after_help = "Example:\n  showroomctl logs mysite --lines 50 --follow\n  showroomctl logs mysite --deploy 2"
+    )]
     Logs {
         name: String,
         /// Keep printing what is written, until interrupted
@@ -101,6 +103,9 @@ pub enum Cmd {
         /// How many of the last lines of each log
         #[arg(long, short = 'n', default_value_t = 100)]
         lines: u32,
+        /// Only the Nth last deploy log (1: the last; showroom keeps 3)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        deploy: Option<u32>,
     },
     /// Print state changes as they happen, one a line, until interrupted
     #[command(after_help = "Example:\n  showroomctl watch --json")]

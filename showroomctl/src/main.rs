@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod localtime;
 mod output;
 
 use std::io::Write;
@@ -88,7 +89,8 @@ async fn run(cli: Cli) -> ExitCode {
             name,
             follow,
             lines,
-        } => commands::logs::run(c, json, name, follow, lines).await,
+            deploy,
+        } => commands::logs::run(c, json, name, follow, lines, deploy.unwrap_or(0)).await,
         Cmd::Watch => commands::watch::run(c, json).await,
         Cmd::Cleanup {
             older_than,

@@ -166,6 +166,21 @@ impl Layout {
     pub fn deploy_log(&self, name: &str) -> PathBuf {
         self.logs().join("deploy").join(format!("{name}.log"))
     }
+    /// The `n`th last deploy log kept (1: the last, `deploy_log`; 2 and 3 the ones before).
+    pub fn deploy_log_nth(&self, name: &str, n: u32) -> PathBuf {
+        match n {
+            0 | 1 => self.deploy_log(name),
+            n => self
+                .logs()
+                .join("deploy")
+                .join(format!("{name}.log.{}", n - 1)),
+        }
+    }
+    /// What Apache writes of a demo's vhost (`kind`: `access`, `error`):
+    /// showroom adds these to its checked copy, the demo cannot.
+    pub fn vhost_log(&self, name: &str, kind: &str) -> PathBuf {
+        self.apache_logs().join(format!("{name}.{kind}.log"))
+    }
     /// The process group of the demo's deploy script, while it runs: out of
     /// the script's reach, beside its log.
     pub fn deploy_pgid(&self, name: &str) -> PathBuf {

@@ -355,6 +355,12 @@ pub fn remove_stale_tmp(layout: &Layout, name: &str) -> bool {
         > 0
 }
 
+/// The time a log line is stamped with: RFC 3339, UTC, to the second
+/// (`2026-12-02T05:20:01Z`); `logs` shows it in the reader's time zone.
+pub fn stamp_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

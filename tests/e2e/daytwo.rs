@@ -327,3 +327,91 @@ fn a_showroomd_killed_during_a_redeploy_leaves_the_old_demo_whole() {
     serves_soon(&s, 15300, &["site version 3"]);
     s.ok(&["stop", "site"]);
 }
+
+#[test]
+fn logs_carry_times_mark_starts_and_stops_keep_three_deploys_and_show_a_vhosts_own_lines() {
+    let s = showroom(15350, &["versioned"]);
+    s.ok(&["deploy", "versioned", "app", "--param", "version=1"]);
+    s.ok(&["redeploy", "app", "--param", "version=2"]);
+    s.ok(&["redeploy", "app", "--param", "version=3"]);
+    s.ok(&["redeploy", "app", "--param", "version=4"]);
+    s.ok(&["start", "app"]);
+    s.ok(&["restart", "app"]);
+    s.ok(&["stop", "app"]);
+
+    // --json: one object a line, with its time.
+    let json = s.ok(&["logs", "app", "--json"]);
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    let deploy: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["source"] == "deploy").collect();
+    assert_eq!(deploy.len(), 1, "{json}");
+    assert_eq!(deploy[0]["text"], "version 4 of app on port 15350");
+    let at = deploy[0]["at"].as_str().unwrap();
+    assert!(at.len() == 20 && at.ends_with('Z'), "RFC 3339: {at}");
+    let marks: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["source"] == "stdout")
+        .filter_map(|l| l["text"].as_str())
+        .filter(|t| t.starts_with("--- "))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            "--- started ---",
+            "--- stopped for a restart ---",
+            "--- started ---",
+            "--- stopped ---"
+        ],
+        "{json}"
+    );
+    assert!(lines
+        .iter()
+        .filter(|l| l["text"].as_str().unwrap().starts_with("--- "))
+        .all(|l| l["at"].is_string()));
+
+    // On a terminal: the local short time first.
+    let plain = s.ok(&["logs", "app"]);
+    let started = plain
+        .lines()
+        .find(|l| l.ends_with("--- started ---"))
+        .unwrap();
+    let time = started.split(' ').next().unwrap();
+    assert!(time.len() == 8 && time.as_bytes()[2] == b':', "{started}");
+
+    // The last three deploy logs are kept.
+    for (n, version) in [(1, "4"), (2, "3"), (3, "2")] {
+        let log = s.ok(&["logs", "app", "--deploy", &n.to_string()]);
+        assert!(
+            log.contains(&format!("version {version} of app")),
+            "--deploy {n}: {log}"
+        );
+    }
+    let err = s.refused(&["logs", "app", "--deploy", "4"]);
+    assert!(err.contains("has no deploy log 4"), "{err}");
+
+    // A vhost demo: its own access lines.
+    s.ok(&["deploy", "testapache", "web"]);
+    s.ok(&["start", "web"]);
+    let port = s.port_of("web");
+    let got = http_get(port, "/from-the-test");
+    assert!(matches!(got, Some((404, _))), "{got:?}");
+    s.wait_for("the access line", Duration::from_secs(10), || {
+        s.ok(&["logs", "web"])
+            .contains("\"GET /from-the-test HTTP/1.0\" 404")
+    });
+    let json = s.ok(&["logs", "web", "--json"]);
+    let access = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["source"] == "access")
+        .expect("an access line");
+    assert!(access["at"].is_string(), "{access}");
+    assert!(access["text"]
+        .as_str()
+        .unwrap()
+        .contains("GET /from-the-test"));
+    s.ok(&["stop", "web"]);
+}

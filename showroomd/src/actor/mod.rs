@@ -491,6 +491,24 @@ impl<S: Supervisord> Actor<S> {
         self.publish();
     }
 
+    /// A marked, timed line in the demo's output logs (`--- started ---`), so
+    /// that `logs` shows where each run began and ended. Appended beside
+    /// supervisord's own appends; a failure is logged, never fatal.
+    fn mark_logs(&self, name: &str, what: &str) {
+        let line = format!("{} --- {what} ---\n", crate::store::stamp_now());
+        for stream in ["stdout", "stderr"] {
+            let path = self.layout.process_log(name, stream);
+            let written = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+            if let Err(e) = written {
+                warn!(demo = name, log = %path.display(), error = %e, "cannot mark its log");
+            }
+        }
+    }
+
     /// Recomputes every status, sends change events, and publishes a new snapshot.
     fn publish(&mut self) {
         for (program, key, info) in self.state.take_unexplained() {

@@ -126,6 +126,22 @@ pub fn declared_ports(script: &Path) -> Result<usize, String> {
     }
 }
 
+/// How many deploy logs of a demo are kept: its last deploy's and the two before.
+pub const DEPLOY_LOGS_KEPT: u32 = 3;
+
+/// Makes room for a new deploy log: the last one becomes `NAME.log.1`,
+/// that one `NAME.log.2`; older ones go.
+pub fn rotate_deploy_logs(layout: &crate::layout::Layout, name: &str) {
+    for n in (1..DEPLOY_LOGS_KEPT).rev() {
+        let from = layout.deploy_log_nth(name, n);
+        if from.exists() {
+            if let Err(e) = std::fs::rename(&from, layout.deploy_log_nth(name, n + 1)) {
+                tracing::warn!(log = %from.display(), error = %e, "cannot keep an earlier deploy log");
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Job {
     pub script: PathBuf,

@@ -258,6 +258,7 @@ impl<S: Supervisord> Actor<S> {
 
     /// A script run in the demo's folder, as a deploy job.
     pub(super) fn job(&self, script: PathBuf, name: &str, env: Vec<(String, String)>) -> Job {
+        deployer::rotate_deploy_logs(&self.layout, name);
         Job {
             script,
             cwd: self.layout.demo_dir(name),

@@ -25,6 +25,7 @@ impl<S: Supervisord> Actor<S> {
             let _ = reply.send(Err(e));
             return;
         }
+        self.mark_logs(&name, "stopped for a restart");
         info!(demo = %name, "stopped for its restart");
         self.emit(Some(&name), EventKind::Stopped, "restart");
         self.start_begin(name, reply).await;

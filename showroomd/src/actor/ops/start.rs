@@ -150,11 +150,13 @@ impl<S: Supervisord> Actor<S> {
         match &result {
             Ok(_) => {
                 self.set_wanted(name, protocol::Wanted::Running);
+                self.mark_logs(name, "started");
                 info!(demo = name, "started");
                 self.emit(Some(name), EventKind::Started, "");
             }
             Err(e) => {
                 warn!(demo = name, error = %e.message, detail = e.detail.as_deref().unwrap_or(""), "start failed");
+                self.mark_logs(name, &format!("start failed: {}", e.message));
                 // The first line of the cause beside the words: how it ended.
                 let why = match e.detail.as_deref().and_then(|d| d.lines().next()) {
                     Some(first) => format!("{}: {first}", e.message),
@@ -307,7 +309,8 @@ impl<S: Supervisord> Actor<S> {
     /// names the file, the line and the rule, never a value another file
     /// could have put there.
     pub(in crate::actor) fn vhost_text(&self, name: &str) -> Result<String, ProtocolError> {
-        self.policy_check(name)
+        let checked = self.policy_check(name)?;
+        Ok(apache::with_own_logs(&self.layout, name, &checked))
     }
 
     /// Tests a vhost about to be enabled, with the ones enabled already. A
