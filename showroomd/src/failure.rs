@@ -86,13 +86,21 @@ impl Ending {
             DemoStatus::Backoff => format!("{ended}; supervisord tries again"),
             _ => ended,
         };
-        let (text, _) = crate::tail::last_lines(stderr_log, TAIL_LINES, TAIL_BYTES);
+        // More lines than shown: showroom's own marks among them are left out.
+        let (text, _) = crate::tail::last_lines(stderr_log, 2 * TAIL_LINES, TAIL_BYTES);
         Ending {
             summary,
+            // The times are for `logs`; here the words matter, and showroom's marks do not.
             tail: text
                 .lines()
-                .filter(|l| !l.trim().is_empty())
+                .map(crate::store::unstamped)
+                .filter(|l| !l.trim().is_empty() && !l.starts_with("--- "))
                 .map(str::to_owned)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .take(TAIL_LINES)
+                .rev()
                 .collect(),
         }
     }
@@ -187,7 +195,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("x.stderr.log");
         let many: String = (0..20).map(|i| format!("line {i}\n")).collect();
-        std::fs::write(&log, many + "FATAL: DATABASE_URL is not set\n").unwrap();
+        std::fs::write(
+            &log,
+            many + "2026-12-02T05:20:01Z FATAL: DATABASE_URL is not set\n2026-12-02T05:20:02Z --- start failed ---\n",
+        )
+        .unwrap();
         let sup = dir.path().join("supervisord.log");
         std::fs::write(
             &sup,

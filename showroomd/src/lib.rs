@@ -16,6 +16,7 @@ pub mod notify;
 pub mod poller;
 pub mod ports;
 pub mod sandbox;
+pub mod stamp;
 pub mod status;
 pub mod store;
 pub mod supervisor;

@@ -361,6 +361,14 @@ pub fn stamp_now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// A log line without the stamp `stamp_now` put before it, if it has one.
+pub fn unstamped(line: &str) -> &str {
+    match line.split_once(' ') {
+        Some((head, rest)) if head.len() == 20 && humantime::parse_rfc3339(head).is_ok() => rest,
+        _ => line,
+    }
+}
+
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

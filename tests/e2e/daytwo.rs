@@ -336,6 +336,8 @@ fn logs_carry_times_mark_starts_and_stops_keep_three_deploys_and_show_a_vhosts_o
     s.ok(&["redeploy", "app", "--param", "version=3"]);
     s.ok(&["redeploy", "app", "--param", "version=4"]);
     s.ok(&["start", "app"]);
+    // python's own access line, on its stderr.
+    serves_soon(&s, 15350, &["app version 4"]);
     s.ok(&["restart", "app"]);
     s.ok(&["stop", "app"]);
 
@@ -367,10 +369,19 @@ fn logs_carry_times_mark_starts_and_stops_keep_three_deploys_and_show_a_vhosts_o
         ],
         "{json}"
     );
-    assert!(lines
+    // Every line has its time: showroom's marks and the process's own output.
+    let served = lines
         .iter()
-        .filter(|l| l["text"].as_str().unwrap().starts_with("--- "))
-        .all(|l| l["at"].is_string()));
+        .find(|l| {
+            l["source"] == "stderr"
+                && l["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("\"GET / HTTP/1.0\" 200")
+        })
+        .unwrap_or_else(|| panic!("python's own line: {json}"));
+    assert!(served["at"].is_string(), "{served}");
+    assert!(lines.iter().all(|l| l["at"].is_string()), "{json}");
 
     // On a terminal: the local short time first.
     let plain = s.ok(&["logs", "app"]);

@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use crate::harness::{Bg, Showroom};
 
+/// N of a `tick N` line, after the time showroom puts before it.
 fn tick(line: &str) -> Option<u64> {
-    line.strip_prefix("tick ")?.trim().parse().ok()
+    line.split_once("tick ")?.1.trim().parse().ok()
 }
 
 #[test]
