@@ -1,9 +1,10 @@
 #!/bin/bash
 # PARAMS: name, comment
-# An app behind Apache: a process on an inner port (loopback only), and a
-# virtual host on the demo's port proxying to it.
+# PORTS: 2
+# An app behind Apache: a process on an inner port (PORT2, its second port,
+# loopback only), and a virtual host on the demo's port proxying to it.
 set -euo pipefail
-inner=$((PORT + 10000))
+inner=${PORT2}
 mkdir -p www
 cat > www/index.html <<HTML
 <!doctype html>

@@ -1,7 +1,8 @@
 #!/bin/bash
 # PARAMS: name, comment
+# PORTS: 2
 # A Python app with a slow install: a virtualenv with bottle from PyPI (about
-# 10 s), run on an inner loopback port (PORT + 10000) behind an Apache vhost on
+# 10 s), run on an inner loopback port (PORT2, its second port) behind an Apache vhost on
 # the demo's port. Its settings are written by ./configure.sh, which its
 # reconfigure step (reconfigure_pyvenv.sh) runs again in a clone's copy, so a
 # second copy takes seconds, not the install's time.
@@ -32,7 +33,7 @@ cat > configure.sh <<'SH'
 # Writes every file that names this demo or its ports, from name, PORT, HOST
 # and comment: at deploy, and again in a clone's copy.
 set -euo pipefail
-inner=$((PORT + 10000))
+inner=${PORT2}
 python3 - "$name" "$inner" "${comment:-}" <<'PY'
 import json, sys
 name, inner, comment = sys.argv[1], int(sys.argv[2]), sys.argv[3]

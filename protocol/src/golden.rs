@@ -41,6 +41,8 @@ fn demo_info() -> DemoInfo {
         expires_at: Some(1_700_003_600),
         deploy_ms: Some(42),
         url: Some(s("http://a.showroom.localhost/")),
+        keep: true,
+        port2: Some(20001),
     }
 }
 
@@ -65,9 +67,12 @@ fn request_name(r: &Request) -> &'static str {
         Request::Export { .. } => "Request::Export",
         Request::Import(_) => "Request::Import",
         Request::Archive(_) => "Request::Archive",
+        Request::Restart { .. } => "Request::Restart",
+        Request::Redeploy(_) => "Request::Redeploy",
+        Request::Keep { .. } => "Request::Keep",
     }
 }
-const REQUEST_VARIANTS: usize = 17;
+const REQUEST_VARIANTS: usize = 20;
 
 fn requests() -> Vec<Request> {
     vec![
@@ -92,6 +97,7 @@ fn requests() -> Vec<Request> {
             name: s("a"),
             follow: true,
             lines: 10,
+            deploy: 2,
         },
         Request::Watch,
         Request::Cleanup(CleanupRequest {
@@ -111,6 +117,16 @@ fn requests() -> Vec<Request> {
         Request::Export { name: s("a") },
         Request::Import(ImportRequest { name: Some(s("b")) }),
         Request::Archive(vec![1, 2, 3]),
+        Request::Restart { name: s("a") },
+        Request::Redeploy(RedeployRequest {
+            name: s("a"),
+            params: vec![(s("k"), s("w"))],
+            comment: Some(s("c")),
+        }),
+        Request::Keep {
+            name: s("a"),
+            keep: true,
+        },
     ]
 }
 

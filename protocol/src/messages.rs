@@ -41,6 +41,9 @@ pub enum Request {
         name: String,
         follow: bool,
         lines: u32,
+        /// 0: the last deploy's log and the demo's output; N: only the Nth
+        /// last deploy log kept (1 the last, up to 3).
+        deploy: u32,
     },
     /// Answered with `Event`s until the client goes away.
     Watch,
@@ -64,6 +67,43 @@ pub enum Request {
     Import(ImportRequest),
     /// A piece of an archive; empty: the last.
     Archive(Vec<u8>),
+    /// Stop then start, as one action: answered once it runs again.
+    Restart {
+        name: String,
+    },
+    /// The app's script run again in a fresh folder, which takes the old
+    /// one's place on success; answered like `Deploy`.
+    Redeploy(RedeployRequest),
+    /// Whether no cleanup and no expiry may touch the demo.
+    Keep {
+        name: String,
+        keep: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeployRequest {
+    pub name: String,
+    /// Params changed; the others keep their values.
+    pub params: Vec<(String, String)>,
+    /// None: the comment kept.
+    pub comment: Option<String>,
+}
+
+impl RedeployRequest {
+    /// The rules of a deploy: a param given once, a one-line comment.
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        // An existing demo: a name from before the host-label rule is redeployed too.
+        crate::names::validate_name(&self.name)?;
+        DeployRequest {
+            app: String::new(),
+            name: "x".to_owned(),
+            params: self.params.clone(),
+            comment: self.comment.clone().unwrap_or_default(),
+            ttl_secs: None,
+        }
+        .validate()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +268,10 @@ pub struct DemoInfo {
     /// The front door's address of it, `http(s)://NAME.DOMAIN[:PORT]/`;
     /// None with the front door off or a name that is no host name.
     pub url: Option<String>,
+    /// No cleanup and no expiry touches it (`keep NAME`).
+    pub keep: bool,
+    /// Its second port (`PORT2`), for an app whose script says `# PORTS: 2`.
+    pub port2: Option<u16>,
 }
 
 /// Whether the operator last asked a demo to run or to stop.

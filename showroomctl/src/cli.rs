@@ -110,8 +110,10 @@ pub enum Cmd {
         #[command(subcommand)]
         action: SupervisorCmd,
     },
-    /// A demo's deploy log and process output
-    #[command(after_help = "Example:\n  showroomctl logs mysite --lines 50 --follow")]
+    /// A demo's deploy log, process output and its vhost's own Apache lines, each line with its time
+    #[command(
+        after_help = "Example:\n  showroomctl logs mysite --lines 50 --follow\n  showroomctl logs mysite --deploy 2"
+    )]
     Logs {
         name: String,
         /// Keep printing what is written, until interrupted
@@ -120,6 +122,9 @@ pub enum Cmd {
         /// How many of the last lines of each log
         #[arg(long, short = 'n', default_value_t = 100)]
         lines: u32,
+        /// Only the Nth last deploy log (1: the last; showroom keeps 3)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        deploy: Option<u32>,
     },
     /// Print state changes as they happen, one a line, until interrupted
     #[command(after_help = "Example:\n  showroomctl watch --json")]
@@ -143,6 +148,32 @@ pub enum Cmd {
         /// Say what would be done, do nothing
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Stop then start a demo, as one action; answered once it runs again
+    #[command(after_help = "Example:\n  showroomctl restart mysite")]
+    Restart { name: String },
+    /// Run the demo's app script again in a fresh folder while the demo serves on; on success it takes the old folder's place (same name, ports, comment, TTL, wanted state)
+    #[command(
+        after_help = "Params not given keep their values; the demo is started again if it ran.\nA script that fails leaves the demo untouched.\n\nExample:\n  showroomctl redeploy mysite --param title=Hello"
+    )]
+    Redeploy {
+        name: String,
+        /// A param of the app's deploy script, as KEY=VALUE (repeatable)
+        #[arg(long = "param", value_name = "K=V", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// A new comment [default: the demo's]
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Mark a demo that no cleanup and no expiry touches (`--off` ends it)
+    #[command(
+        after_help = "Examples:\n  showroomctl keep mysite\n  showroomctl keep mysite --off"
+    )]
+    Keep {
+        name: String,
+        /// Let cleanups and its expiry apply again
+        #[arg(long)]
+        off: bool,
     },
     /// Print a shell completion script
     #[command(

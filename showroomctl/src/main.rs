@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod confirm;
+mod localtime;
 mod output;
 
 use std::io::Write;
@@ -128,7 +129,8 @@ async fn run(cli: Cli) -> ExitCode {
             name,
             follow,
             lines,
-        } => commands::logs::run(c, json, name, follow, lines).await,
+            deploy,
+        } => commands::logs::run(c, json, name, follow, lines, deploy.unwrap_or(0)).await,
         Cmd::Watch => commands::watch::run(c, json).await,
         Cmd::Cleanup {
             older_than,
@@ -140,6 +142,13 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::Import { file, name, start } => {
             commands::transfer::import(c, json, &file, name, start).await
         }
+        Cmd::Restart { name } => commands::lifecycle::run(c, json, "restart", name).await,
+        Cmd::Redeploy {
+            name,
+            params,
+            comment,
+        } => commands::redeploy::run(c, json, name, params, comment).await,
+        Cmd::Keep { name, off } => commands::keep::run(c, json, name, !off).await,
         Cmd::Completions { .. } | Cmd::Man { .. } => unreachable!("handled before connecting"),
     };
     match result {

@@ -280,6 +280,35 @@ pub fn stage(layout: &Layout, name: &str, text: &str) -> Result<std::path::PathB
     Ok(path)
 }
 
+/// A demo's own access lines: the time as seconds since the epoch (Apache
+/// writes `%t` in its own zone), then the client, request, status, size.
+pub const ACCESS_FORMAT: &str = "%{sec}t %a \\\"%r\\\" %>s %O";
+
+/// The checked text with the demo's own access and error logs added to each
+/// `<VirtualHost>`: Apache's shared logs cannot tell the demos' error lines
+/// apart, and the policy refuses a demo's own `ErrorLog`/`CustomLog` (they
+/// would write through links); these paths are showroom's, in Apache's
+/// own log folder.
+pub fn with_own_logs(layout: &Layout, name: &str, text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    for line in text.lines() {
+        out += line;
+        out.push('\n');
+        if line
+            .trim_start()
+            .get(..13)
+            .is_some_and(|w| w.eq_ignore_ascii_case("<VirtualHost "))
+        {
+            out += &format!(
+                "    # Added by showroom: this demo's own logs (seconds since the epoch first: `logs` shows its time).\n    ErrorLog \"{}\"\n    CustomLog \"{}\" \"{ACCESS_FORMAT}\"\n",
+                layout.vhost_log(name, "error").display(),
+                layout.vhost_log(name, "access").display(),
+            );
+        }
+    }
+    out
+}
+
 /// Enables a demo's vhost: a copy of `text` (its `apache2.conf` as checked
 /// at its start) where Apache includes it. A copy, not a link: what the
 /// demo writes later waits for its next start.
@@ -486,11 +515,9 @@ pub fn remove_stale_pid_files(layout: &Layout) {
 /// The first of `ports` that some program already holds, with the error
 /// binding it gave. Apache's config test passes such a port; its start fails.
 pub fn taken_port(ports: &[u16]) -> Option<(u16, std::io::Error)> {
-    ports.iter().find_map(|p| {
-        std::net::TcpListener::bind(("0.0.0.0", *p))
-            .err()
-            .map(|e| (*p, e))
-    })
+    ports
+        .iter()
+        .find_map(|p| crate::ports::held(*p).map(|e| (*p, e)))
 }
 
 /// The ports a vhost file asks Apache to listen on (`Listen [addr:]PORT`).

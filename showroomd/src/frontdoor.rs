@@ -83,6 +83,8 @@ pub struct FrontDemo {
     pub comment: String,
     /// Seconds since the Unix epoch.
     pub created: u64,
+    /// Why it is not running (how its process ended), as `list` says it.
+    pub reason: String,
 }
 
 impl From<&DemoInfo> for FrontDemo {
@@ -94,6 +96,7 @@ impl From<&DemoInfo> for FrontDemo {
             app: d.app.clone(),
             comment: d.comment.clone(),
             created: d.created,
+            reason: d.reason.clone(),
         }
     }
 }
@@ -333,6 +336,11 @@ pub fn render_index(s: &Settings, demos: &[FrontDemo]) -> String {
             String::new()
         } else {
             format!("<p class=\"comment\">{}</p>\n", escape(&d.comment))
+        };
+        let comment = if d.reason.is_empty() || serves(d.status) {
+            comment
+        } else {
+            format!("<p class=\"reason\">{}</p>\n{comment}", escape(&d.reason))
         };
         let _ = write!(
             body,

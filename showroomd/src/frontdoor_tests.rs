@@ -23,6 +23,7 @@ fn demo(name: &str, status: DemoStatus, comment: &str) -> FrontDemo {
         app: "static".into(),
         comment: comment.into(),
         created: 1_764_039_845,
+        reason: String::new(),
     }
 }
 
@@ -84,6 +85,8 @@ fn no_page_holds_params_or_paths() {
         expires_at: None,
         deploy_ms: None,
         url: None,
+        keep: false,
+        port2: None,
     };
     let s = settings(80, None);
     let r = render(&s, &[FrontDemo::from(&info)]);
@@ -141,4 +144,15 @@ fn with_tls_http_redirects_and_https_serves() {
     );
     let conf = render_conf(&settings(8080, Some(8443)), &[]);
     assert!(conf.contains("https://%{SERVER_NAME}:8443%{REQUEST_URI}"));
+}
+
+#[test]
+fn the_index_says_why_a_demo_is_down() {
+    let mut crashed = demo("crash", DemoStatus::Fatal, "");
+    crashed.reason = "exited with status 3 after 0 s: <bad>".into();
+    let html = render_index(&settings(80, None), &[crashed]);
+    assert!(
+        html.contains("<p class=\"reason\">exited with status 3 after 0 s: &lt;bad&gt;</p>"),
+        "{html}"
+    );
 }

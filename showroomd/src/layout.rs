@@ -69,6 +69,17 @@ impl Layout {
     pub fn deploying(&self) -> PathBuf {
         self.root.join("deploying")
     }
+    /// A redeploy under way: hidden, so no listing takes it for a deploy's.
+    pub fn redeploy_marker(&self, name: &str) -> PathBuf {
+        self.deploying()
+            .join(format!(".{name}{}", crate::store::REDEPLOY_EXT))
+    }
+    /// The fresh folder a redeploy's script runs in, beside the demo's own
+    /// (the same filesystem, for the swap); hidden, so never a demo.
+    pub fn redeploy_dir(&self, name: &str) -> PathBuf {
+        self.demos()
+            .join(format!(".{name}{}", crate::store::REDEPLOY_EXT))
+    }
     pub fn deploy_marker(&self, name: &str) -> PathBuf {
         self.deploying().join(name)
     }
@@ -119,6 +130,14 @@ impl Layout {
     pub fn supervisor_logs(&self) -> PathBuf {
         self.supervisor_dir().join("logs")
     }
+    /// supervisord's own log: says how each process exited.
+    pub fn supervisord_log(&self) -> PathBuf {
+        self.supervisor_dir().join("supervisord.log")
+    }
+    /// What supervisord keeps of a demo process's `stream` (`stdout`, `stderr`).
+    pub fn process_log(&self, name: &str, stream: &str) -> PathBuf {
+        self.supervisor_logs().join(format!("{name}.{stream}.log"))
+    }
     pub fn apache_dir(&self) -> PathBuf {
         self.root.join("apache")
     }
@@ -168,6 +187,21 @@ impl Layout {
     }
     pub fn deploy_log(&self, name: &str) -> PathBuf {
         self.logs().join("deploy").join(format!("{name}.log"))
+    }
+    /// The `n`th last deploy log kept (1: the last, `deploy_log`; 2 and 3 the ones before).
+    pub fn deploy_log_nth(&self, name: &str, n: u32) -> PathBuf {
+        match n {
+            0 | 1 => self.deploy_log(name),
+            n => self
+                .logs()
+                .join("deploy")
+                .join(format!("{name}.log.{}", n - 1)),
+        }
+    }
+    /// What Apache writes of a demo's vhost (`kind`: `access`, `error`):
+    /// showroom adds these to its checked copy, the demo cannot.
+    pub fn vhost_log(&self, name: &str, kind: &str) -> PathBuf {
+        self.apache_logs().join(format!("{name}.{kind}.log"))
     }
     /// The process group of the demo's deploy script, while it runs: out of
     /// the script's reach, beside its log.

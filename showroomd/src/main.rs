@@ -48,6 +48,15 @@ async fn shutdown_signal() {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Inside a demo's sandbox, around its start command: no daemon, no flags of its own.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(showroomd::stamp::FLAG) {
+        let command = match argv.get(2).map(String::as_str) {
+            Some("--") => &argv[3..],
+            _ => &argv[2..],
+        };
+        std::process::exit(showroomd::stamp::run(command));
+    }
     let args = Args::parse();
     if let Some(dir) = &args.man {
         // Section 8: a daemon run by the system, not by users.

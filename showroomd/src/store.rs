@@ -39,6 +39,20 @@ pub struct DemoRecord {
     pub expires_at: Option<u64>,
     #[serde(default)]
     pub deploy_ms: Option<u64>,
+    /// No cleanup and no expiry touches it (`keep NAME`).
+    #[serde(default)]
+    pub keep: bool,
+    /// The second port of an app whose script says `# PORTS: 2`.
+    #[serde(default)]
+    pub port2: Option<u16>,
+}
+
+impl DemoRecord {
+    /// Every port the demo owns: reserved with it, freed with it, its
+    /// own to listen on. The one list anything that needs a demo's ports reads.
+    pub fn ports(&self) -> Vec<u16> {
+        self.port.into_iter().chain(self.port2).collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +215,62 @@ pub fn is_marked_deploying(layout: &Layout, name: &str) -> bool {
     layout.deploy_marker(name).exists()
 }
 
+/// What a redeploy under way notes before it swaps the folders: the new
+/// folder (by its inode: after the swap, the demo's folder is it) and the
+/// record it brings. An empty marker: the script still runs, no swap yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeployNote {
+    pub inode: u64,
+    pub record: DemoRecord,
+}
+
+/// Notes a redeploy of `name` under way (`note` None: its script runs).
+pub fn mark_redeploying(
+    layout: &Layout,
+    name: &str,
+    note: Option<&RedeployNote>,
+) -> Result<(), StoreError> {
+    let text = note
+        .map(|n| toml::to_string(n).expect("a note always serializes"))
+        .unwrap_or_default();
+    write_atomic(&layout.redeploy_marker(name), text.as_bytes())
+}
+
+/// The redeploy marker's note: Ok(None) for one whose swap was not noted yet.
+pub fn read_redeploying(layout: &Layout, name: &str) -> Result<Option<RedeployNote>, StoreError> {
+    let path = layout.redeploy_marker(name);
+    let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|source| StoreError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })
+}
+
+pub fn unmark_redeploying(layout: &Layout, name: &str) -> Result<(), StoreError> {
+    remove_if_present(&layout.redeploy_marker(name))
+}
+
+/// The demos with a redeploy marker.
+pub fn redeploying_names(layout: &Layout) -> Vec<String> {
+    std::fs::read_dir(layout.deploying())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.to_owned();
+            Some(n.strip_prefix('.')?.strip_suffix(REDEPLOY_EXT)?.to_owned())
+        })
+        .collect()
+}
+
+/// The suffix of redeploy markers and folders (hidden: never a demo's name).
+pub const REDEPLOY_EXT: &str = ".redeploy";
+
 /// The names in a folder of showroom's (`records/`, `deploying/`), with
 /// `ext` taken off; hidden (temporary) files left out.
 pub fn names_in(dir: &Path, ext: &str) -> Vec<String> {
@@ -270,7 +340,17 @@ pub async fn remove_demo_dir(
     name: &str,
     sandbox: &crate::sandbox::Sandbox,
 ) -> Result<(), StoreError> {
-    match trash_demo_dir(layout, name)? {
+    remove_dir(layout, &layout.demo_dir(name), name, sandbox).await
+}
+
+/// Removes a folder of showroom's through the trash (`label` names it there).
+pub async fn remove_dir(
+    layout: &Layout,
+    dir: &Path,
+    label: &str,
+    sandbox: &crate::sandbox::Sandbox,
+) -> Result<(), StoreError> {
+    match trash_dir(layout, dir, label)? {
         Some(trash) => remove_trashed(sandbox, trash).await,
         None => Ok(()),
     }
@@ -281,7 +361,12 @@ pub async fn remove_demo_dir(
 /// went (None: there was no folder); `remove_trashed` removes it, and a
 /// start empties what an interrupted removal left.
 pub fn trash_demo_dir(layout: &Layout, name: &str) -> Result<Option<PathBuf>, StoreError> {
-    let dir = layout.demo_dir(name);
+    trash_dir(layout, &layout.demo_dir(name), name)
+}
+
+/// Moves a folder of showroom's into the trash (`label` names it there).
+pub fn trash_dir(layout: &Layout, dir: &Path, label: &str) -> Result<Option<PathBuf>, StoreError> {
+    let dir = dir.to_path_buf();
     if !dir.exists() {
         return Ok(None);
     }
@@ -289,7 +374,7 @@ pub fn trash_demo_dir(layout: &Layout, name: &str) -> Result<Option<PathBuf>, St
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let trash = layout.trash().join(format!("{name}.{nanos}"));
+    let trash = layout.trash().join(format!("{label}.{nanos}"));
     std::fs::rename(&dir, &trash).map_err(io_err(&dir))?;
     Ok(Some(trash))
 }
@@ -360,6 +445,20 @@ pub fn remove_stale_tmp(layout: &Layout, name: &str) -> bool {
         > 0
 }
 
+/// The time a log line is stamped with: RFC 3339, UTC, to the second
+/// (`2026-12-02T05:20:01Z`); `logs` shows it in the reader's time zone.
+pub fn stamp_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// A log line without the stamp `stamp_now` put before it, if it has one.
+pub fn unstamped(line: &str) -> &str {
+    match line.split_once(' ') {
+        Some((head, rest)) if head.len() == 20 && humantime::parse_rfc3339(head).is_ok() => rest,
+        _ => line,
+    }
+}
+
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -382,6 +481,8 @@ mod tests {
             wanted: protocol::Wanted::Running,
             expires_at: Some(1_700_086_400),
             deploy_ms: Some(1500),
+            keep: false,
+            port2: None,
         }
     }
 

@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use crate::harness::{Bg, Showroom};
 
+/// N of a `tick N` line, after the time showroom puts before it.
 fn tick(line: &str) -> Option<u64> {
-    line.strip_prefix("tick ")?.trim().parse().ok()
+    line.split_once("tick ")?.1.trim().parse().ok()
 }
 
 #[test]
@@ -15,13 +16,22 @@ fn logs_show_the_deploy_and_the_output_and_follow_streams() {
     let s = Showroom::with_apps(22600, &["chatty"]);
     s.ok(&["deploy", "chatty", "talk"]);
     let before_start = s.ok(&["logs", "talk"]);
+    // Each deploy line with its time (HH:MM:SS on a terminal) first.
+    let untimed: Vec<&str> = before_start
+        .lines()
+        .map(|l| match l.split_once(' ') {
+            Some((t, rest)) if t.len() == 8 && t.as_bytes()[2] == b':' => rest,
+            _ => l,
+        })
+        .collect();
     assert_eq!(
-        before_start, "==> deploy <==\npreparing talk\nprepared talk",
-        "only the deploy log before a start"
+        untimed,
+        ["==> deploy <==", "preparing talk", "prepared talk"],
+        "only the deploy log before a start: {before_start}"
     );
     s.ok(&["start", "talk"]);
     s.wait_for("a few ticks", Duration::from_secs(20), || {
-        s.ok(&["logs", "talk"]).contains("tick 5")
+        s.ok(&["logs", "talk"]).contains("tick 12")
     });
     let out = s.ok(&["logs", "talk", "--lines", "2"]);
     let sections: Vec<&str> = out.lines().filter(|l| l.starts_with("==> ")).collect();
@@ -46,9 +56,10 @@ fn logs_show_the_deploy_and_the_output_and_follow_streams() {
         .collect();
     assert_eq!(sources, ["deploy", "stdout", "stderr"]);
     assert_eq!(
-        chunks[0]["text"], "prepared talk\n",
-        "--lines applies to each log"
+        chunks[0]["text"], "prepared talk",
+        "--lines applies to each log, one object a line"
     );
+    assert!(chunks[0]["at"].as_str().unwrap().ends_with('Z'));
 
     // --follow: the recent lines, then new ones as they are written, until interrupted.
     let mut follow = s.spawn_ctl(&["logs", "talk", "--follow", "--lines", "1"]);

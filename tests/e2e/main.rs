@@ -5,6 +5,7 @@ mod harness;
 mod abuse;
 mod bad_input;
 mod cleanup;
+mod daytwo;
 mod daytwo_cli;
 mod events;
 mod front_door_live;

@@ -230,10 +230,11 @@ fn a_port_taken_by_another_program_is_refused_and_the_others_keep_serving() {
     s.ok(&["deploy", "testapache", "good"]);
     s.ok(&["start", "good"]);
     let good = s.port_of("good");
-    // Something else holds the port the next demo gets.
-    let squatter = std::net::TcpListener::bind(("0.0.0.0", good + 1)).unwrap();
     s.ok(&["deploy", "testapache", "unlucky"]);
     assert_eq!(s.port_of("unlucky"), good + 1);
+    // Something else takes its port after its deploy (a held port is never
+    // handed out: tests/e2e/daytwo.rs).
+    let squatter = std::net::TcpListener::bind(("0.0.0.0", good + 1)).unwrap();
     let err = s.refused(&["start", "unlucky"]);
     assert!(err.contains("taken by another program"), "{err}");
     assert_eq!(s.status("unlucky"), "STOPPED");

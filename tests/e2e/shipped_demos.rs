@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::harness::{http_get, Options, Showroom};
 
-/// Ports 24000-24099; proxied's inner ports are 10000 above (34000-34099).
+/// Ports 24000-24099; proxied's inner port is its second port (`# PORTS: 2`), from the same range.
 const PORT_MIN: u16 = 24000;
 
 /// `port` answers 200 at once (Apache serves a vhost by the time `start`
@@ -83,7 +83,10 @@ fn the_shipped_demos_deploy_serve_stop_and_go() {
         [site, pyapp, behind],
         [PORT_MIN, PORT_MIN + 1, PORT_MIN + 2]
     );
-    let inner = behind + 10000;
+    let inner = s.listed("behind")["port2"]
+        .as_u64()
+        .expect("proxied has a PORT2") as u16;
+    assert_eq!(inner, PORT_MIN + 3, "the next free port of the range");
     for name in ["site", "pyapp", "behind"] {
         assert_eq!(s.status(name), "STOPPED", "{name}");
     }

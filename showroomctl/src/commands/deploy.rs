@@ -1,4 +1,4 @@
-//! `deploy APP NAME` and `clone SRC NEW`: the script's output as it comes, then where the demo is.
+//! `deploy APP NAME`, `clone SRC NEW` and `redeploy NAME`: the script's output as it comes, then where the demo is.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -7,16 +7,18 @@ use protocol::{Client, ClientError, Request, Response};
 
 use crate::output;
 
-/// Sends a `Deploy` or a `Clone`: both are answered alike.
+/// Sends a `Deploy`, a `Clone` or a `Redeploy`: all are answered alike.
 pub async fn run(c: &mut Client, as_json: bool, req: Request) -> Result<ExitCode, ClientError> {
     let verb = match req {
         Request::Clone(_) => "cloned",
+        Request::Redeploy(_) => "redeployed",
         _ => "deployed",
     };
     // The daemon checks it again; here the refusal comes before any connection work.
     match &req {
         Request::Deploy(d) => d.validate()?,
         Request::Clone(c) => c.validate()?,
+        Request::Redeploy(r) => r.validate()?,
         _ => {}
     }
     c.send(&req).await?;
@@ -47,16 +49,24 @@ pub async fn answer_demo(
                 if as_json {
                     output::json(&super::list::demo_json(&d));
                 } else {
-                    output::say(&format!(
-                        "{verb} {} (app {}) on port {} in {}; start it with: showroomctl start {}",
+                    let what = format!(
+                        "{verb} {} (app {}) on port {} in {}",
                         d.name,
                         d.app,
                         d.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                         output::took(d.deploy_ms),
-                        d.name
-                    ));
-                    if let Some(url) = &d.url {
-                        output::say(&format!("once started, served at {url}"));
+                    );
+                    if verb == "redeployed" {
+                        // Started again if it ran: its status says which.
+                        output::say(&format!("{what}: {}", d.status));
+                    } else {
+                        output::say(&format!(
+                            "{what}; start it with: showroomctl start {}",
+                            d.name
+                        ));
+                        if let Some(url) = &d.url {
+                            output::say(&format!("once started, served at {url}"));
+                        }
                     }
                 }
                 return Ok(d);

@@ -1,4 +1,4 @@
-//! `start`, `stop` and `destroy`: one request, "done" only once it has happened.
+//! `start`, `stop`, `restart` and `destroy`: one request, "done" only once it has happened.
 
 use std::process::ExitCode;
 
@@ -16,18 +16,20 @@ pub async fn run(
     let (req, past) = match verb {
         "start" => (Request::Start { name: name.clone() }, "started"),
         "stop" => (Request::Stop { name: name.clone() }, "stopped"),
+        "restart" => (Request::Restart { name: name.clone() }, "restarted"),
         _ => (Request::Destroy { name: name.clone() }, "destroyed"),
     };
     match c.request(&req).await? {
         Response::Done => {
-            let url = if verb == "start" {
+            let starts = matches!(verb, "start" | "restart");
+            let url = if starts {
                 url_of(c, &name).await?
             } else {
                 None
             };
             if as_json {
                 let mut v = json!({"name": name, "done": past});
-                if verb == "start" {
+                if starts {
                     v["url"] = json!(url);
                 }
                 output::json(&v);

@@ -29,7 +29,18 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "expires_at": d.expires_at.map(output::rfc3339),
         "deploy_secs": d.deploy_ms.map(|ms| ms as f64 / 1000.0),
         "url": d.url,
+        "keep": d.keep,
+        "port2": d.port2,
     })
+}
+
+/// The REASON cell: the status's reason, and `kept` for a demo no cleanup touches.
+fn reason_cell(d: &DemoInfo) -> String {
+    match (d.keep, d.reason.is_empty()) {
+        (false, _) => d.reason.clone(),
+        (true, true) => "kept".into(),
+        (true, false) => format!("kept; {}", d.reason),
+    }
 }
 
 /// Which demos `list` shows: every filter given must match.
@@ -96,7 +107,7 @@ pub async fn run(
 fn wide_table(demos: &[DemoInfo]) {
     // A REASON column only when some demo has one: the usual table,
     // and the column positions scripts split on, stay as they were.
-    let reasons = demos.iter().any(|d| !d.reason.is_empty());
+    let reasons = demos.iter().any(|d| !d.reason.is_empty() || d.keep);
     let rows: Vec<Vec<String>> = demos
         .iter()
         .map(|d| {
@@ -115,7 +126,7 @@ fn wide_table(demos: &[DemoInfo]) {
                 url(d),
             ];
             if reasons {
-                row.push(d.reason.clone());
+                row.push(reason_cell(d));
             }
             row
         })
@@ -217,10 +228,7 @@ fn fitted(demos: &[DemoInfo], width: usize, now: u64) -> Vec<String> {
             COMMENT_MIN,
         ),
         Column::new("URL", demos, url),
-        elastic(
-            Column::new("REASON", demos, |d| d.reason.clone()),
-            REASON_MIN,
-        ),
+        elastic(Column::new("REASON", demos, reason_cell), REASON_MIN),
         // A KEEP column goes here once DemoInfo carries `keep` (the daemon's
         // half of issue 21), and into DROP_ORDER after DEPLOY.
     ];
@@ -393,6 +401,8 @@ mod tests {
             expires_at: Some(1_000_000 + 5 * 3600 + 10),
             deploy_ms: Some(1234),
             url: Some(format!("http://{name}.localhost:8080/")),
+            keep: false,
+            port2: None,
         }
     }
 

@@ -1,8 +1,8 @@
-//! `status NAME`: the status word alone.
+//! `status NAME`: the status word alone on standard output (scripts and the seed read it); why a process is not running on standard error.
 
 use std::process::ExitCode;
 
-use protocol::{Client, ClientError, Request, Response};
+use protocol::{Client, ClientError, DemoStatus, Request, Response};
 use serde_json::json;
 
 use crate::output;
@@ -14,9 +14,32 @@ pub async fn run(c: &mut Client, as_json: bool, name: String) -> Result<ExitCode
                 output::json(&json!({"name": name, "status": s.as_str()}));
             } else {
                 output::say(s.as_str());
+                if matches!(
+                    s,
+                    DemoStatus::Fatal | DemoStatus::Backoff | DemoStatus::Exited
+                ) {
+                    tell_why(c, &name).await?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
         other => Err(super::unexpected(other)),
     }
+}
+
+/// The reason `list` gives, and where to read more, on standard error.
+async fn tell_why(c: &mut Client, name: &str) -> Result<(), ClientError> {
+    let reason = match c.request(&Request::List).await? {
+        Response::List(demos) => demos
+            .into_iter()
+            .find(|d| d.name == name)
+            .map(|d| d.reason)
+            .unwrap_or_default(),
+        other => return Err(super::unexpected(other)),
+    };
+    if !reason.is_empty() {
+        eprintln!("{name}: {}", output::cell(&reason));
+    }
+    eprintln!("more: showroomctl logs {name}");
+    Ok(())
 }

@@ -30,7 +30,7 @@ impl Msg {
         match self {
             Msg::Command(cmd, _) => match cmd {
                 Command::Start(n) | Command::Stop(n) | Command::Destroy(n) => Acts::On(n),
-                Command::Expire(n, _) => Acts::On(n),
+                Command::Expire(n, _) | Command::Keep(n, _) | Command::Restart(n) => Acts::On(n),
                 Command::SupervisorStart | Command::SupervisorStop | Command::Cleanup(_) => {
                     Acts::OnAll
                 }
@@ -39,6 +39,7 @@ impl Msg {
             Msg::CloneCopyBegins { src, .. } => Acts::On(src),
             Msg::CleanupOne(n, _, _) => Acts::On(n),
             Msg::Export(n, _) => Acts::On(n),
+            Msg::Redeploy(req, _, _) => Acts::On(&req.name),
             Msg::Restore(names, _) => Acts::OnEach(names),
             Msg::FinishChecks(..) => Acts::OnAll,
             // A new name, a demo still deploying, a reading, an end.

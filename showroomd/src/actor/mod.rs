@@ -60,6 +60,10 @@ pub enum Command {
     Cleanup(CleanupRequest),
     /// When the demo expires, from now; None: never.
     Expire(String, Option<u64>),
+    /// Stop then start; answers once it runs again.
+    Restart(String),
+    /// Whether no cleanup and no expiry may touch it.
+    Keep(String, bool),
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ProtocolError>>;
@@ -76,6 +80,11 @@ pub(super) enum Msg {
     Observed(Observation),
     Clone(
         protocol::CloneRequest,
+        mpsc::Sender<String>,
+        Reply<DemoInfo>,
+    ),
+    Redeploy(
+        protocol::RedeployRequest,
         mpsc::Sender<String>,
         Reply<DemoInfo>,
     ),
@@ -158,6 +167,15 @@ impl Handle {
         progress: mpsc::Sender<String>,
     ) -> Result<DemoInfo, ProtocolError> {
         ask(&self.tx, |reply| Msg::Deploy(req, progress, reply)).await
+    }
+
+    /// Redeploys; the script's output lines arrive on `progress` meanwhile.
+    pub async fn redeploy(
+        &self,
+        req: protocol::RedeployRequest,
+        progress: mpsc::Sender<String>,
+    ) -> Result<DemoInfo, ProtocolError> {
+        ask(&self.tx, |reply| Msg::Redeploy(req, progress, reply)).await
     }
 
     /// Clones; the reconfigure step's output lines arrive on `progress` meanwhile.
@@ -407,6 +425,12 @@ impl<S: Supervisord> Actor<S> {
                             continue;
                         }
                         Command::Expire(name, ttl) => self.expire_in(&name, ttl).await,
+                        // It answers once its start is done, as a start does.
+                        Command::Restart(name) => {
+                            self.restart_begin(name, reply).await;
+                            continue;
+                        }
+                        Command::Keep(name, keep) => self.keep_demo(&name, keep).await,
                     };
                     // Before the answer: a started demo is then served by name.
                     self.front_door_sync().await;
@@ -436,7 +460,13 @@ impl<S: Supervisord> Actor<S> {
                     reply,
                     finish,
                 } => {
-                    let result = self.deploy_end(&name, outcome, finish).await;
+                    let result = match finish.redeploy {
+                        Some(record) => {
+                            self.redeploy_end(&name, outcome, *record, finish.started)
+                                .await
+                        }
+                        None => self.deploy_end(&name, outcome, finish).await,
+                    };
                     self.front_door_sync().await;
                     let _ = reply.send(result);
                 }
@@ -451,6 +481,10 @@ impl<S: Supervisord> Actor<S> {
                 }
                 Msg::Clone(req, progress, reply) => {
                     self.clone_begin(req, progress, reply).await;
+                    self.front_door_sync().await;
+                }
+                Msg::Redeploy(req, progress, reply) => {
+                    self.redeploy_begin(req, progress, reply).await;
                     self.front_door_sync().await;
                 }
                 Msg::CloneCopied {
@@ -552,8 +586,35 @@ impl<S: Supervisord> Actor<S> {
         self.publish();
     }
 
+    /// A marked, timed line in the demo's output logs (`--- started ---`), so
+    /// that `logs` shows where each run began and ended. Appended beside
+    /// supervisord's own appends; a failure is logged, never fatal.
+    fn mark_logs(&self, name: &str, what: &str) {
+        let line = format!("{} --- {what} ---\n", crate::store::stamp_now());
+        for stream in ["stdout", "stderr"] {
+            let path = self.layout.process_log(name, stream);
+            let written = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+            if let Err(e) = written {
+                warn!(demo = name, log = %path.display(), error = %e, "cannot mark its log");
+            }
+        }
+    }
+
     /// Recomputes every status, sends change events, and publishes a new snapshot.
     fn publish(&mut self) {
+        for (program, key, info) in self.state.take_unexplained() {
+            let ending = crate::failure::Ending::read(
+                &info,
+                key.0,
+                &self.layout.supervisord_log(),
+                &self.layout.process_log(&program, "stderr"),
+            );
+            self.state.set_ending(&program, key, ending.reason());
+        }
         if let Some((snap, events)) = self.state.publish(Instant::now()) {
             self.send(events);
             self.snapshot_tx.send_replace(snap);

@@ -30,16 +30,17 @@ impl<S: Supervisord> Actor<S> {
             }
         };
         for name in names {
-            let port = self
+            let ports = self
                 .state
                 .demos
                 .get(&name)
-                .and_then(|d| d.record.port.filter(|_| d.has_process));
-            let Some(port) = port else {
+                .filter(|d| d.has_process && d.record.port.is_some())
+                .map(|d| d.record.ports());
+            let Some(ports) = ports else {
                 self.sections.remove(&name);
                 continue;
             };
-            let text = render_program(&self.layout, &self.cfg, &self.sandbox, &name, port)
+            let text = render_program(&self.layout, &self.cfg, &self.sandbox, &name, &ports)
                 .map_err(|e| internal("writing the supervisord program section", e))?;
             let copy = crate::demofs::DemoDir::open(&self.layout.demo_dir(&name))
                 .and_then(|d| d.write_if_changed(crate::layout::PROGRAM_SECTION_COPY, &text));
@@ -67,8 +68,15 @@ impl<S: Supervisord> Actor<S> {
         // reread must find nothing changed.
         let section = match self.sections.get(name) {
             Some(text) => text.clone(),
-            None => render_program(&self.layout, &self.cfg, &self.sandbox, name, port)
-                .map_err(|e| internal("writing the supervisord program section", e))?,
+            None => {
+                let ports = self
+                    .state
+                    .demos
+                    .get(name)
+                    .map_or_else(|| vec![port], |d| d.record.ports());
+                render_program(&self.layout, &self.cfg, &self.sandbox, name, &ports)
+                    .map_err(|e| internal("writing the supervisord program section", e))?
+            }
         };
         match self.add_section(name, &section).await {
             Err(e) if e.fault_code() == Some(codes::ALREADY_ADDED) => {

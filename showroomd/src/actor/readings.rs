@@ -6,7 +6,6 @@ use protocol::{DemoStatus, ProtocolError};
 use tracing::warn;
 
 use super::{sup_error, Actor, Observation};
-use crate::status;
 use crate::supervisor::config::APACHE_PROGRAM;
 use crate::supervisor::rpc::codes;
 use crate::supervisor::{ProcessInfo, RpcError, Supervisord};
@@ -20,11 +19,10 @@ impl<S: Supervisord> Actor<S> {
             Ok(i) => {
                 let events = self.state.set_supervisor_up(true, "", at);
                 self.send(events);
-                self.state
-                    .note_proc(program, Some(status::from_supervisor(&i.statename)), at);
+                self.state.note_info(program, Some(&i), at);
             }
             Err(e) if e.fault_code() == Some(codes::BAD_NAME) => {
-                self.state.note_proc(program, None, at);
+                self.state.note_info(program, None, at);
             }
             Err(e) if e.is_unreachable() => {
                 let events = self.state.set_supervisor_up(false, &e.to_string(), at);

@@ -138,6 +138,8 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
         wanted: Default::default(),
         expires_at: None,
         deploy_ms: None,
+        keep: false,
+        port2: None,
     }
 }
 
@@ -381,6 +383,9 @@ impl<S: Supervisord> Actor<S> {
         let mut rolled_back = Vec::new();
         // Read before it is written again: a lost record's port is in it.
         let programs = std::fs::read_to_string(layout.programs_conf()).unwrap_or_default();
+        for done in super::ops::redeploy::finish_redeploys(&layout, &self.sandbox).await {
+            warn!("{done}");
+        }
         let folders = store::demo_names(&layout)?;
         self.drop_records_without_folder(&folders);
         for name in folders {

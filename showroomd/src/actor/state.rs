@@ -57,6 +57,8 @@ impl DemoView {
             expires_at: self.record.expires_at,
             deploy_ms: self.record.deploy_ms,
             url: front.and_then(|s| frontdoor::url_for(s, name)),
+            keep: self.record.keep,
+            port2: self.record.port2,
         }
     }
 
@@ -193,7 +195,19 @@ pub struct State {
     /// The checks at start are not done yet: supervisord may lack a group
     /// it is about to be given, so "unknown to it" means UNKNOWN, not FATAL.
     checks_pending: bool,
+    /// Why each program that ended when it should run (FATAL, BACKOFF,
+    /// EXITED) is not running, keyed by the reading it was told from.
+    endings: HashMap<String, (EndingKey, String)>,
+    /// Programs seen ended whose reason is not told yet: the actor reads
+    /// their stderr (I/O, not the table's) and calls `set_ending`.
+    unexplained: HashMap<String, (EndingKey, ProcessInfo)>,
+    /// How each program's last run ended, when supervisord says it ended:
+    /// the detail of a `RUNNING->…` event.
+    last_end: HashMap<String, String>,
 }
+
+/// What tells one ending from the next: its state, its try's times, its status.
+pub type EndingKey = (DemoStatus, i64, i64, i32);
 
 impl State {
     /// The installed demo of that name, or the seed's error.
@@ -207,7 +221,9 @@ impl State {
             )),
             Some(_) if self.busy.contains(name) => Err(ProtocolError::new(
                 ErrorKind::InvalidRequest,
-                format!("demo {name} is being copied by a clone; try again in a moment"),
+                format!(
+                    "demo {name} is being copied by a clone or replaced by its redeploy; try again in a moment"
+                ),
             )),
             Some(d) => Ok(d.clone()),
         }
@@ -218,10 +234,20 @@ impl State {
         self.demos.get(name).ok_or_else(ProtocolError::not_found)
     }
 
-    /// Lowest port of the range that no installed or deploying demo holds.
-    pub fn free_port(&self, min: u16, max: u16) -> Option<u16> {
-        let taken: HashSet<u16> = self.demos.values().filter_map(|d| d.record.port).collect();
-        (min..=max).find(|p| !taken.contains(p))
+    /// The lowest `count` ports of the range that no installed or deploying
+    /// demo owns and that `usable` accepts (no other program holds it).
+    pub fn free_ports(
+        &self,
+        (min, max): (u16, u16),
+        count: usize,
+        usable: impl Fn(u16) -> bool,
+    ) -> Option<Vec<u16>> {
+        let taken: HashSet<u16> = self.demos.values().flat_map(|d| d.record.ports()).collect();
+        let found: Vec<u16> = (min..=max)
+            .filter(|p| !taken.contains(p) && usable(*p))
+            .take(count)
+            .collect();
+        (found.len() == count).then_some(found)
     }
 
     /// The installed demos a cleanup destroys: every filter of `req` matches.
@@ -240,6 +266,8 @@ impl State {
         self.demos.get(name).is_some_and(|d| {
             d.record.phase == Phase::Installed
                 && d.problem.is_none()
+                // Kept: no cleanup touches it, whatever the filters say.
+                && !d.record.keep
                 && req
                     .older_than_secs
                     .is_none_or(|age| now_secs.saturating_sub(d.record.created) >= age)
@@ -277,7 +305,7 @@ impl State {
     /// Forgets a demo the actor has just removed, and its program.
     pub fn remove_demo(&mut self, name: &str, at: Instant) {
         self.demos.remove(name);
-        self.note_proc(name, None, at);
+        self.note_info(name, None, at);
         self.stale_sections.remove(name);
     }
 
@@ -328,7 +356,7 @@ impl State {
             let Some(at) = d.record.expires_at else {
                 continue;
             };
-            if d.record.phase != Phase::Installed || self.busy.contains(name) {
+            if d.record.phase != Phase::Installed || self.busy.contains(name) || d.record.keep {
                 continue;
             }
             let at = at.max(not_before.get(name).copied().unwrap_or(0));
@@ -408,6 +436,54 @@ impl State {
         true
     }
 
+    /// Records one program's reading, its ending included (None: unknown
+    /// to supervisord), unless something newer is known already.
+    pub fn note_info(&mut self, program: &str, info: Option<&ProcessInfo>, at: Instant) -> bool {
+        let state = info.map(|i| status::from_supervisor(&i.statename));
+        if !self.note_proc(program, state, at) {
+            return false;
+        }
+        match (info, state) {
+            (Some(i), Some(st)) if crate::failure::is_ended(st) => {
+                let key = (st, i.start, i.stop, i.exitstatus);
+                if self.endings.get(program).map(|(k, _)| k) != Some(&key) {
+                    self.unexplained
+                        .insert(program.to_owned(), (key, i.clone()));
+                }
+            }
+            _ => {
+                self.endings.remove(program);
+                self.unexplained.remove(program);
+            }
+        }
+        match info {
+            Some(i) if i.stop > 0 => {
+                self.last_end.insert(
+                    program.to_owned(),
+                    crate::failure::how_it_ended(i.exitstatus),
+                );
+            }
+            _ => {
+                self.last_end.remove(program);
+            }
+        }
+        true
+    }
+
+    /// The demos' programs seen ended whose reason is still to be told, each
+    /// with its state; the caller tells each with `set_ending`.
+    pub fn take_unexplained(&mut self) -> Vec<(String, EndingKey, ProcessInfo)> {
+        self.unexplained
+            .drain()
+            .filter(|(p, _)| self.demos.contains_key(p))
+            .map(|(p, (k, i))| (p, k, i))
+            .collect()
+    }
+
+    pub fn set_ending(&mut self, program: &str, key: EndingKey, reason: String) {
+        self.endings.insert(program.to_owned(), (key, reason));
+    }
+
     /// Takes in what the poller (or a sweep of the actor's) read.
     #[must_use]
     pub fn observed(&mut self, o: Observation, now: Instant) -> Vec<Event> {
@@ -431,11 +507,11 @@ impl State {
                         .cloned()
                         .collect();
                     for p in gone {
-                        self.note_proc(&p, None, taken);
+                        self.note_info(&p, None, taken);
                     }
                 }
                 for i in infos {
-                    self.note_proc(&i.name, Some(status::from_supervisor(&i.statename)), taken);
+                    self.note_info(&i.name.clone(), Some(&i), taken);
                 }
                 self.procs_seen
                     .retain(|_, seen| now.saturating_duration_since(*seen) < SEEN_FOR);
@@ -444,6 +520,22 @@ impl State {
             Observation::SupervisorDown { why, taken } => {
                 self.set_supervisor_up(false, &why, taken)
             }
+        }
+    }
+
+    /// What a `FROM->TO` event says beside the words: why a process is
+    /// ended, or how the run that was RUNNING ended.
+    fn change_detail(&self, name: &str, from: DemoStatus, d: &DemoView) -> String {
+        if crate::failure::is_ended(d.status) && !d.reason.is_empty() {
+            return d.reason.clone();
+        }
+        match (from, d.status) {
+            (DemoStatus::Running, DemoStatus::Starting) => self
+                .last_end
+                .get(name)
+                .map(|how| format!("{how}; supervisord starts it again"))
+                .unwrap_or_default(),
+            _ => String::new(),
         }
     }
 
@@ -461,6 +553,11 @@ impl State {
             } else {
                 d.verdict_given(process, apache, up)
             };
+            if d.reason.is_empty() && crate::failure::is_ended(d.status) {
+                if let Some((_, why)) = self.endings.get(name.as_str()) {
+                    d.reason = why.clone();
+                }
+            }
         }
         self.hot_until.retain(|_, t| *t > now);
         let mut hot: Vec<String> = self.hot_until.keys().cloned().collect();
@@ -495,7 +592,7 @@ impl State {
                             from: old.status,
                             to: d.status,
                         },
-                        "",
+                        self.change_detail(name, old.status, d),
                     )
                 })
             })

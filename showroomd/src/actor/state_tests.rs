@@ -15,6 +15,8 @@ pub(crate) fn record(port: Option<u16>, phase: Phase) -> DemoRecord {
         wanted: Default::default(),
         expires_at: None,
         deploy_ms: None,
+        keep: false,
+        port2: None,
     }
 }
 
@@ -260,7 +262,11 @@ fn a_demo_kept_without_record_is_unknown_keeps_its_port_and_escapes_cleanup() {
         };
         assert!(s.cleanup_matches(&req, 10_000).is_empty());
     }
-    assert_eq!(s.free_port(20000, 20001), Some(20001), "its port is kept");
+    assert_eq!(
+        s.free_ports((20000, 20001), 1, |_| true),
+        Some(vec![20001]),
+        "its port is kept"
+    );
     assert!(!s.is_leftover_group("kept"));
 }
 
@@ -337,7 +343,7 @@ fn cleanup_picks_installed_demos_matching_every_filter() {
     assert!(s
         .cleanup_matches(&req(None, vec![Running]), 10_000)
         .is_empty());
-    assert_eq!(s.free_port(20000, 20001), Some(20001));
+    assert_eq!(s.free_ports((20000, 20001), 1, |_| true), Some(vec![20001]));
     assert!(s.is_leftover_group("gone") && !s.is_leftover_group(APACHE_PROGRAM));
     assert!(!s.is_leftover_group(crate::supervisor::config::EVENTS_PROGRAM));
 }
@@ -427,4 +433,62 @@ fn expiries_skip_demos_being_deployed_or_copied_and_wait_out_a_retry() {
     let (due, next) = st.expiries(400, &HashMap::new());
     assert_eq!(due, vec!["copied", "due", "retried"]);
     assert_eq!(next, Some(500));
+}
+
+#[test]
+fn a_kept_demo_is_never_cleaned_up_nor_expired() {
+    let mut s = State::default();
+    let mut kept = view(true, false, false);
+    kept.record.keep = true;
+    kept.record.expires_at = Some(10);
+    s.demos.insert("kept".into(), kept);
+    let mut plain = view(true, false, false);
+    plain.record.expires_at = Some(10);
+    s.demos.insert("plain".into(), plain);
+    let all = CleanupRequest {
+        older_than_secs: None,
+        statuses: vec![],
+        dry_run: false,
+    };
+    assert_eq!(s.cleanup_matches(&all, 10_000), vec!["plain"]);
+    assert_eq!(s.expiries(10_000, &HashMap::new()).0, vec!["plain"]);
+}
+
+#[test]
+fn free_ports_skip_every_port_a_demo_owns_and_those_held_by_others() {
+    let mut s = State::default();
+    let mut two = view(true, false, false);
+    two.record.port2 = Some(20001);
+    s.demos.insert("two".into(), two);
+    assert_eq!(
+        s.free_ports((20000, 20005), 2, |p| p != 20002),
+        Some(vec![20003, 20004])
+    );
+    assert_eq!(s.free_ports((20000, 20002), 1, |p| p != 20002), None);
+}
+
+#[test]
+fn an_ended_process_gets_its_reason_and_a_running_one_loses_it() {
+    let mut s = State::default();
+    s.demos.insert("p".into(), view(true, false, false));
+    let t = Instant::now();
+    let _ = s.set_supervisor_up(true, "", t);
+    let mut fatal = info("p", "FATAL");
+    fatal.stop = 5;
+    assert!(s.note_info("p", Some(&fatal), t));
+    let todo = s.take_unexplained();
+    assert_eq!(todo.len(), 1);
+    s.set_ending("p", todo[0].1, "exited with status 3".into());
+    s.publish(Instant::now());
+    assert_eq!(s.demos["p"].reason, "exited with status 3");
+    // Read again unchanged: nothing to tell anew.
+    assert!(s.note_info("p", Some(&fatal), t + Duration::from_millis(1)));
+    assert!(s.take_unexplained().is_empty());
+    s.note_info(
+        "p",
+        Some(&info("p", "RUNNING")),
+        t + Duration::from_millis(2),
+    );
+    s.publish(Instant::now());
+    assert_eq!(s.demos["p"].reason, "");
 }

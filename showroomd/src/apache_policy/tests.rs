@@ -43,6 +43,8 @@ fn deploy(script: &Path, dir: &Path, port: u16) -> Option<String> {
         .arg(script)
         .current_dir(dir)
         .env("PORT", port.to_string())
+        // Apps with `# PORTS: 2` get a second port.
+        .env("PORT2", (port + 1).to_string())
         .env("HOST", "localhost")
         .env("name", "a")
         .output()
@@ -339,6 +341,8 @@ fn the_real_apache_serves_a_seed_demo_unprivileged_and_leaves_no_worker() {
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("PORT", port.to_string())
+        // Apps with `# PORTS: 2` get a second port.
+        .env("PORT2", (port + 1).to_string())
         .env("HOST", "localhost")
         .env("name", "a")
         .output()

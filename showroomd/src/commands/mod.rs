@@ -2,9 +2,12 @@
 
 pub mod available;
 pub mod deploy;
+pub mod keep;
 pub mod lifecycle;
 pub mod list;
 pub mod logs;
+pub mod redeploy;
+pub mod restart;
 pub mod status;
 pub mod supervisor;
 pub mod transfer;
@@ -53,6 +56,9 @@ pub fn is_mutating(req: &Request) -> bool {
                 | Request::Export { .. }
                 | Request::Import(_)
                 | Request::Archive(_)
+                | Request::Restart { .. }
+                | Request::Redeploy(_)
+                | Request::Keep { .. }
         ),
     }
 }
@@ -80,7 +86,8 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
             name,
             follow,
             lines,
-        } => logs::handle(ctx, conn, &name, follow, lines).await,
+            deploy,
+        } => logs::handle(ctx, conn, &name, follow, lines, deploy).await,
         Request::Watch => watch::handle(ctx, conn).await,
         Request::Cleanup(req) => reply(conn, lifecycle::cleanup(ctx, req).await).await,
         Request::Clone(req) => deploy::handle_clone(ctx, conn, req).await,
@@ -96,5 +103,8 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
             );
             reply(conn, Err(e)).await
         }
+        Request::Restart { name } => reply(conn, restart::restart(ctx, name).await).await,
+        Request::Redeploy(req) => redeploy::handle(ctx, conn, req).await,
+        Request::Keep { name, keep } => reply(conn, keep::keep(ctx, name, keep).await).await,
     }
 }

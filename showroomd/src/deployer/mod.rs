@@ -84,16 +84,22 @@ pub fn reconfigure_script_for(scripts_dir: &Path, app: &str) -> Option<PathBuf> 
     path.is_file().then_some(path)
 }
 
+/// The text after `# KEY:` on the script's first line that has it.
+fn header(script: &Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(script).unwrap_or_default();
+    text.lines().find_map(|l| {
+        l.trim_start()
+            .strip_prefix('#')?
+            .trim_start()
+            .strip_prefix(key)?
+            .strip_prefix(':')
+            .map(str::to_owned)
+    })
+}
+
 /// The params of a `# PARAMS: a, b` comment line.
 pub fn declared_params(script: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(script).unwrap_or_default();
-    text.lines()
-        .find_map(|l| {
-            l.trim_start()
-                .strip_prefix('#')?
-                .trim_start()
-                .strip_prefix("PARAMS:")
-        })
+    header(script, "PARAMS")
         .map(|rest| {
             rest.split(',')
                 .map(|p| p.trim().to_owned())
@@ -101,6 +107,39 @@ pub fn declared_params(script: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Most ports an app may ask for: its own `PORT` and `PORT2`.
+pub const MAX_PORTS: usize = 2;
+
+/// How many ports the app needs, from a `# PORTS: 2` line (1 without one).
+pub fn declared_ports(script: &Path) -> Result<usize, String> {
+    match header(script, "PORTS") {
+        None => Ok(1),
+        Some(n) => match n.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_PORTS).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "{}: `# PORTS:{n}` must be 1 or {MAX_PORTS}",
+                script.display()
+            )),
+        },
+    }
+}
+
+/// How many deploy logs of a demo are kept: its last deploy's and the two before.
+pub const DEPLOY_LOGS_KEPT: u32 = 3;
+
+/// Makes room for a new deploy log: the last one becomes `NAME.log.1`,
+/// that one `NAME.log.2`; older ones go.
+pub fn rotate_deploy_logs(layout: &crate::layout::Layout, name: &str) {
+    for n in (1..DEPLOY_LOGS_KEPT).rev() {
+        let from = layout.deploy_log_nth(name, n);
+        if from.exists() {
+            if let Err(e) = std::fs::rename(&from, layout.deploy_log_nth(name, n + 1)) {
+                tracing::warn!(log = %from.display(), error = %e, "cannot keep an earlier deploy log");
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -117,6 +156,9 @@ pub struct Job {
     pub pgid_file: PathBuf,
     /// The script runs in the demo's sandbox (`Sandbox::deploy_argv`).
     pub sandbox: std::sync::Arc<crate::sandbox::Sandbox>,
+    /// Where the script sees `cwd` (a redeploy's fresh folder at the demo's
+    /// path); None: at its own path.
+    pub seen_at: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -161,7 +203,10 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
     };
     // Forked from this async task's worker thread, which lives as long as
     // the runtime: bwrap's --die-with-parent follows that thread.
-    let argv = job.sandbox.deploy_argv(&job.cwd, &job.script);
+    let argv = match &job.seen_at {
+        Some(at) => job.sandbox.deploy_argv_at(&job.cwd, at, &job.script),
+        None => job.sandbox.deploy_argv(&job.cwd, &job.script),
+    };
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(&job.cwd)

@@ -104,7 +104,11 @@ impl Output {
 
     async fn keep(&mut self, lines: Vec<String>) {
         let mut text = Vec::new();
+        // Each line of the log with its time; the client's copy goes as written.
+        let stamp = crate::store::stamp_now();
         for line in lines {
+            text.extend_from_slice(stamp.as_bytes());
+            text.push(b' ');
             text.extend_from_slice(line.as_bytes());
             text.push(b'\n');
             self.send(&line);
@@ -144,7 +148,7 @@ impl Output {
         self.keep(last).await;
         if let Some(how) = ended_by {
             self.log
-                .write(format!("showroomd: {how}\n").as_bytes())
+                .write(format!("{} showroomd: {how}\n", crate::store::stamp_now()).as_bytes())
                 .await;
         }
         if self.dropped > 0 {

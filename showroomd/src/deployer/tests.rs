@@ -16,6 +16,7 @@ async fn run_script(body: &str, timeout: Duration) -> (Outcome, Vec<String>) {
         log_max_bytes: 1 << 20,
         pgid_file: d.path().join("pgid"),
         sandbox: std::sync::Arc::new(crate::sandbox::Sandbox::off()),
+        seen_at: None,
     };
     let outcome = run(job, tx, CancellationToken::new()).await;
     let mut lines = vec![];
@@ -178,6 +179,7 @@ async fn a_receiver_that_does_not_read_loses_lines_and_is_told_how_many() {
         log_max_bytes: 64 * 1024,
         pgid_file: d.path().join("pgid"),
         sandbox: std::sync::Arc::new(crate::sandbox::Sandbox::off()),
+        seen_at: None,
     };
     let o = run(job, tx, CancellationToken::new()).await;
     assert!(o.success, "{o:?}");
@@ -197,14 +199,22 @@ async fn a_receiver_that_does_not_read_loses_lines_and_is_told_how_many() {
     // The log keeps its end, under its cap, and says what it cut.
     let log = std::fs::read_to_string(d.path().join("log")).unwrap();
     assert!(log.len() <= 64 * 1024, "{}", log.len());
-    assert!(log.ends_with("99999\n100000\n"));
+    // Each line with its time first.
+    let last: Vec<&str> = log.lines().rev().take(2).collect();
+    assert!(
+        last[0].ends_with("Z 100000") && last[1].ends_with("Z 99999"),
+        "{last:?}"
+    );
     let first = log.lines().next().unwrap();
     assert!(
         first.starts_with("showroomd: the first ") && first.contains("were cut"),
         "{first}"
     );
     let cut: usize = first.split_whitespace().nth(3).unwrap().parse().unwrap();
-    let whole: usize = (1..=100000).map(|i: u32| i.to_string().len() + 1).sum();
+    let stamp = "2026-12-02T05:20:01Z ".len();
+    let whole: usize = (1..=100000)
+        .map(|i: u32| stamp + i.to_string().len() + 1)
+        .sum();
     assert_eq!(cut + log.len() - first.len() - 1, whole);
 }
 

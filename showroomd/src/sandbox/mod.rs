@@ -299,6 +299,21 @@ impl Sandbox {
         self.argv(&spec, &["bash".into(), script.display().to_string()])
     }
 
+    /// A deploy script run in `folder` but seen at `seen_at` (a redeploy's
+    /// fresh folder at the demo's own path, which scripts write into their
+    /// configs). Only the sandbox can show a folder at another path.
+    pub fn deploy_argv_at(&self, folder: &Path, seen_at: &Path, script: &Path) -> Vec<String> {
+        let mut argv = self.deploy_argv(seen_at, script);
+        let at = seen_at.display().to_string();
+        if let Some(i) = argv
+            .windows(3)
+            .position(|w| w[0] == "--bind" && w[1] == at && w[2] == at)
+        {
+            argv[i + 1] = folder.display().to_string();
+        }
+        argv
+    }
+
     /// The shared Apache under supervisord: the demos and its own folder
     /// read-only, its run and log folders read-write, as PID 1 so that its
     /// death takes every worker along and supervisord's USR1 can reach it

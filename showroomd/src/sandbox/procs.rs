@@ -36,10 +36,14 @@ pub async fn wait_gone(init: Option<i32>, limit: std::time::Duration) -> bool {
 /// The host pid of PID 1 of the sandbox bwrap `bwrap_pid` made, when the
 /// sandbox is on: what `wait_gone` waits for.
 pub fn sandbox_init(sandbox: &Sandbox, bwrap_pid: u32) -> Option<i32> {
-    sandbox
-        .enabled
-        .then(|| i32::try_from(bwrap_pid).ok().and_then(main_pid))
-        .flatten()
+    let pid = i32::try_from(bwrap_pid).ok()?;
+    // A demo's output stamper stands between supervisord and bwrap.
+    let bwrap = if crate::stamp::is_stamper(pid) {
+        main_pid(pid)?
+    } else {
+        pid
+    };
+    sandbox.enabled.then(|| main_pid(bwrap)).flatten()
 }
 
 /// Processes left by a showroom from before the sandbox (or a supervisord

@@ -75,6 +75,11 @@ pub struct ProcessInfo {
     pub description: String,
     pub exitstatus: i32,
     pub spawnerr: String,
+    /// When its last try began and ended, and supervisord's clock when it
+    /// answered (epoch seconds; 0 when never): how long the process ran.
+    pub start: i64,
+    pub stop: i64,
+    pub now: i64,
 }
 
 /// What the transport says when supervisord took a call but did not answer in time.
@@ -383,6 +388,9 @@ fn parse_info(v: &Value, method: &str) -> Result<ProcessInfo, RpcError> {
         description: s("description"),
         exitstatus: i("exitstatus"),
         spawnerr: s("spawnerr"),
+        start: i("start").into(),
+        stop: i("stop").into(),
+        now: i("now").into(),
     })
 }
 

@@ -117,7 +117,12 @@ impl<S: Supervisord> Actor<S> {
         }
         self.destroy_demo(name).await?;
         // `destroy` keeps the deploy log for a post-mortem; cleanup is the end of the line.
-        remove_if_present(&self.layout.deploy_log(name));
+        for n in 1..=crate::deployer::DEPLOY_LOGS_KEPT {
+            remove_if_present(&self.layout.deploy_log_nth(name, n));
+        }
+        for kind in ["access", "error"] {
+            remove_if_present(&self.layout.vhost_log(name, kind));
+        }
         Ok(true)
     }
 
@@ -196,7 +201,12 @@ impl<S: Supervisord> Actor<S> {
             for e in entries.flatten() {
                 let file = e.file_name().to_string_lossy().into_owned();
                 // Only logs: a running deploy's process group is noted here too.
-                let Some(demo) = file.strip_suffix(".log") else {
+                // `NAME.log`, and the earlier ones kept, `NAME.log.1`…
+                let kept = file
+                    .rsplit_once(".log.")
+                    .filter(|(_, n)| n.parse::<u32>().is_ok())
+                    .map(|(demo, _)| demo);
+                let Some(demo) = file.strip_suffix(".log").or(kept) else {
                     continue;
                 };
                 if !self.state.demos.contains_key(demo) {

@@ -22,6 +22,7 @@ impl<S: Supervisord> Actor<S> {
         let finish = Finish {
             started: Instant::now(),
             ttl_secs: None,
+            redeploy: None,
         };
         match self.clone_reserve(&req).await {
             Ok((job, copy)) => {
@@ -99,7 +100,7 @@ impl<S: Supervisord> Actor<S> {
 
     /// Reserves NEW for a copy of SRC's folder (SRC's app, params and
     /// `comment`) and returns the app's reconfigure step, to run in the copy
-    /// with `OLD_NAME` and `OLD_PORT`; `what` names the kind of copy.
+    /// with `OLD_NAME` and `OLD_PORT` (`OLD_PORT2`); `what` names the kind of copy.
     pub(super) async fn reserve_for_copy(
         &mut self,
         name: &str,
@@ -125,28 +126,40 @@ impl<S: Supervisord> Actor<S> {
                 self.cfg.scripts_dir.display()
             ))
         })?;
-        let old_port = src.port.ok_or_else(|| {
-            ProtocolError::new(
+        if src.port.is_none() {
+            return Err(ProtocolError::new(
                 ErrorKind::InvalidRequest,
                 format!("demo {src_name} has a damaged record: it cannot be copied"),
-            )
-        })?;
+            ));
+        }
+        let old_ports = src.ports();
         let params: Vec<(String, String)> = src.params.clone().into_iter().collect();
-        let port = self
+        // As many ports as the app asks for now (a demo deployed before its
+        // `# PORTS: 2` had one), and never fewer than SRC has.
+        let count = deployer::script_for(&self.cfg.scripts_dir, &app)
+            .and_then(|s| deployer::declared_ports(&s).ok())
+            .unwrap_or(1)
+            .max(old_ports.len());
+        let ports = self
             .reserve(
                 name,
                 &app,
                 comment,
                 &params,
+                count,
                 &format!("{what} of {src_name}"),
             )
             .await?;
         let declared = deployer::script_for(&self.cfg.scripts_dir, &app)
             .map(|s| deployer::declared_params(&s))
             .unwrap_or_default();
-        let mut env = script_env(name, port, &self.cfg.host, &declared, comment, &params);
+        let mut env = script_env(name, &ports, &self.cfg.host, &declared, comment, &params);
         env.push(("OLD_NAME".into(), src_name.to_owned()));
-        env.push(("OLD_PORT".into(), old_port.to_string()));
+        env.extend(
+            crate::ports::env_vars(&old_ports)
+                .into_iter()
+                .map(|(k, v)| (format!("OLD_{k}"), v)),
+        );
         Ok(self.job(script, name, env))
     }
 

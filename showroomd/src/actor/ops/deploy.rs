@@ -14,7 +14,7 @@ use crate::store::{self, DemoRecord, Phase};
 use crate::supervisor::Supervisord;
 
 /// Names a script may not be handed as params: showroom sets them.
-const OWN_VARS: &[&str] = &["name", "PORT", "HOST"];
+const OWN_VARS: &[&str] = &["name", "PORT", "PORT2", "HOST"];
 
 fn is_env_name(k: &str) -> bool {
     let mut chars = k.chars();
@@ -31,6 +31,29 @@ pub(crate) struct Finish {
     pub started: Instant,
     /// None: the daemon's `default_ttl`.
     pub ttl_secs: Option<u64>,
+    /// A redeploy's new record: its end swaps folders instead of installing.
+    pub redeploy: Option<Box<DemoRecord>>,
+}
+
+/// Every param given is one the app's script declares, and none is showroom's own.
+pub(super) fn check_params(
+    app: &str,
+    declared: &[String],
+    params: &[(String, String)],
+) -> Result<(), ProtocolError> {
+    match params
+        .iter()
+        .find(|(k, _)| !declared.contains(k) || OWN_VARS.contains(&k.as_str()))
+    {
+        Some((k, _)) => Err(ProtocolError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "app {app} takes no param {k:?} (its params: {})",
+                declared.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 impl<S: Supervisord> Actor<S> {
@@ -43,6 +66,7 @@ impl<S: Supervisord> Actor<S> {
         let finish = Finish {
             started: Instant::now(),
             ttl_secs: req.ttl_secs,
+            redeploy: None,
         };
         let job = match self.deploy_reserve(&req).await {
             Ok(job) => job,
@@ -104,28 +128,33 @@ impl<S: Supervisord> Actor<S> {
         req.validate()?;
         let script = deployer::script_for(&self.cfg.scripts_dir, &req.app)
             .ok_or_else(|| deployer::missing_app(&self.cfg.scripts_dir, &req.app))?;
-        self.require_new(name)?;
+        self.require_new(name).map_err(|e| match e.kind {
+            ErrorKind::AlreadyExists => e.with_detail(format!(
+                "to run its app's script again in a fresh folder, on the same port: showroomctl redeploy {name}"
+            )),
+            _ => e,
+        })?;
         let declared = deployer::declared_params(&script);
+        check_params(&req.app, &declared, &req.params)?;
         let mut comment = req.comment.clone();
-        for (k, v) in &req.params {
-            if !declared.contains(k) || OWN_VARS.contains(&k.as_str()) {
-                return Err(ProtocolError::new(
-                    ErrorKind::InvalidRequest,
-                    format!(
-                        "app {} takes no param {k:?} (its params: {})",
-                        req.app,
-                        declared.join(", ")
-                    ),
-                ));
-            }
-            if k == "comment" && comment.is_empty() {
+        if let Some((_, v)) = req.params.iter().find(|(k, _)| k == "comment") {
+            if comment.is_empty() {
                 comment = v.clone();
             }
         }
-        let port = self
-            .reserve(name, &req.app, &comment, &req.params, "deploy")
+        let count = deployer::declared_ports(&script)
+            .map_err(|e| ProtocolError::new(ErrorKind::InvalidRequest, e))?;
+        let ports = self
+            .reserve(name, &req.app, &comment, &req.params, count, "deploy")
             .await?;
-        let env = script_env(name, port, &self.cfg.host, &declared, &comment, &req.params);
+        let env = script_env(
+            name,
+            &ports,
+            &self.cfg.host,
+            &declared,
+            &comment,
+            &req.params,
+        );
         Ok(self.job(script, name, env))
     }
 
@@ -147,12 +176,16 @@ impl<S: Supervisord> Actor<S> {
         app: &str,
         comment: &str,
         params: &[(String, String)],
+        count: usize,
         what: &str,
-    ) -> Result<u16, ProtocolError> {
+    ) -> Result<Vec<u16>, ProtocolError> {
         self.require_supervisor().await?;
-        let port = self
+        // A port another program holds would fail the demo's start: skipped.
+        let ports = self
             .state
-            .free_port(self.cfg.port_min, self.cfg.port_max)
+            .free_ports((self.cfg.port_min, self.cfg.port_max), count, |p| {
+                crate::ports::held(p).is_none()
+            })
             .ok_or_else(|| no_free_port(&self.state, self.cfg.port_min, self.cfg.port_max))?;
 
         // The marker first: a folder showroom finds at start with no marker
@@ -171,7 +204,7 @@ impl<S: Supervisord> Actor<S> {
         });
         let record = DemoRecord {
             app: app.to_owned(),
-            port: Some(port),
+            port: ports.first().copied(),
             comment: comment.to_owned(),
             created: store::now_secs(),
             phase: Phase::Deploying,
@@ -179,6 +212,8 @@ impl<S: Supervisord> Actor<S> {
             wanted: Default::default(),
             expires_at: None,
             deploy_ms: None,
+            keep: false,
+            port2: ports.get(1).copied(),
         };
         let written = made.and_then(|()| {
             store::write_record(&self.layout, name, &record)
@@ -212,17 +247,19 @@ impl<S: Supervisord> Actor<S> {
             },
         );
         self.publish();
-        info!(demo = name, app, port, "{what} started");
+        let port = ports[0];
+        info!(demo = name, app, ?ports, "{what} started");
         self.emit(
             Some(name),
             EventKind::DeployStarted,
             format!("{what}: app {app} on port {port}"),
         );
-        Ok(port)
+        Ok(ports)
     }
 
     /// A script run in the demo's folder, as a deploy job.
     pub(super) fn job(&self, script: PathBuf, name: &str, env: Vec<(String, String)>) -> Job {
+        deployer::rotate_deploy_logs(&self.layout, name);
         Job {
             script,
             cwd: self.layout.demo_dir(name),
@@ -232,6 +269,7 @@ impl<S: Supervisord> Actor<S> {
             pgid_file: self.layout.deploy_pgid(name),
             log_max_bytes: self.cfg.deploy_log_max_bytes,
             sandbox: self.sandbox.clone(),
+            seen_at: None,
         }
     }
 
@@ -364,7 +402,7 @@ impl<S: Supervisord> Actor<S> {
 /// param (`comment` from the comment, the others from `params`, empty when not given).
 pub(super) fn script_env(
     name: &str,
-    port: u16,
+    ports: &[u16],
     host: &str,
     declared: &[String],
     comment: &str,
@@ -372,9 +410,9 @@ pub(super) fn script_env(
 ) -> Vec<(String, String)> {
     let mut env = vec![
         ("name".to_owned(), name.to_owned()),
-        ("PORT".to_owned(), port.to_string()),
         ("HOST".to_owned(), host.to_owned()),
     ];
+    env.extend(crate::ports::env_vars(ports));
     for p in declared
         .iter()
         .filter(|p| is_env_name(p) && !OWN_VARS.contains(&p.as_str()))
@@ -398,8 +436,10 @@ pub(super) fn script_env(
 fn no_free_port(state: &crate::actor::state::State, min: u16, max: u16) -> ProtocolError {
     let mut by_status: std::collections::BTreeMap<DemoStatus, usize> = Default::default();
     for d in state.demos.values() {
-        if d.record.port.is_some_and(|p| (min..=max).contains(&p)) {
-            *by_status.entry(d.status).or_default() += 1;
+        let held = d.record.ports().into_iter();
+        let n = held.filter(|p| (min..=max).contains(p)).count();
+        if n > 0 {
+            *by_status.entry(d.status).or_default() += n;
         }
     }
     let by_demos: usize = by_status.values().sum();

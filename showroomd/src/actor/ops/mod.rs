@@ -1,10 +1,13 @@
-//! The operations, one file each: what the actor does for deploy, clone, start, stop, destroy, expire, cleanup and supervisor start/stop.
+//! The operations, one file each: what the actor does for deploy, clone, redeploy, start, stop, restart, destroy, expire, keep, cleanup and supervisor start/stop.
 
 pub(super) mod cleanup;
 mod clone;
 pub(super) mod deploy;
 mod destroy;
 mod expire;
+mod keep;
+pub(super) mod redeploy;
+mod restart;
 pub(super) mod start;
 mod stop;
 mod supervisor;

@@ -49,8 +49,9 @@ impl<S: Supervisord> Actor<S> {
                 Some(tx) => {
                     self.set_moving(&name);
                     let sup = self.sup.clone();
+                    let told = self.telling(&name);
                     tokio::spawn(async move {
-                        let process = start_process(&sup, &name).await;
+                        let process = start_process(&sup, &name, &told).await;
                         let _ = tx
                             .send(Msg::StartWaited {
                                 name,
@@ -75,7 +76,7 @@ impl<S: Supervisord> Actor<S> {
     /// The rest of a start, its process waited for here.
     async fn start_here(&mut self, name: &str, plan: StartPlan) -> Result<Response, ProtocolError> {
         let process = if plan.process {
-            start_process(&self.sup, name).await
+            start_process(&self.sup, name, &self.telling(name)).await
         } else {
             Ok(())
         };
@@ -149,28 +150,44 @@ impl<S: Supervisord> Actor<S> {
         match &result {
             Ok(_) => {
                 self.set_wanted(name, protocol::Wanted::Running);
+                self.mark_logs(name, "started");
                 info!(demo = name, "started");
                 self.emit(Some(name), EventKind::Started, "");
             }
             Err(e) => {
                 warn!(demo = name, error = %e.message, detail = e.detail.as_deref().unwrap_or(""), "start failed");
-                self.emit(Some(name), EventKind::StartFailed, e.message.clone());
+                self.mark_logs(name, &format!("start failed: {}", e.message));
+                // The first line of the cause beside the words: how it ended.
+                let why = match e.detail.as_deref().and_then(|d| d.lines().next()) {
+                    Some(first) => format!("{}: {first}", e.message),
+                    None => e.message.clone(),
+                };
+                self.emit(Some(name), EventKind::StartFailed, why);
             }
         }
         result
+    }
+
+    /// What a failed start of this demo's process reads to say why.
+    fn telling(&self, name: &str) -> Telling {
+        Telling {
+            supervisord_log: self.layout.supervisord_log(),
+            stderr_log: self.layout.process_log(name, "stderr"),
+            ports: self.state.demos[name].record.ports(),
+        }
     }
 
     /// Holds a demo's `apache2.conf` to what a vhost of that demo may do
     /// (`apache_policy`); returns the text checked.
     fn policy_check(&self, name: &str) -> Result<String, ProtocolError> {
         let demo_dir = self.layout.demo_dir(name);
-        let mine: Vec<u16> = self.state.demo(name)?.record.port.into_iter().collect();
+        let mine: Vec<u16> = self.state.demo(name)?.record.ports();
         let others: Vec<u16> = self
             .state
             .demos
             .iter()
             .filter(|(n, _)| n.as_str() != name)
-            .filter_map(|(_, d)| d.record.port)
+            .flat_map(|(_, d)| d.record.ports())
             .collect();
         let policy = Policy {
             demo_dir: &demo_dir,
@@ -295,7 +312,8 @@ impl<S: Supervisord> Actor<S> {
     /// names the file, the line and the rule, never a value another file
     /// could have put there.
     pub(in crate::actor) fn vhost_text(&self, name: &str) -> Result<String, ProtocolError> {
-        self.policy_check(name)
+        let checked = self.policy_check(name)?;
+        Ok(apache::with_own_logs(&self.layout, name, &checked))
     }
 
     /// Tests a vhost about to be enabled, with the ones enabled already. A
@@ -342,9 +360,22 @@ impl<S: Supervisord> Actor<S> {
     }
 }
 
+/// Where a failed start looks for its cause: the process's stderr, the ports it should listen on.
+pub(crate) struct Telling {
+    supervisord_log: std::path::PathBuf,
+    stderr_log: std::path::PathBuf,
+    ports: Vec<u16>,
+}
+
 /// Asks supervisord to start a demo's program and waits until it runs
-/// (`startsecs`) or failed; one already running is started.
-async fn start_process<S: Supervisord>(sup: &S, name: &str) -> Result<(), ProtocolError> {
+/// (`startsecs`) or failed; one already running is started. A failure keeps
+/// the seed's words and adds why: how it ended, for how long, its stderr,
+/// a port some other program holds.
+async fn start_process<S: Supervisord>(
+    sup: &S,
+    name: &str,
+    told: &Telling,
+) -> Result<(), ProtocolError> {
     match sup.start_process(name).await {
         Ok(()) => Ok(()),
         Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => Ok(()),
@@ -354,11 +385,39 @@ async fn start_process<S: Supervisord>(sup: &S, name: &str) -> Result<(), Protoc
                 Some(codes::SPAWN_ERROR | codes::ABNORMAL_TERMINATION)
             ) =>
         {
+            let mut lines = Vec::new();
+            // Ended, it holds no port: one held now is another program's.
+            for p in told
+                .ports
+                .iter()
+                .filter(|p| crate::ports::held(**p).is_some())
+            {
+                lines.push(crate::ports::held_by(*p));
+            }
+            if let Ok(info) = sup.process_info(name).await {
+                let state = crate::status::from_supervisor(&info.statename);
+                let ending = crate::failure::Ending::read(
+                    &info,
+                    state,
+                    &told.supervisord_log,
+                    &told.stderr_log,
+                );
+                lines.push(ending.detail(name));
+                if state == DemoStatus::Backoff {
+                    lines.push(format!(
+                        "that was its first try of {}: supervisord tries again, then gives up (FATAL)",
+                        crate::failure::START_RETRIES + 1
+                    ));
+                }
+            }
+            lines.push(format!("supervisord: {e}"));
+            lines.push(crate::failure::see_logs(name));
+            let detail = lines.join("\n");
             Err(ProtocolError::new(
                 ErrorKind::AbnormalTermination,
                 format!("ABNORMAL_TERMINATION: {name}"),
             )
-            .with_detail(format!("supervisord: {e}")))
+            .with_detail(detail))
         }
         Err(e) => Err(sup_error(e)),
     }

@@ -22,6 +22,7 @@ impl<S: Supervisord> Actor<S> {
         self.publish();
         if result.is_ok() {
             self.set_wanted(name, protocol::Wanted::Stopped);
+            self.mark_logs(name, "stopped");
             info!(demo = name, "stopped");
             self.emit(Some(name), EventKind::Stopped, "");
         }

@@ -116,6 +116,7 @@ impl<S: Supervisord> Actor<S> {
         let finish = Finish {
             started: Instant::now(),
             ttl_secs: None,
+            redeploy: None,
         };
         self.spawn_job(name, reply, finish, move |cancel| async move {
             if let Err(how) = copy.run(&progress).await {

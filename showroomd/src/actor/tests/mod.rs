@@ -63,6 +63,9 @@ pub(super) fn info(name: &str, state: &str) -> ProcessInfo {
         description: String::new(),
         exitstatus: 0,
         spawnerr: String::new(),
+        start: 0,
+        stop: 0,
+        now: 0,
     }
 }
 
@@ -208,6 +211,8 @@ fn record(phase: Phase) -> DemoRecord {
         wanted: Default::default(),
         expires_at: None,
         deploy_ms: None,
+        keep: false,
+        port2: None,
     }
 }
 

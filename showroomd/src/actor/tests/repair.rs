@@ -89,7 +89,7 @@ async fn a_lost_or_damaged_record_keeps_the_demo_and_its_port() {
                     &cfg,
                     &crate::sandbox::Sandbox::off(),
                     name,
-                    port,
+                    &[port],
                 )
                 .unwrap(),
             );
