@@ -88,7 +88,8 @@ async fn run(cli: Cli) -> ExitCode {
             name,
             follow,
             lines,
-        } => commands::logs::run(c, json, name, follow, lines).await,
+            access,
+        } => commands::logs::run(c, json, name, follow, lines, access).await,
         Cmd::Watch => commands::watch::run(c, json).await,
         Cmd::Cleanup {
             older_than,
@@ -97,6 +98,7 @@ async fn run(cli: Cli) -> ExitCode {
             all: _,
         } => commands::cleanup::run(c, json, older_than, statuses, dry_run).await,
         Cmd::Completions { .. } => unreachable!("handled before connecting"),
+        Cmd::Access { name, change } => commands::access::run(c, json, name, change).await,
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! showroomd: the daemon that owns every demo, drives supervisord and Apache, and answers showroomctl.
 
 pub mod access;
+pub mod access_log;
 pub mod actor;
 pub mod apache;
 pub mod apache_policy;
@@ -9,6 +10,8 @@ pub mod config;
 pub mod deployer;
 pub mod event_receiver;
 pub mod frontdoor;
+pub mod frontdoor_server;
+pub mod frontdoor_tls;
 pub mod layout;
 pub mod listener;
 pub mod notify;
@@ -18,6 +21,7 @@ pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod tail;
+pub mod visitors;
 pub mod wait;
 
 use std::future::Future;
@@ -99,6 +103,14 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         poll_stop.clone(),
     ));
     let streams_stop = CancellationToken::new();
+    if cfg.front_port != 0 {
+        tokio::spawn(access_log::run(
+            layout.clone(),
+            cfg.domain.clone(),
+            cfg.deploy_log_max_bytes,
+            streams_stop.clone(),
+        ));
+    }
     let ctx = Arc::new(commands::Ctx {
         cfg: cfg.clone(),
         layout,

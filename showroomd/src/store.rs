@@ -38,6 +38,9 @@ pub struct DemoRecord {
     pub expires_at: Option<u64>,
     #[serde(default)]
     pub deploy_ms: Option<u64>,
+    /// Who may visit it through the front door; records older than this field are open.
+    #[serde(default, skip_serializing_if = "crate::visitors::Access::is_open")]
+    pub access: crate::visitors::Access,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -302,6 +305,7 @@ mod tests {
             wanted: protocol::Wanted::Running,
             expires_at: Some(1_700_086_400),
             deploy_ms: Some(1500),
+            access: Default::default(),
         }
     }
 

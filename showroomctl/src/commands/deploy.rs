@@ -41,6 +41,8 @@ pub async fn run(c: &mut Client, as_json: bool, req: Request) -> Result<ExitCode
                     ));
                     if let Some(url) = &d.url {
                         output::say(&format!("once started, served at {url}"));
+                    } else if !d.not_served.is_empty() {
+                        output::say(&format!("not served by name: {}", d.not_served));
                     }
                 }
                 return Ok(ExitCode::SUCCESS);

@@ -27,6 +27,8 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "expires_at": d.expires_at.map(output::rfc3339),
         "deploy_secs": d.deploy_ms.map(|ms| ms as f64 / 1000.0),
         "url": d.url,
+        "access": d.access,
+        "not_served": d.not_served,
     })
 }
 
@@ -74,6 +76,10 @@ pub async fn run(c: &mut Client, as_json: bool) -> Result<ExitCode, ClientError>
             header.push("REASON");
         }
         output::table(&header, &rows);
+        // The front door's trouble is one for every demo: said once.
+        if let Some(d) = demos.iter().find(|d| !d.not_served.is_empty()) {
+            eprintln!("no URL shown: {}", d.not_served);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,8 +15,9 @@
 //! `expiry` (the timer that ends demos whose time is up).
 
 mod expiry;
+mod front;
 mod hold;
-mod ops;
+pub mod ops;
 mod programs;
 mod readings;
 mod repair;
@@ -59,6 +60,8 @@ pub enum Command {
     Cleanup(CleanupRequest),
     /// When the demo expires, from now; None: never.
     Expire(String, Option<u64>),
+    /// Who may visit the demo through the front door.
+    Access(String, ops::access::AccessOp),
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ProtocolError>>;
@@ -181,7 +184,7 @@ pub struct Actor<S = Supervisor> {
     expiry_retry: HashMap<String, u64>,
     /// How demos, deploy scripts and Apache are run.
     sandbox: Arc<Sandbox>,
-    front: vhosts::FrontDoor,
+    front: front::FrontDoor,
     /// supervisord lacks showroom's plugin and the log has said so once.
     plugin_missing_told: bool,
     /// supervisord was started afresh: once the checks at start are done,
@@ -263,7 +266,7 @@ impl<S: Supervisord> Actor<S> {
             clock: Arc::new(crate::store::now_secs),
             expiry_retry: HashMap::new(),
             sandbox,
-            front: vhosts::FrontDoor::default(),
+            front: front::FrontDoor::default(),
             plugin_missing_told: false,
             restore_after_checks: false,
             moving: HashMap::new(),
@@ -282,6 +285,8 @@ impl<S: Supervisord> Actor<S> {
     /// Serves the inbox until every handle is gone, and ends demos whose time is up.
     pub async fn run(mut self) {
         self.front_door_sync().await;
+        let mut front_tick = tokio::time::interval(front::FRONT_TICK);
+        front_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let msg = match self.released.pop_front() {
                 Some(msg) => Some(msg),
@@ -293,6 +298,10 @@ impl<S: Supervisord> Actor<S> {
                         _ = expiry::sleep_until(wake) => {
                             self.expire_due().await;
                             self.front_door_sync().await;
+                            continue;
+                        }
+                        _ = front_tick.tick() => {
+                            self.front_door_tick().await;
                             continue;
                         }
                         msg = self.inbox.recv() => msg,
@@ -325,6 +334,7 @@ impl<S: Supervisord> Actor<S> {
                             continue;
                         }
                         Command::Expire(name, ttl) => self.expire_in(&name, ttl).await,
+                        Command::Access(name, op) => self.access_change(&name, op).await,
                     };
                     // Before the answer: a started demo is then served by name.
                     self.front_door_sync().await;

@@ -138,6 +138,7 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
         wanted: Default::default(),
         expires_at: None,
         deploy_ms: None,
+        access: Default::default(),
     }
 }
 
@@ -165,8 +166,14 @@ impl<S: Supervisord> Actor<S> {
                     &layout.apache_staged_dir(),
                     &layout.frontdoor_dir(),
                     &layout.frontdoor_pages(),
+                    &layout.frontdoor_auth(),
                 ],
-                &[&layout.apache_run(), &layout.apache_logs()],
+                &[
+                    &layout.apache_run(),
+                    &layout.apache_logs(),
+                    &layout.frontdoor_run(),
+                    &layout.frontdoor_logs(),
+                ],
                 &[&layout.logs(), &layout.supervisor_dir(), &layout.trash()],
             )
             .context("securing the state folder")?;
@@ -197,6 +204,14 @@ impl<S: Supervisord> Actor<S> {
         store::write_if_changed(
             &layout.apache_conf(),
             &apache::render_main(&layout, &self.cfg, &self.sandbox),
+        )?;
+        store::write_if_changed(
+            &layout.frontdoor_main_conf(),
+            &crate::frontdoor_server::render_main(
+                &layout,
+                &self.cfg,
+                self.sandbox.run_as.is_none() && nix::unistd::geteuid().is_root(),
+            ),
         )?;
 
         // No deploy runs yet (the state lock is ours): every noted process

@@ -15,6 +15,7 @@ pub(crate) fn record(port: Option<u16>, phase: Phase) -> DemoRecord {
         wanted: Default::default(),
         expires_at: None,
         deploy_ms: None,
+        access: Default::default(),
     }
 }
 

@@ -20,9 +20,6 @@ pub async fn handle(
     follow: bool,
     lines: u32,
 ) -> Result<(), CodecError> {
-    if let Err(e) = protocol::names::validate_name(name) {
-        return super::reply(conn, Err(e)).await;
-    }
     let sources: Vec<(&str, PathBuf)> = vec![
         ("deploy", ctx.layout.deploy_log(name)),
         (
@@ -38,12 +35,43 @@ pub async fn handle(
                 .join(format!("{name}.stderr.log")),
         ),
     ];
-    let known = ctx.handle.snapshot().demos.contains_key(name);
-    if !known && !sources[0].1.exists() {
+    // A destroyed demo's deploy log is still read (a failed deploy's).
+    let known = sources[0].1.exists();
+    send_sources(ctx, conn, name, known, &sources, follow, lines).await
+}
+
+/// `logs NAME --access`: what went through the front door to it, one
+/// request a line (`access_log::Entry`).
+pub async fn handle_access(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    name: &str,
+    follow: bool,
+    lines: u32,
+) -> Result<(), CodecError> {
+    let sources = vec![("access", ctx.layout.access_log(name))];
+    send_sources(ctx, conn, name, false, &sources, follow, lines).await
+}
+
+/// The end of each source, then (with `follow`) what they gain; for a
+/// valid name of a demo there is (or, `known`, was).
+async fn send_sources(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    name: &str,
+    known: bool,
+    sources: &[(&str, PathBuf)],
+    follow: bool,
+    lines: u32,
+) -> Result<(), CodecError> {
+    if let Err(e) = protocol::names::validate_name(name) {
+        return super::reply(conn, Err(e)).await;
+    }
+    if !known && !ctx.handle.snapshot().demos.contains_key(name) {
         return super::reply(conn, Err(ProtocolError::not_found())).await;
     }
     let mut offsets = Vec::new();
-    for (source, path) in &sources {
+    for (source, path) in sources {
         let (text, end) = tail::last_lines(path, lines as usize, MAX_TAIL_BYTES);
         if !text.is_empty() {
             codec::write_frame(

@@ -1,5 +1,6 @@
 //! The connection side, one file per command: each turns a request into a read of the snapshot or a `Handle` call and writes the frames. What the actor does is in `actor/ops/`.
 
+pub mod access;
 pub mod available;
 pub mod deploy;
 pub mod lifecycle;
@@ -47,6 +48,7 @@ pub fn is_mutating(req: &Request) -> bool {
                 | Request::Supervisor(SupervisorAction::Start | SupervisorAction::Stop)
                 | Request::Clone(_)
                 | Request::Expire { .. }
+                | Request::Access { .. }
         ),
     }
 }
@@ -81,5 +83,13 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
         Request::Expire { name, ttl_secs } => {
             reply(conn, lifecycle::expire(ctx, name, ttl_secs).await).await
         }
+        Request::Access { name, change } => {
+            reply(conn, access::answer(ctx, name, change).await).await
+        }
+        Request::AccessLog {
+            name,
+            follow,
+            lines,
+        } => logs::handle_access(ctx, conn, &name, follow, lines).await,
     }
 }

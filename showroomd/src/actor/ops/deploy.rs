@@ -191,6 +191,10 @@ impl<S: Supervisord> Actor<S> {
             wanted: Default::default(),
             expires_at: None,
             deploy_ms: None,
+            access: crate::visitors::Access {
+                users: Vec::new(),
+                allow: self.cfg.default_allow.clone(),
+            },
         };
         if let Err(e) = store::write_record(&self.layout, name, &record) {
             let _ = std::fs::remove_dir_all(&dir);
@@ -307,7 +311,11 @@ impl<S: Supervisord> Actor<S> {
             self.refresh(name).await;
         }
         self.publish();
-        Ok(self.state.demos[name].info(name, self.state.front.as_ref()))
+        Ok(self.state.demos[name].info_served(
+            name,
+            self.state.front.as_ref(),
+            self.state.front_door.as_ref(),
+        ))
     }
 
     /// Removes every trace of a deploy: its supervisord group, its folder,
