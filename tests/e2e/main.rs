@@ -8,6 +8,7 @@ mod cleanup;
 mod events;
 mod front_door_live;
 mod frontdoor;
+mod frontdoor_visitors;
 mod lifecycle;
 mod logs_watch;
 mod nothing_lost;
