@@ -46,7 +46,7 @@ fn url_of(s: &Showroom, name: &str) -> String {
 
 /// Polls `url` until it answers `code` (a graceful reload takes a moment to reach every worker).
 #[track_caller]
-fn answers(s: &Showroom, url: &str, code: u16, extra: &[&str]) -> Got {
+pub(crate) fn answers(s: &Showroom, url: &str, code: u16, extra: &[&str]) -> Got {
     let mut last = None;
     s.wait_for(
         &format!("{url} to answer {code}"),

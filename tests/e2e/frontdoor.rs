@@ -538,7 +538,16 @@ pub(crate) fn get_by_name(port: u16, host: &str) -> Result<u16, String> {
 
 /// A self-signed certificate for DOMAIN and *.DOMAIN, made with openssl.
 pub(crate) fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("front.pem"), dir.join("front.key"));
+    wildcard_cert_of(dir, domain, "front")
+}
+
+/// The same, its files `ORG.pem` and `ORG.key`, its subject's organisation
+/// `ORG` (certificates told apart on the wire).
+pub(crate) fn wildcard_cert_of(dir: &Path, domain: &str, org: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{org}.pem")),
+        dir.join(format!("{org}.key")),
+    );
     run(Command::new("openssl")
         .args([
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
@@ -547,7 +556,7 @@ pub(crate) fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
         .arg(&key)
         .arg("-out")
         .arg(&cert)
-        .args(["-subj", &format!("/CN={domain}")])
+        .args(["-subj", &format!("/O={org}/CN={domain}")])
         .args([
             "-addext",
             &format!("subjectAltName=DNS:{domain},DNS:*.{domain}"),

@@ -1,11 +1,13 @@
 //! The front door as visitors meet it, through the real showroomd, its own Apache and headless Chromium: it answers with no demo running, passwords and address ranges per demo, forged forwarding headers dropped, requests readable with `logs --access`, a certificate swapped on disk without a restart. Ports 16000-16099.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::frontdoor::{artefacts, chromium, curl, echoed, require, run, screenshot, Got};
+use crate::front_door_live::answers;
+use crate::frontdoor::{
+    artefacts, chromium, curl, echoed, require, run, screenshot, wildcard_cert_of,
+};
 use crate::harness::{bin, fixtures, Options, Showroom};
 
 /// A showroom with the front door on `front`, demos on the ports below it,
@@ -27,23 +29,6 @@ fn showroom(base: u16, front: u16, extra_config: String) -> Showroom {
         std::fs::copy(fixtures().join("frontdoor").join(f), s.scripts.join(f)).unwrap();
     }
     s
-}
-
-/// curl until `url` answers `code` (a reload takes a moment to reach every worker).
-#[track_caller]
-fn answers(s: &Showroom, url: &str, code: u16, extra: &[&str]) -> Got {
-    let mut last = None;
-    s.wait_for(
-        &format!("{url} to answer {code}"),
-        Duration::from_secs(10),
-        || {
-            let got = curl(url, extra);
-            let done = got.code == code;
-            last = Some(got);
-            done
-        },
-    );
-    last.unwrap()
 }
 
 /// Ports 16000-16009: with no demo running at all, the index, a stopped
@@ -264,29 +249,6 @@ fn frontdoor_drops_forged_headers_and_logs_each_request() {
     assert!(e.contains("this demo does not exist"), "{e}");
 }
 
-/// A self-signed certificate for DOMAIN and *.DOMAIN whose organisation is
-/// `org` (told apart on the wire), written over `cert` and `key`.
-fn make_cert(dir: &Path, domain: &str, org: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (
-        dir.join(format!("{org}.pem")),
-        dir.join(format!("{org}.key")),
-    );
-    run(Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-subj", &format!("/O={org}/CN={domain}")])
-        .args([
-            "-addext",
-            &format!("subjectAltName=DNS:{domain},DNS:*.{domain}"),
-        ]));
-    (cert, key)
-}
-
 /// The organisation of the certificate the front door serves for `host`.
 fn served_org(port: u16, host: &str) -> String {
     let mut child = Command::new("openssl")
@@ -322,7 +284,7 @@ fn frontdoor_certificate_swapped_without_a_restart() {
     let domain = "showroom.localhost";
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = (certs.path().join("live.pem"), certs.path().join("live.key"));
-    let (c1, k1) = make_cert(certs.path(), domain, "first");
+    let (c1, k1) = wildcard_cert_of(certs.path(), domain, "first");
     std::fs::copy(&c1, &cert).unwrap();
     std::fs::copy(&k1, &key).unwrap();
     let s = showroom(
@@ -364,7 +326,7 @@ fn frontdoor_certificate_swapped_without_a_restart() {
     assert!(fd["cert_expires"].is_string(), "{fd}");
 
     // Renewed: written over the same files, as an ACME client's hook does.
-    let (c2, k2) = make_cert(certs.path(), domain, "second");
+    let (c2, k2) = wildcard_cert_of(certs.path(), domain, "second");
     std::fs::copy(&k2, &key).unwrap();
     std::fs::copy(&c2, &cert).unwrap();
     s.wait_for(
@@ -375,7 +337,7 @@ fn frontdoor_certificate_swapped_without_a_restart() {
     assert_eq!(s.log_count("showroomd ready"), 1, "no restart");
 
     // A key of another pair: refused, the second still served.
-    let (_, k3) = make_cert(certs.path(), domain, "third");
+    let (_, k3) = wildcard_cert_of(certs.path(), domain, "third");
     std::fs::copy(&k3, &key).unwrap();
     s.wait_for(
         "the bad pair to be refused",
