@@ -353,3 +353,49 @@ fn frontdoor_certificate_swapped_without_a_restart() {
     );
     assert_eq!(echoed(&got)["app"], "app");
 }
+
+/// Ports 16040-16049: a program holding the front port on IPv6 alone
+/// (`[::]:PORT`, IPV6_V6ONLY) at showroomd's start is seen and named; once
+/// it lets go the front door takes the port, on IPv4 and IPv6 both.
+#[test]
+fn frontdoor_an_ipv6_squatter_is_seen_and_outlasted() {
+    let front = 16049;
+    let mut squatter = crate::harness::Bg::spawn(
+        Command::new("python3").args([
+            "-c",
+            &format!(
+                "import socket,sys,time\n\
+                 s=socket.socket(socket.AF_INET6)\n\
+                 s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,1)\n\
+                 s.bind(('::',{front}))\n\
+                 s.listen()\n\
+                 print('listening',flush=True)\n\
+                 time.sleep(120)\n"
+            ),
+        ]),
+        crate::harness::Stream::Stdout,
+    );
+    squatter.until("the squatter to listen", Duration::from_secs(10), |l| {
+        l.contains("listening")
+    });
+    let s = showroom(16040, front, String::new());
+    s.wait_for(
+        "supervisor status to name the squatter",
+        Duration::from_secs(10),
+        || {
+            let fd = s.json(&["supervisor", "status"])["front_door"].clone();
+            fd["serving"] == false && fd["reason"].as_str().unwrap_or("").contains("(python3)")
+        },
+    );
+    drop(squatter);
+    s.wait_for("the front door to serve", Duration::from_secs(10), || {
+        s.json(&["supervisor", "status"])["front_door"]["serving"] == true
+    });
+    for addr in ["127.0.0.1", "[::1]"] {
+        let got = curl(
+            &format!("http://{addr}:{front}/"),
+            &["-H", "Host: localhost"],
+        );
+        assert_eq!(got.code, 200, "{addr}: {}", got.body);
+    }
+}
