@@ -111,6 +111,8 @@ pub struct FrontDemo {
     pub expires_at: Option<u64>,
     /// Who may visit it.
     pub access: Access,
+    /// Why it is in its status, when showroomd knows (`DemoInfo.reason`).
+    pub reason: String,
 }
 
 impl From<&DemoInfo> for FrontDemo {
@@ -125,6 +127,7 @@ impl From<&DemoInfo> for FrontDemo {
             created: d.created,
             expires_at: d.expires_at,
             access: Access::default(),
+            reason: d.reason.clone(),
         }
     }
 }
@@ -141,6 +144,7 @@ impl FrontDemo {
             created: d.record.created,
             expires_at: d.record.expires_at,
             access: d.record.access.clone(),
+            reason: d.reason.clone(),
         }
     }
 }
@@ -486,8 +490,12 @@ pub fn status_words(status: DemoStatus) -> &'static str {
 /// says nothing of it (a visitor who may not see it gets this page too).
 pub fn render_stopped(s: &Settings, d: &FrontDemo) -> String {
     let n = escape(&d.name);
+    // The reason in words, never one naming a path (or anything long).
+    let reason = Some(d.reason.trim())
+        .filter(|r| !r.is_empty() && r.len() <= 120 && !r.contains('/') && d.access.is_open())
+        .map_or(String::new(), |r| format!(" ({})", escape(r)));
     let mut body = format!(
-        "<h1>{n} is not available right now</h1>\n<p class=\"status\">This demo is {}.</p>\n",
+        "<h1>{n} is not available right now</h1>\n<p class=\"status\">This demo is {}{reason}.</p>\n",
         status_words(d.status)
     );
     if d.access.is_open() {

@@ -30,6 +30,7 @@ fn demo(name: &str, status: DemoStatus, comment: &str) -> FrontDemo {
         created: 1_764_039_845,
         expires_at: None,
         access: Access::default(),
+        reason: String::new(),
     }
 }
 

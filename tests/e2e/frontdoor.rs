@@ -14,7 +14,9 @@ use showroomd::frontdoor::{self, FrontDemo, FrontDoorError, Settings, Staged};
 use showroomd::layout::Layout;
 use showroomd::{frontdoor_server, Config};
 
-use crate::harness::{fixtures, installed, tail, terminate, test_dir, Bg, Reaper, Stream};
+use crate::harness::{
+    fixtures, installed, tail, terminate, test_dir, wildcard_cert_of, Bg, Reaper, Stream,
+};
 
 /// Fails loudly when a tool these tests drive is missing.
 pub(crate) fn require(tools: &[(&str, &str)]) {
@@ -539,31 +541,6 @@ pub(crate) fn get_by_name(port: u16, host: &str) -> Result<u16, String> {
 /// A self-signed certificate for DOMAIN and *.DOMAIN, made with openssl.
 pub(crate) fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
     wildcard_cert_of(dir, domain, "front")
-}
-
-/// The same, its files `ORG.pem` and `ORG.key`, its subject's organisation
-/// `ORG` (certificates told apart on the wire).
-pub(crate) fn wildcard_cert_of(dir: &Path, domain: &str, org: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (
-        dir.join(format!("{org}.pem")),
-        dir.join(format!("{org}.key")),
-    );
-    run(Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-subj", &format!("/O={org}/CN={domain}")])
-        .args([
-            "-addext",
-            &format!("subjectAltName=DNS:{domain},DNS:*.{domain}"),
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ]));
-    (cert, key)
 }
 
 /// Ports 27100-27199: the front door over HTTPS. Clients accept no wildcard

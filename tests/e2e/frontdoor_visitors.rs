@@ -5,10 +5,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::front_door_live::answers;
-use crate::frontdoor::{
-    artefacts, chromium, curl, echoed, require, run, screenshot, wildcard_cert_of,
-};
-use crate::harness::{bin, fixtures, Options, Showroom};
+use crate::frontdoor::{artefacts, chromium, curl, echoed, require, run, screenshot};
+use crate::harness::{bin, fixtures, wildcard_cert_of, Options, Showroom};
 
 /// A showroom with the front door on `front`, demos on the ports below it,
 /// the echo demo (tests/fixtures/frontdoor) besides the seed's apps.

@@ -76,8 +76,9 @@ impl<S: Supervisord> Actor<S> {
         let first = self.front.staged.is_none();
         self.front.staged = Some(demos);
         if staged == Staged::Reload || first {
-            self.front_serve(staged == Staged::Reload, Some(&rendered))
-                .await;
+            // At showroomd's start a running front door is reloaded too: its
+            // main config (written at this start) may have changed.
+            self.front_serve(true, Some(&rendered)).await;
         }
         if staged == Staged::Reload {
             if let Err(e) = frontdoor::tidy(&self.layout, &rendered) {
