@@ -243,6 +243,17 @@ fn frontdoor_drops_forged_headers_and_logs_each_request() {
         last["duration_ms"].as_f64().is_some() && last["bytes"].as_u64().unwrap() > 0,
         "{last}"
     );
+    let mut follow = s.spawn_ctl(&["logs", "app", "--access", "--follow", "--lines", "0"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        curl(&format!("http://app.localhost:{front}/followed"), &["-4"]).code,
+        200
+    );
+    follow.until(
+        "--follow to show the next request",
+        Duration::from_secs(10),
+        |l| l.contains(" GET 200 ") && l.ends_with("/followed"),
+    );
     let e = s.refused(&["logs", "nosuch", "--access"]);
     assert!(e.contains("this demo does not exist"), "{e}");
 }
@@ -333,6 +344,13 @@ fn frontdoor_certificate_swapped_without_a_restart() {
         || served_org(tls, &host).contains("O = second"),
     );
     assert_eq!(s.log_count("showroomd ready"), 1, "no restart");
+    // These certificates live 2 days: within the 14 days warned of, once each.
+    assert_eq!(
+        s.log_count("the front door's certificate expires soon"),
+        2,
+        "{}",
+        s.daemon_log()
+    );
 
     // A key of another pair: refused, the second still served.
     let (_, k3) = wildcard_cert_of(certs.path(), domain, "third");

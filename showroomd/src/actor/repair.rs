@@ -348,7 +348,16 @@ impl<S: Supervisord> Actor<S> {
         } else {
             None
         };
-        for pid in sandbox::strays(&self.layout.demos(), &self.layout.apache_conf(), keep) {
+        // The demos' Apache and the front door's: each names its main config.
+        let mut strays = sandbox::strays(&self.layout.demos(), &self.layout.apache_conf(), keep);
+        strays.extend(sandbox::strays(
+            &self.layout.demos(),
+            &self.layout.frontdoor_main_conf(),
+            keep,
+        ));
+        strays.sort();
+        strays.dedup();
+        for pid in strays {
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
                 .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
                 .unwrap_or_default();
