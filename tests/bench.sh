@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks (real supervisord, real Apache, release binaries); figures
 # are ratios against baselines measured in the same run. BENCH_RUNS=N for
-# more or fewer runs per figure (default 15); BENCH_ONLY=list|vhost|frontdoor|scale|abuse
+# more or fewer runs per figure (default 15); BENCH_ONLY=list|vhost|frontdoor|frontdoor-load|scale|abuse
 # for one section (the same as `cargo bench -p showroom-tests --bench ops -- WORD`).
 # BENCH_N=N (default 30) is the number of demos issue 11's figures are measured at,
 # against 10 (most of BENCH_N=1000's time is starting half of them, one

@@ -43,6 +43,8 @@ fn demo_info() -> DemoInfo {
         url: Some(s("http://a.showroom.localhost/")),
         keep: true,
         port2: Some(20001),
+        access: s("password"),
+        not_served: s("its port is held by another program"),
     }
 }
 
@@ -70,9 +72,11 @@ fn request_name(r: &Request) -> &'static str {
         Request::Restart { .. } => "Request::Restart",
         Request::Redeploy(_) => "Request::Redeploy",
         Request::Keep { .. } => "Request::Keep",
+        Request::Access { .. } => "Request::Access",
+        Request::AccessLog { .. } => "Request::AccessLog",
     }
 }
-const REQUEST_VARIANTS: usize = 20;
+const REQUEST_VARIANTS: usize = 22;
 
 fn requests() -> Vec<Request> {
     vec![
@@ -127,6 +131,17 @@ fn requests() -> Vec<Request> {
             name: s("a"),
             keep: true,
         },
+        Request::Access {
+            name: s("a"),
+            change: AccessChange::Allow {
+                ranges: vec![s("127.0.0.2/32")],
+            },
+        },
+        Request::AccessLog {
+            name: s("a"),
+            follow: false,
+            lines: 10,
+        },
     ]
 }
 
@@ -171,6 +186,13 @@ fn responses() -> Vec<Response> {
             state: s("RUNNING"),
             version: s("4.2.5"),
             config: s("/s/supervisord.conf"),
+            front_door: Some(FrontDoorInfo {
+                serving: true,
+                ports: vec![8080, 8443],
+                reason: s(""),
+                cert_names: vec![s("showroom.localhost"), s("*.showroom.localhost")],
+                cert_expires: Some(1_800_000_000),
+            }),
         }),
         Response::Log(LogChunk {
             source: s("deploy"),

@@ -79,6 +79,32 @@ pub enum Request {
         name: String,
         keep: bool,
     },
+    /// Who may reach a demo through the front door; answered with `Done`.
+    Access {
+        name: String,
+        change: AccessChange,
+    },
+    /// What went through the front door to a demo, answered like `Logs`
+    /// (chunks of source `access`, one request a line).
+    AccessLog {
+        name: String,
+        follow: bool,
+        lines: u32,
+    },
+}
+
+/// A change of a demo's visitor access. Passwords travel in the request
+/// (over the local socket) and are stored hashed by showroomd alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccessChange {
+    /// Adds a user, or sets a user's password.
+    Password { user: String, password: String },
+    /// Removes a user.
+    RemoveUser { user: String },
+    /// Only these address ranges (CIDR or single addresses); empty: any.
+    Allow { ranges: Vec<String> },
+    /// Lifts every rule: anyone may visit.
+    Open,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +298,12 @@ pub struct DemoInfo {
     pub keep: bool,
     /// Its second port (`PORT2`), for an app whose script says `# PORTS: 2`.
     pub port2: Option<u16>,
+    /// Who may reach it through the front door: `open`, `password`, `allow`
+    /// or `password+allow` (never a user's password or hash).
+    pub access: String,
+    /// Why `url` is None though the front door is on (its port held by
+    /// another program, …); empty otherwise.
+    pub not_served: String,
 }
 
 /// Whether the operator last asked a demo to run or to stop.
@@ -365,6 +397,24 @@ pub struct SupervisorInfo {
     pub version: String,
     /// Its config file, for `supervisorctl -c`.
     pub config: String,
+    /// The front door's own Apache; None with the front door off.
+    pub front_door: Option<FrontDoorInfo>,
+}
+
+/// What `supervisor status` says of the front door.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrontDoorInfo {
+    /// It answers on `ports`.
+    pub serving: bool,
+    /// The ports it serves on (HTTP, then HTTPS), or means to.
+    pub ports: Vec<u16>,
+    /// Why it does not serve (a port held by another program, with its pid
+    /// and name where showroomd can see them); empty while it serves.
+    pub reason: String,
+    /// The names the served certificate covers; empty without TLS.
+    pub cert_names: Vec<String>,
+    /// When that certificate expires, seconds since the Unix epoch.
+    pub cert_expires: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -125,6 +125,10 @@ pub enum Cmd {
         /// Only the Nth last deploy log (1: the last; showroom keeps 3)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         deploy: Option<u32>,
+        /// What went through the front door to it instead: one request a line
+        /// (time, client, method, status, bytes, microseconds, path)
+        #[arg(long)]
+        access: bool,
     },
     /// Print state changes as they happen, one a line, until interrupted
     #[command(after_help = "Example:\n  showroomctl watch --json")]
@@ -200,6 +204,33 @@ pub enum Cmd {
         #[arg(long)]
         start: bool,
     },
+    /// Who may visit a demo through the front door: a password, address ranges, or anyone
+    #[command(
+        after_help = "The password is read from the terminal (not echoed) or from stdin, never from the command line.\nA protected demo is left off the front door's index.\n\nExamples:\n  showroomctl access mysite --password ann\n  echo \"$PW\" | showroomctl access mysite --password bob\n  showroomctl access mysite --allow 10.0.0.0/8,127.0.0.2\n  showroomctl access mysite --open"
+    )]
+    Access {
+        name: String,
+        #[command(flatten)]
+        change: AccessArgs,
+    },
+}
+
+/// One change of `access`.
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct AccessArgs {
+    /// Add USER (or set USER's password), asked for on the terminal or read from stdin
+    #[arg(long, value_name = "USER")]
+    pub password: Option<String>,
+    /// Remove USER
+    #[arg(long, value_name = "USER")]
+    pub remove_user: Option<String>,
+    /// Only visitors from these address ranges, comma-separated (CIDR or addresses); "" lifts the limit
+    #[arg(long, value_name = "RANGES")]
+    pub allow: Option<String>,
+    /// Anyone may visit: every user and range removed
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy)]

@@ -130,7 +130,8 @@ async fn run(cli: Cli) -> ExitCode {
             follow,
             lines,
             deploy,
-        } => commands::logs::run(c, json, name, follow, lines, deploy.unwrap_or(0)).await,
+            access,
+        } => commands::logs::run(c, json, name, follow, lines, deploy.unwrap_or(0), access).await,
         Cmd::Watch => commands::watch::run(c, json).await,
         Cmd::Cleanup {
             older_than,
@@ -149,6 +150,7 @@ async fn run(cli: Cli) -> ExitCode {
             comment,
         } => commands::redeploy::run(c, json, name, params, comment).await,
         Cmd::Keep { name, off } => commands::keep::run(c, json, name, !off).await,
+        Cmd::Access { name, change } => commands::access::run(c, json, name, change).await,
         Cmd::Completions { .. } | Cmd::Man { .. } => unreachable!("handled before connecting"),
     };
     match result {

@@ -55,12 +55,6 @@ pub const APACHE_LOG_KEEP: u64 = 4 << 20;
 /// The logs `cap_logs` looks after, in `STATE/apache/logs/`.
 const APACHE_LOGS: &[&str] = &["access.log", "error.log"];
 
-/// Modules the front door's HTTPS needs, loaded only when it has a certificate.
-const TLS_MODULES: &[(&str, &str)] = &[
-    ("socache_shmcb_module", "mod_socache_shmcb.so"),
-    ("ssl_module", "mod_ssl.so"),
-];
-
 /// The main config. Apache switches users itself only when showroomd is
 /// root with no account to drop to (never with `Sandbox::for_daemon`).
 pub fn render_main(layout: &Layout, cfg: &Config, sandbox: &Sandbox) -> String {
@@ -71,13 +65,10 @@ pub fn render_main(layout: &Layout, cfg: &Config, sandbox: &Sandbox) -> String {
 /// The argv supervisord runs the shared Apache with: in its sandbox, the
 /// demos and its own folder read-only, its run and log folders writable.
 pub fn command(layout: &Layout, cfg: &Config, sandbox: &Sandbox) -> Vec<String> {
-    // The front door's config and pages, read-only (its certificate is
-    // copied into Apache's run folder: `frontdoor::install_tls`).
-    let frontdoor = layout.frontdoor_dir();
     sandbox.apache_argv(
         &layout.demos(),
         &layout.apache_dir(),
-        &[&frontdoor],
+        &[],
         &layout.apache_run(),
         &layout.apache_logs(),
         &cfg.apache_bin,
@@ -104,19 +95,11 @@ pub fn render_main_as(layout: &Layout, cfg: &Config, switch_user: bool) -> Strin
         layout.apache_logs().display()
     );
     out += "LogLevel warn\n";
-    let tls = cfg.front_port != 0 && cfg.tls_cert.is_some();
-    let tls_modules = if tls { TLS_MODULES } else { &[] };
-    for (id, file) in MODULES.iter().chain(tls_modules) {
+    for (id, file) in MODULES {
         let path = cfg.apache_modules_dir.join(file);
         if path.exists() {
             out += &format!("LoadModule {id} \"{}\"\n", path.display());
         }
-    }
-    if tls {
-        out += &format!(
-            "SSLSessionCache \"shmcb:{}/ssl_scache(512000)\"\n",
-            layout.apache_run().display()
-        );
     }
     // Apache refuses to run as root; as anyone else it cannot switch users.
     if switch_user {
@@ -139,13 +122,6 @@ pub fn render_main_as(layout: &Layout, cfg: &Config, switch_user: bool) -> Strin
     // thousand such clients at once leave room for everyone else.
     out += "<IfModule reqtimeout_module>\n    RequestReadTimeout handshake=5 header=10-20,MinRate=500 body=20,MinRate=500\n</IfModule>\n";
     out += "<IfModule mpm_event_module>\n    StartServers 2\n    ServerLimit 40\n    ThreadLimit 64\n    ThreadsPerChild 64\n    MaxRequestWorkers 2560\n    MinSpareThreads 64\n    MaxSpareThreads 512\n    ListenBacklog 4096\n</IfModule>\n";
-    // Before the demos: the first vhost on the front port must be the front door's default.
-    if cfg.front_port != 0 {
-        out += &format!(
-            "<IfDefine !{CANDIDATE}>\n    IncludeOptional \"{}\"\n</IfDefine>\n",
-            layout.frontdoor_conf().display()
-        );
-    }
     // IncludeOptional: a plain Include of an empty folder is an error.
     // SHOWROOM_ALONE (`config_test_alone`) leaves the enabled vhosts out.
     out += &format!(
@@ -188,9 +164,25 @@ fn test_args(
     args
 }
 
+/// Runs a command to its end with no input, its output captured (killed
+/// if the caller gives up on it).
+pub(crate) async fn captured(
+    program: impl AsRef<std::ffi::OsStr>,
+    args: impl IntoIterator<Item = impl AsRef<std::ffi::OsStr>>,
+) -> std::io::Result<std::process::Output> {
+    tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await
+}
+
 /// Runs `apache2 ARGS` as the sandbox's account: the test reads a demo's
 /// file, and root must never be the one to.
-async fn run_config_test(
+pub(crate) async fn run_config_test(
     cfg: &Config,
     sandbox: &Sandbox,
     args: impl IntoIterator<Item = std::ffi::OsString>,
@@ -203,13 +195,7 @@ async fn run_config_test(
     argv.push(cfg.apache_bin.clone().into());
     argv.extend(args);
     let program = argv.remove(0);
-    let out = tokio::process::Command::new(&program)
-        .args(argv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output()
+    let out = captured(&program, argv)
         .await
         .map_err(|source| ApacheError::Spawn {
             bin: program.to_string_lossy().into_owned(),
@@ -227,9 +213,6 @@ async fn run_config_test(
 
 /// Defined for a test of one vhost without the enabled ones.
 const ALONE: &str = "SHOWROOM_ALONE";
-
-/// Defined for a test of a front door config in place of the live one.
-const CANDIDATE: &str = "SHOWROOM_FRONTDOOR_CANDIDATE";
 
 /// Runs Apache's config test on the main config with `define` set and `file` included.
 async fn config_test_with(
@@ -251,17 +234,6 @@ pub async fn config_test_alone(
     vhost: &Path,
 ) -> Result<(), ApacheError> {
     config_test_with(layout, cfg, sandbox, ALONE, vhost).await
-}
-
-/// Runs Apache's config test on the live tree with `candidate` in place of
-/// the front door's live config: whether Apache would take it.
-pub async fn config_test_front_door(
-    layout: &Layout,
-    cfg: &Config,
-    sandbox: &Sandbox,
-    candidate: &Path,
-) -> Result<(), ApacheError> {
-    config_test_with(layout, cfg, sandbox, CANDIDATE, candidate).await
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApacheError + '_ {

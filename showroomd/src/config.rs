@@ -75,6 +75,14 @@ pub struct Config {
     pub expire_action: ExpireAction,
     /// How many wanted-running demos are started at once when supervisord was started afresh.
     pub restore_jobs: usize,
+    /// A line for visitors on the front door's 503 pages (who to ask); none: no line.
+    pub contact: Option<String>,
+    /// The front door's index at DOMAIN; false: it answers 404 like an unknown name.
+    pub index: bool,
+    /// Address ranges the index may be read from; empty: anyone.
+    pub index_allow: Vec<String>,
+    /// The address ranges a new demo is limited to (`access NAME --allow` changes it); empty: open.
+    pub default_allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -147,6 +155,10 @@ impl Default for Config {
             default_ttl: None,
             expire_action: ExpireAction::Stop,
             restore_jobs: 4,
+            contact: None,
+            index: true,
+            index_allow: Vec::new(),
+            default_allow: Vec::new(),
         }
     }
 }
@@ -191,6 +203,17 @@ impl Config {
                 self.port_min,
                 self.sandbox_user
             );
+        }
+        for range in self.index_allow.iter().chain(&self.default_allow) {
+            crate::visitors::check_range(range)
+                .with_context(|| "index_allow and default_allow take address ranges")?;
+        }
+        if self
+            .contact
+            .as_deref()
+            .is_some_and(|c| c.chars().any(char::is_control))
+        {
+            bail!("contact is one line, without control characters");
         }
         if self.max_deploy_jobs == 0 {
             bail!("max_deploy_jobs must be at least 1");

@@ -7,7 +7,7 @@ use super::Config;
 const PACKAGED: &str = include_str!("../../packaging/showroomd.toml");
 
 /// Keys without a default (None), shown commented with an example value.
-const EXAMPLES: [&str; 3] = ["default_ttl", "tls_cert", "tls_key"];
+const EXAMPLES: [&str; 4] = ["default_ttl", "tls_cert", "tls_key", "contact"];
 
 /// Every key `Config` reads: serde's derive hands `deserialize_struct` the
 /// list of field names, which this deserializer returns as its error.

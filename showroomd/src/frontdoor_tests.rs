@@ -12,6 +12,11 @@ fn settings(port: u16, tls: Option<u16>) -> Settings {
             key: "/etc/ssl/front.key".into(),
         }),
         pages: "/var/lib/showroom/frontdoor/www".into(),
+        auth: "/var/lib/showroom/frontdoor/auth".into(),
+        contact: Some("Ask Ann <ann@example.org>".into()),
+        index: true,
+        index_allow: vec![],
+        ipv6: false,
     }
 }
 
@@ -23,6 +28,8 @@ fn demo(name: &str, status: DemoStatus, comment: &str) -> FrontDemo {
         app: "static".into(),
         comment: comment.into(),
         created: 1_764_039_845,
+        expires_at: None,
+        access: Access::default(),
         reason: String::new(),
     }
 }
@@ -87,6 +94,8 @@ fn no_page_holds_params_or_paths() {
         url: None,
         keep: false,
         port2: None,
+        access: "open".into(),
+        not_served: String::new(),
     };
     let s = settings(80, None);
     let r = render(&s, &[FrontDemo::from(&info)]);
@@ -97,9 +106,65 @@ fn no_page_holds_params_or_paths() {
         }
         assert!(html.contains("name=\"viewport\""), "{file}");
     }
-    let stopped = render_stopped(&s, "app", DemoStatus::Fatal);
-    assert!(stopped.contains("app is not running (status <b>FATAL</b>)"));
-    assert!(stopped.contains("showroomctl start app"));
+    let mut d = demo("app", DemoStatus::Fatal, "for <ACME>");
+    d.expires_at = Some(1_764_039_845);
+    let stopped = render_stopped(&s, &d);
+    assert!(
+        stopped.contains("app is not available right now"),
+        "{stopped}"
+    );
+    assert!(stopped.contains("This demo is broken: it could not start."));
+    assert!(stopped.contains("for &lt;ACME&gt;"));
+    assert!(stopped.contains("2025-11-25 03:04 UTC"), "{stopped}");
+    assert!(stopped.contains("Ask Ann &lt;ann@example.org&gt;"));
+    assert!(
+        !stopped.contains("showroomctl"),
+        "no operator command for visitors"
+    );
+}
+
+#[test]
+fn a_protected_demo_is_off_the_index_and_its_page_says_nothing_of_it() {
+    let s = settings(8080, None);
+    let mut d = demo("secret", DemoStatus::Stopped, "the ACME pitch");
+    d.access.users = vec!["ann".into()];
+    let open = demo("public", DemoStatus::Running, "for all");
+    let index = render_index(&s, &[d.clone(), open]);
+    assert!(
+        !index.contains("secret") && !index.contains("ACME"),
+        "{index}"
+    );
+    assert!(index.contains("public"));
+    assert!(!render_stopped(&s, &d).contains("ACME"));
+    let conf = render_conf(&s, &[d]);
+    assert!(
+        conf.contains("AuthUserFile \"/var/lib/showroom/frontdoor/auth/secret.htpasswd\""),
+        "{conf}"
+    );
+    assert!(conf.contains("Require valid-user"));
+    assert!(conf.contains("Retry-After \"60\""));
+}
+
+#[test]
+fn a_range_limit_and_forged_headers() {
+    let s = settings(8080, None);
+    let mut d = demo("lan", DemoStatus::Running, "");
+    d.access.allow = vec!["10.0.0.0/8".into(), "127.0.0.2".into()];
+    let conf = render_conf(&s, &[d]);
+    assert!(conf.contains("Require ip 10.0.0.0/8 127.0.0.2"), "{conf}");
+    assert!(!conf.contains("valid-user"));
+    for h in [
+        "Forwarded",
+        "X-Real-IP",
+        "X-Forwarded-For",
+        "X-Forwarded-Host",
+        "X-Forwarded-Server",
+    ] {
+        assert!(
+            conf.contains(&format!("RequestHeader unset {h} early\n")),
+            "{h}"
+        );
+    }
 }
 
 #[test]
@@ -111,7 +176,7 @@ fn running_demos_are_proxied_and_the_others_answer_503() {
     ];
     let conf = render_conf(&settings(8080, None), &demos);
     assert!(conf.starts_with("# Generated"));
-    assert!(conf.contains("Listen 8080\n"));
+    assert!(conf.contains("Listen 0.0.0.0:8080\n"));
     let index_at = conf.find("ServerName demo.example\n").unwrap();
     let up_at = conf.find("ServerName up.demo.example").unwrap();
     assert!(
@@ -133,7 +198,7 @@ fn with_tls_http_redirects_and_https_serves() {
         &settings(80, Some(443)),
         &[demo("up", DemoStatus::Running, "")],
     );
-    assert!(conf.contains("Listen 80\nListen 443\n"));
+    assert!(conf.contains("Listen 0.0.0.0:80\nListen 0.0.0.0:443\n"));
     assert!(conf.contains("https://%{SERVER_NAME}%{REQUEST_URI} [R=301,L]"));
     assert!(conf.contains("<VirtualHost *:443>\n    ServerName up.demo.example\n    SSLEngine on"));
     assert!(conf.contains("X-Forwarded-Proto \"https\""));

@@ -182,6 +182,25 @@ impl Layout {
     pub fn frontdoor_pages(&self) -> PathBuf {
         self.frontdoor_dir().join("www")
     }
+    /// The front door's own Apache: its main config, run and log folders.
+    pub fn frontdoor_main_conf(&self) -> PathBuf {
+        self.frontdoor_dir().join("apache2.conf")
+    }
+    pub fn frontdoor_run(&self) -> PathBuf {
+        self.frontdoor_dir().join("run")
+    }
+    pub fn frontdoor_logs(&self) -> PathBuf {
+        self.frontdoor_dir().join("logs")
+    }
+    /// Visitors' password files, `NAME.htpasswd`: hashes only, readable by
+    /// showroom and the front door's Apache alone.
+    pub fn frontdoor_auth(&self) -> PathBuf {
+        self.frontdoor_dir().join("auth")
+    }
+    /// What went through the front door to each demo, `NAME.log`, capped.
+    pub fn access_log(&self, name: &str) -> PathBuf {
+        self.logs().join("access").join(format!("{name}.log"))
+    }
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")
     }
@@ -219,6 +238,10 @@ impl Layout {
             self.deploying(),
             self.apache_staged_dir(),
             self.frontdoor_pages(),
+            self.frontdoor_run(),
+            self.frontdoor_logs(),
+            self.frontdoor_auth(),
+            self.logs().join("access"),
             self.trash(),
             self.supervisor_logs(),
             self.apache_copies(),

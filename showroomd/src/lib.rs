@@ -1,6 +1,7 @@
 //! showroomd: the daemon that owns every demo, drives supervisord and Apache, and answers showroomctl.
 
 pub mod access;
+pub mod access_log;
 pub mod actor;
 pub mod apache;
 pub mod apache_policy;
@@ -12,6 +13,8 @@ pub mod deployer;
 pub mod event_receiver;
 pub mod failure;
 pub mod frontdoor;
+pub mod frontdoor_server;
+pub mod frontdoor_tls;
 pub mod layout;
 pub mod listener;
 pub mod notify;
@@ -24,6 +27,7 @@ pub mod store;
 pub mod supervisor;
 pub mod tail;
 pub mod upgrade;
+pub mod visitors;
 pub mod wait;
 
 use std::future::Future;
@@ -125,6 +129,14 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         poll_stop.clone(),
     ));
     let streams_stop = CancellationToken::new();
+    if cfg.front_port != 0 {
+        tokio::spawn(access_log::run(
+            layout.clone(),
+            cfg.domain.clone(),
+            cfg.deploy_log_max_bytes,
+            streams_stop.clone(),
+        ));
+    }
     let ctx = Arc::new(commands::Ctx {
         cfg: cfg.clone(),
         layout,

@@ -45,6 +45,9 @@ pub struct DemoRecord {
     /// The second port of an app whose script says `# PORTS: 2`.
     #[serde(default)]
     pub port2: Option<u16>,
+    /// Who may visit it through the front door; records older than this field are open.
+    #[serde(default, skip_serializing_if = "crate::visitors::Access::is_open")]
+    pub access: crate::visitors::Access,
 }
 
 impl DemoRecord {
@@ -483,6 +486,7 @@ mod tests {
             deploy_ms: Some(1500),
             keep: false,
             port2: None,
+            access: Default::default(),
         }
     }
 

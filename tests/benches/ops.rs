@@ -4,6 +4,8 @@
 //!
 //! Also, under abuse (issue 10): `showroomctl list` and showroomd's memory while 5,000 idle connections are held (against none), and a deploy whose script prints one 1 MB line (against one that prints nothing).
 //!
+//! And issue 22's (`-- frontdoor-load`): with 20 demos served, one asked by name through the front door against its own port, with and without basic auth; requests lost while 15 demos stop and start, and while the certificate is renewed on disk.
+//!
 //! Run with `bash tests/bench.sh` (it builds the release binaries first); `cargo bench -p showroom-tests --bench ops -- WORD` runs only the figures whose name has WORD (`list`, `vhost`, `frontdoor`, `scale`, `abuse`; `bash tests/bench_abuse.sh` is `-- abuse`). `BENCH_RUNS` sets the runs per figure (default 15).
 
 // A report printed for a person: stdout is where it belongs.
@@ -674,11 +676,12 @@ fn first_200(port: u16, host: &str, needle: &str, t0: Instant) -> Duration {
     t0.elapsed()
 }
 
-fn front_door_with_20_served() {
-    let front = 23399;
+/// A showroom with the front door on `front` (just above the demos'
+/// ports, from `port_min`) and 20 vhost demos started, `v00` to `v19`.
+fn twenty_served(port_min: u16, front: u16) -> Showroom {
     let s = Showroom::with(Options {
-        port_min: Some(23300),
-        port_max: Some(23398),
+        port_min: Some(port_min),
+        port_max: Some(front - 1),
         front_port: front,
         ..Options::default()
     });
@@ -687,6 +690,12 @@ fn front_door_with_20_served() {
         s.ok(&["deploy", "testapache", &name]);
         s.ok(&["start", &name]);
     }
+    s
+}
+
+fn front_door_with_20_served() {
+    let front = 23399;
+    let s = twenty_served(23300, front);
     s.ok(&["deploy", "testapache", "probe"]);
     let probe = s.port_of("probe");
     let probe_host = format!("probe.localhost:{front}");
@@ -738,6 +747,188 @@ fn front_door_with_20_served() {
     );
 }
 
+/// One sequential client for `secs`: a fresh connection a request (as the
+/// other figures), `GET /` naming `host`, with `auth` as a basic
+/// Authorization header; (answered 200, failed, each 200's latency).
+fn load(port: u16, host: &str, auth: Option<&str>, secs: u64) -> (u64, u64, Vec<Duration>) {
+    use std::io::{Read, Write};
+    let (mut ok, mut failed, mut lat) = (0, 0, Vec::new());
+    let t0 = Instant::now();
+    let header = auth.map_or(String::new(), |a| format!("Authorization: Basic {a}\r\n"));
+    while t0.elapsed() < Duration::from_secs(secs) {
+        let t = Instant::now();
+        let got = (|| {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+            write!(c, "GET / HTTP/1.0\r\nHost: {host}\r\n{header}\r\n").ok()?;
+            let mut buf = Vec::new();
+            c.read_to_end(&mut buf).ok()?;
+            Some(buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200"))
+        })();
+        if got == Some(true) {
+            ok += 1;
+            lat.push(t.elapsed());
+        } else {
+            failed += 1;
+        }
+    }
+    (ok, failed, lat)
+}
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p) as usize]
+}
+
+/// Issue 22's figures: with 20 demos served, one asked by name without
+/// pause through the front door against its own port, with and without a
+/// password; the requests lost while 15 demos stop and start again; and,
+/// over HTTPS, while the certificate is swapped on disk 5 times.
+fn front_door_load() {
+    let front = 16199;
+    let secs = 5;
+    let s = twenty_served(16100, front);
+    let port = s.port_of("v00");
+    let host = format!("v00.localhost:{front}");
+    let _ = http_get_host(front, &host, "/");
+    let direct = load(port, "localhost", None, secs);
+    let by_name = load(front, &host, None, secs);
+    let mut pw = Command::new(harness::bin("showroomctl"))
+        .arg("--socket")
+        .arg(&s.socket)
+        .args(["access", "v00", "--password", "ann"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut pw.stdin.take().unwrap(), b"secret\n").unwrap();
+    assert!(pw.wait().unwrap().success());
+    // "ann:secret" in base64.
+    let auth = "YW5uOnNlY3JldA==";
+    let t0 = Instant::now();
+    while !matches!(http_get_host(front, &host, "/"), Some((401, _))) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "v00 never asked for a password"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let with_auth = load(front, &host, Some(auth), secs);
+    s.ok(&["access", "v00", "--open"]);
+
+    println!("## The front door under load (issue 22): 20 vhost demos served, one client asking v00 for {secs} s, one connection a request (release build, one run)");
+    println!("| path | requests/s | p50 | p99 | failed | p50 ratio to its own port |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let base = pct(&mut direct.2.clone(), 0.5);
+    for (what, (ok, failed, mut lat)) in [
+        ("its own port (baseline)", direct),
+        ("by name through the front door", by_name),
+        ("by name, with basic auth (SHA-512 crypt)", with_auth),
+    ] {
+        let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
+        println!(
+            "| {what} | {:.0} | {} | {} | {failed} | {:.2} |",
+            ok as f64 / secs as f64,
+            ms(p50),
+            ms(p99),
+            p50.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+    println!();
+    let t0 = std::time::Instant::now();
+    while !matches!(http_get_host(front, &host, "/"), Some((200, _))) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "v00 never opened again"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let hammer = Hammer::by_name(front, &host);
+    for i in 5..20 {
+        s.ok(&["stop", &format!("v{i:02}")]);
+    }
+    for i in 5..20 {
+        s.ok(&["start", &format!("v{i:02}")]);
+    }
+    let (ok, failed) = hammer.finish();
+    println!("While 15 demos stopped and started again (each a reload of the front door and of the demos' Apache): {ok} requests to v00 by name answered 200, {failed} failed.");
+    drop(s);
+
+    // Over HTTPS, one demo, its certificate renewed on disk 5 times.
+    let certs = tempfile::tempdir().unwrap();
+    let domain = "showroom.localhost";
+    let (c1, k1) = harness::wildcard_cert_of(certs.path(), domain, "first");
+    let (live_c, live_k) = (certs.path().join("live.pem"), certs.path().join("live.key"));
+    std::fs::copy(&c1, &live_c).unwrap();
+    std::fs::copy(&k1, &live_k).unwrap();
+    let (front, tls) = (16299, 16298);
+    let s = Showroom::with(Options {
+        port_min: Some(16200),
+        port_max: Some(16297),
+        front_port: front,
+        extra_config: format!(
+            "domain = \"{domain}\"\ntls_port = {tls}\ntls_cert = {live_c:?}\ntls_key = {live_k:?}\n"
+        ),
+        ..Options::default()
+    });
+    s.ok(&["deploy", "testapache", "v00"]);
+    s.ok(&["start", "v00"]);
+    let mut hammer = Command::new("python3")
+        .arg("-c")
+        .arg(HTTPS_HAMMER)
+        .args([&tls.to_string(), &format!("v00.{domain}:{tls}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    for n in 0..5 {
+        let (c, k) = harness::wildcard_cert_of(certs.path(), domain, &format!("gen{n}"));
+        let seen = s.log_count("the front door's certificate changed on disk");
+        // Both renamed into place, as a careful renewal hook does.
+        std::fs::copy(&k, certs.path().join("k.tmp")).unwrap();
+        std::fs::copy(&c, certs.path().join("c.tmp")).unwrap();
+        std::fs::rename(certs.path().join("k.tmp"), &live_k).unwrap();
+        std::fs::rename(certs.path().join("c.tmp"), &live_c).unwrap();
+        let t0 = Instant::now();
+        while s.log_count("the front door's certificate changed on disk") == seen {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "certificate {n} never served"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(hammer.stdin.take());
+    let out = hammer.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("While the certificate was renewed on disk 5 times (each checked, then served after a graceful reload), a client asking v00 by name over HTTPS: {}", text.trim());
+    println!();
+}
+
+/// Argv: PORT HOST. Asks HOST over HTTPS on 127.0.0.1:PORT, a connection a
+/// request, until its stdin closes; prints what answered 200 and what did
+/// not. The certificate is not verified: each renewal here is self-signed,
+/// and what is counted is requests lost, not trust. In Python: the
+/// workspace has no TLS crate, and a benchmark is no reason to add one.
+const HTTPS_HAMMER: &str = r#"
+import http.client, ssl, sys, select
+port, host = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+ok = failed = 0; errors = {}
+while not select.select([sys.stdin], [], [], 0)[0]:
+    try:
+        c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+        c.request("GET", "/", headers={"Host": host})
+        r = c.getresponse(); r.read(); c.close()
+        if r.status == 200: ok += 1
+        else: failed += 1; errors[r.status] = errors.get(r.status, 0) + 1
+    except Exception as e:
+        failed += 1; errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+print(f"{ok} answered 200, {failed} failed {errors if errors else ''}")
+"#;
+
 fn main() {
     harness::require_tools();
     println!("# showroom benchmarks (real supervisord, real Apache, release binaries)\n");
@@ -748,12 +939,13 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wanted = |name: &str| words.is_empty() || words.iter().any(|w| name.contains(w.as_str()));
-    let benches: [(&str, fn()); 5] = [
+    let benches: [(&str, fn()); 6] = [
         ("list", list_against_supervisorctl),
         ("vhost", vhost_start_with_20_served),
         ("scale", scale_figures),
         ("abuse", held_connections_and_long_lines),
         ("frontdoor", front_door_with_20_served),
+        ("frontdoor-load", front_door_load),
     ];
     for (name, f) in benches {
         if wanted(name) {

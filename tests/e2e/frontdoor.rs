@@ -12,9 +12,11 @@ use nix::unistd::Pid;
 use protocol::{DemoInfo, DemoStatus};
 use showroomd::frontdoor::{self, FrontDemo, FrontDoorError, Settings, Staged};
 use showroomd::layout::Layout;
-use showroomd::{apache, Config};
+use showroomd::{frontdoor_server, Config};
 
-use crate::harness::{fixtures, installed, tail, terminate, test_dir, Bg, Reaper, Stream};
+use crate::harness::{
+    fixtures, installed, tail, terminate, test_dir, wildcard_cert_of, Bg, Reaper, Stream,
+};
 
 /// Fails loudly when a tool these tests drive is missing.
 pub(crate) fn require(tools: &[(&str, &str)]) {
@@ -41,6 +43,8 @@ fn info(name: &str, port: u16, status: DemoStatus, comment: &str) -> DemoInfo {
         url: None,
         keep: false,
         port2: None,
+        access: "open".into(),
+        not_served: String::new(),
     }
 }
 
@@ -75,10 +79,10 @@ impl Front {
         cfg.validate().expect("a valid config");
         let layout = Layout::new(&cfg.state_dir);
         layout.create_dirs().unwrap();
-        // As showroomd writes it at start: the front door's is included from it.
+        // As showroomd writes it at start: the front door's own Apache.
         std::fs::write(
-            layout.apache_conf(),
-            apache::render_main(&layout, &cfg, &showroomd::sandbox::Sandbox::off()),
+            layout.frontdoor_main_conf(),
+            frontdoor_server::render_main(&layout, &cfg, false),
         )
         .unwrap();
         showroomd::frontdoor::install_tls(&cfg, &layout, &showroomd::sandbox::Sandbox::off())
@@ -153,7 +157,7 @@ impl Front {
         let out = std::fs::File::create(self.dir.path().join("apache.out")).unwrap();
         let child = Command::new(&self.cfg.apache_bin)
             .arg("-f")
-            .arg(self.layout.apache_conf())
+            .arg(self.layout.frontdoor_main_conf())
             .arg("-DFOREGROUND")
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
@@ -183,7 +187,7 @@ impl Front {
 
     fn apache_log(&self) -> String {
         let out = std::fs::read_to_string(self.dir.path().join("apache.out")).unwrap_or_default();
-        let err = std::fs::read_to_string(self.layout.apache_logs().join("error.log"))
+        let err = std::fs::read_to_string(self.layout.frontdoor_logs().join("error.log"))
             .unwrap_or_default();
         format!("{out}\n{}", tail(&err, 30))
     }
@@ -239,6 +243,8 @@ pub(crate) struct Got {
     pub code: u16,
     pub body: String,
     pub location: String,
+    /// The Retry-After header, when sent.
+    pub retry_after: Option<String>,
 }
 
 /// Runs curl for real (it resolves NAME.localhost to loopback by itself).
@@ -250,7 +256,7 @@ pub(crate) fn curl(url: &str, extra: &[&str]) -> Got {
             "--max-time",
             "10",
             "-w",
-            "\n%{http_code}\n%{redirect_url}",
+            "\n%{header_json}\n%{http_code}\n%{redirect_url}",
         ])
         .args(extra)
         .arg(url)
@@ -266,11 +272,18 @@ pub(crate) fn curl(url: &str, extra: &[&str]) -> Got {
     let mut parts = text.rsplitn(3, '\n');
     let location = parts.next().unwrap_or_default().to_owned();
     let code = parts.next().unwrap_or_default().parse().unwrap_or(0);
-    let body = parts.next().unwrap_or_default().to_owned();
+    let rest = parts.next().unwrap_or_default();
+    // %{header_json} is one JSON object, on lines of its own, after the body.
+    let (body, headers) = match rest.rfind("\n{") {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, "{}"),
+    };
+    let headers: serde_json::Value = serde_json::from_str(headers).unwrap_or_default();
     Got {
         code,
-        body,
+        body: body.to_owned(),
         location,
+        retry_after: headers["retry-after"][0].as_str().map(str::to_owned),
     }
 }
 
@@ -317,9 +330,13 @@ pub(crate) fn ws_echo(port: u16, host: &str, message: &str, cafile: Option<&Path
 #[track_caller]
 pub(crate) fn assert_stopped_page(name: &str, got: &Got) {
     assert_eq!(got.code, 503, "{}", got.body);
-    let what = format!("{name} is not running (status <b>STOPPED</b>)");
+    let what = format!("{name} is not available right now");
     assert!(got.body.contains(&what), "{}", got.body);
-    assert!(got.body.contains(&format!("showroomctl start {name}")));
+    assert!(got.body.contains("This demo is stopped."), "{}", got.body);
+    assert!(
+        !got.body.contains("showroomctl"),
+        "no operator command for visitors"
+    );
     assert_no_leak("the stopped page", &got.body);
 }
 
@@ -374,7 +391,17 @@ fn frontdoor_serves_each_demo_by_name_over_http() {
     );
     let got = curl("http://later.localhost:27000/", &[]);
     assert_eq!(got.code, 503);
-    assert!(got.body.contains("status <b>FATAL</b>"), "{}", got.body);
+    assert!(
+        got.body
+            .contains("This demo is broken: it could not start."),
+        "{}",
+        got.body
+    );
+    assert_eq!(
+        got.retry_after.as_deref(),
+        Some("60"),
+        "503 says when to come back"
+    );
 
     // Unknown names, and an address instead of a name: 404 and a page that says so.
     for url in [
@@ -483,7 +510,7 @@ fn frontdoor_serves_each_demo_by_name_over_http() {
         key: f.dir.path().join("missing.key"),
     });
     match f.stage_with(&bad, &demos) {
-        Err(FrontDoorError::Apache(apache::ApacheError::Rejected(msg))) => {
+        Err(FrontDoorError::Apache(showroomd::apache::ApacheError::Rejected(msg))) => {
             assert!(msg.contains("SSL"), "Apache's words: {msg}")
         }
         other => panic!("expected Apache to refuse it, got {other:?}"),
@@ -515,23 +542,7 @@ pub(crate) fn get_by_name(port: u16, host: &str) -> Result<u16, String> {
 
 /// A self-signed certificate for DOMAIN and *.DOMAIN, made with openssl.
 pub(crate) fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("front.pem"), dir.join("front.key"));
-    run(Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-subj", &format!("/CN={domain}")])
-        .args([
-            "-addext",
-            &format!("subjectAltName=DNS:{domain},DNS:*.{domain}"),
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ]));
-    (cert, key)
+    wildcard_cert_of(dir, domain, "front")
 }
 
 /// Ports 27100-27199: the front door over HTTPS. Clients accept no wildcard
@@ -614,7 +625,12 @@ fn frontdoor_serves_https_and_redirects_http() {
         &["--cacert", ca_arg],
     );
     assert_eq!(got.code, 503);
-    assert!(got.body.contains("status <b>EXITED</b>"), "{}", got.body);
+    assert!(
+        got.body
+            .contains("This demo is stopped after its program ended."),
+        "{}",
+        got.body
+    );
     let got = curl(
         "https://nosuch.showroom.localhost:27101/",
         &["--cacert", ca_arg],

@@ -878,3 +878,37 @@ pub async fn hold_connections(socket: &Path, n: usize) -> Vec<tokio::net::UnixSt
     }
     held
 }
+
+/// A self-signed certificate for DOMAIN and *.DOMAIN made with openssl, its
+/// files `ORG.pem` and `ORG.key` in `dir`, its subject's organisation `ORG`
+/// (certificates told apart on the wire).
+pub fn wildcard_cert_of(dir: &Path, domain: &str, org: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{org}.pem")),
+        dir.join(format!("{org}.key")),
+    );
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-subj", &format!("/O={org}/CN={domain}")])
+        .args([
+            "-addext",
+            &format!("subjectAltName=DNS:{domain},DNS:*.{domain}"),
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running openssl (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}

@@ -10,6 +10,7 @@ mod daytwo_cli;
 mod events;
 mod front_door_live;
 mod frontdoor;
+mod frontdoor_visitors;
 mod hostile;
 mod lifecycle;
 mod logs_watch;

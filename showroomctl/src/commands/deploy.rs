@@ -66,6 +66,8 @@ pub async fn answer_demo(
                         ));
                         if let Some(url) = &d.url {
                             output::say(&format!("once started, served at {url}"));
+                        } else if !d.not_served.is_empty() {
+                            output::say(&format!("not served by name: {}", d.not_served));
                         }
                     }
                 }

@@ -22,10 +22,10 @@ pub async fn run(
     match c.request(&req).await? {
         Response::Done => {
             let starts = matches!(verb, "start" | "restart");
-            let url = if starts {
+            let (url, not_served) = if starts {
                 url_of(c, &name).await?
             } else {
-                None
+                (None, String::new())
             };
             if as_json {
                 let mut v = json!({"name": name, "done": past});
@@ -37,6 +37,8 @@ pub async fn run(
                 output::say(&format!("{past} {name}"));
                 if let Some(url) = url {
                     output::say(&format!("served at {url}"));
+                } else if !not_served.is_empty() {
+                    output::say(&format!("not served by name: {not_served}"));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -45,13 +47,14 @@ pub async fn run(
     }
 }
 
-/// The demo's front-door URL, as `list` gives it.
-async fn url_of(c: &mut Client, name: &str) -> Result<Option<String>, ClientError> {
+/// The demo's front-door URL, as `list` gives it, or why there is none.
+async fn url_of(c: &mut Client, name: &str) -> Result<(Option<String>, String), ClientError> {
     match c.request(&Request::List).await? {
         Response::List(demos) => Ok(demos
             .into_iter()
             .find(|d| d.name == name)
-            .and_then(|d| d.url)),
+            .map(|d| (d.url, d.not_served))
+            .unwrap_or_default()),
         other => Err(super::unexpected(other)),
     }
 }

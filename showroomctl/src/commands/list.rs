@@ -31,6 +31,8 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "url": d.url,
         "keep": d.keep,
         "port2": d.port2,
+        "access": d.access,
+        "not_served": d.not_served,
     })
 }
 
@@ -401,6 +403,8 @@ mod tests {
             expires_at: Some(1_000_000 + 5 * 3600 + 10),
             deploy_ms: Some(1234),
             url: Some(format!("http://{name}.localhost:8080/")),
+            access: "open".into(),
+            not_served: String::new(),
             keep: false,
             port2: None,
         }

@@ -1,5 +1,6 @@
 //! One file per command: send the request, print the answer.
 
+pub mod access;
 pub mod available;
 pub mod cleanup;
 pub mod deploy;

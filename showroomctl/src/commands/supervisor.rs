@@ -29,6 +29,13 @@ pub async fn run(
             "state": i.state,
             "version": i.version,
             "config": i.config,
+            "front_door": i.front_door.as_ref().map(|f| json!({
+                "serving": f.serving,
+                "ports": f.ports,
+                "reason": f.reason,
+                "cert_names": f.cert_names,
+                "cert_expires": f.cert_expires.map(output::rfc3339),
+            })),
         }));
     } else if i.running {
         output::say(&format!(
@@ -40,6 +47,28 @@ pub async fn run(
         ));
     } else {
         output::say(&format!("supervisord is not running\nconfig: {}", i.config));
+    }
+    if let (false, Some(f)) = (as_json, &i.front_door) {
+        let ports: Vec<String> = f.ports.iter().map(u16::to_string).collect();
+        if f.serving {
+            output::say(&format!(
+                "front door: serving on ports {}",
+                ports.join(", ")
+            ));
+        } else {
+            output::say(&format!(
+                "front door: not serving (ports {}): {}",
+                ports.join(", "),
+                f.reason
+            ));
+        }
+        if let Some(at) = f.cert_expires {
+            output::say(&format!(
+                "certificate: {} until {}",
+                f.cert_names.join(", "),
+                output::rfc3339(at)
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

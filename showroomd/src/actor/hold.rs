@@ -30,7 +30,10 @@ impl Msg {
         match self {
             Msg::Command(cmd, _) => match cmd {
                 Command::Start(n) | Command::Stop(n) | Command::Destroy(n) => Acts::On(n),
-                Command::Expire(n, _) | Command::Keep(n, _) | Command::Restart(n) => Acts::On(n),
+                Command::Expire(n, _)
+                | Command::Keep(n, _)
+                | Command::Restart(n)
+                | Command::Access(n, _) => Acts::On(n),
                 Command::SupervisorStart | Command::SupervisorStop | Command::Cleanup(_) => {
                     Acts::OnAll
                 }

@@ -15,8 +15,9 @@
 //! `expiry` (the timer that ends demos whose time is up).
 
 mod expiry;
+mod front;
 mod hold;
-mod ops;
+pub mod ops;
 mod programs;
 mod readings;
 mod repair;
@@ -64,6 +65,8 @@ pub enum Command {
     Restart(String),
     /// Whether no cleanup and no expiry may touch it.
     Keep(String, bool),
+    /// Who may visit the demo through the front door.
+    Access(String, ops::access::AccessOp),
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ProtocolError>>;
@@ -232,7 +235,7 @@ pub struct Actor<S = Supervisor> {
     expiry_retry: HashMap<String, u64>,
     /// How demos, deploy scripts and Apache are run.
     sandbox: Arc<Sandbox>,
-    front: vhosts::FrontDoor,
+    front: front::FrontDoor,
     /// Apache's restarts while it is FATAL and wanted.
     apache_retry: vhosts::ApacheRetry,
     /// supervisord lacks showroom's plugin and the log has said so once.
@@ -342,7 +345,7 @@ impl<S: Supervisord> Actor<S> {
             clock: Arc::new(crate::store::now_secs),
             expiry_retry: HashMap::new(),
             sandbox,
-            front: vhosts::FrontDoor::default(),
+            front: front::FrontDoor::default(),
             apache_retry: vhosts::ApacheRetry::default(),
             plugin_missing_told: false,
             restore_after_checks: false,
@@ -364,6 +367,8 @@ impl<S: Supervisord> Actor<S> {
     /// Serves the inbox until every handle is gone, and ends demos whose time is up.
     pub async fn run(mut self) {
         self.front_door_sync().await;
+        let mut front_tick = tokio::time::interval(front::FRONT_TICK);
+        front_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let msg = match self.released.pop_front() {
                 Some(msg) => Some(msg),
@@ -386,6 +391,10 @@ impl<S: Supervisord> Actor<S> {
                         _ = expiry::sleep_until(apache_wake) => {
                             self.apache_retry_now().await;
                             self.front_door_sync().await;
+                            continue;
+                        }
+                        _ = front_tick.tick() => {
+                            self.front_door_tick().await;
                             continue;
                         }
                         msg = self.inbox.recv() => msg,
@@ -431,6 +440,7 @@ impl<S: Supervisord> Actor<S> {
                             continue;
                         }
                         Command::Keep(name, keep) => self.keep_demo(&name, keep).await,
+                        Command::Access(name, op) => self.access_change(&name, op).await,
                     };
                     // Before the answer: a started demo is then served by name.
                     self.front_door_sync().await;

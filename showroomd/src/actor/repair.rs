@@ -140,6 +140,7 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
         deploy_ms: None,
         keep: false,
         port2: None,
+        access: Default::default(),
     }
 }
 
@@ -169,8 +170,14 @@ impl<S: Supervisord> Actor<S> {
                     &layout.apache_staged_dir(),
                     &layout.frontdoor_dir(),
                     &layout.frontdoor_pages(),
+                    &layout.frontdoor_auth(),
                 ],
-                &[&layout.apache_run(), &layout.apache_logs()],
+                &[
+                    &layout.apache_run(),
+                    &layout.apache_logs(),
+                    &layout.frontdoor_run(),
+                    &layout.frontdoor_logs(),
+                ],
                 &[&layout.logs(), &layout.supervisor_dir()],
             )
             .context("securing the state folder")?;
@@ -201,6 +208,14 @@ impl<S: Supervisord> Actor<S> {
         store::write_if_changed(
             &layout.apache_conf(),
             &apache::render_main(&layout, &self.cfg, &self.sandbox),
+        )?;
+        store::write_if_changed(
+            &layout.frontdoor_main_conf(),
+            &crate::frontdoor_server::render_main(
+                &layout,
+                &self.cfg,
+                self.sandbox.run_as.is_none() && nix::unistd::geteuid().is_root(),
+            ),
         )?;
 
         // No deploy runs yet (the state lock is ours): every noted process
@@ -359,7 +374,16 @@ impl<S: Supervisord> Actor<S> {
         } else {
             None
         };
-        for pid in sandbox::strays(&self.layout.demos(), &self.layout.apache_conf(), keep) {
+        // The demos' Apache and the front door's: each names its main config.
+        let mut strays = sandbox::strays(&self.layout.demos(), &self.layout.apache_conf(), keep);
+        strays.extend(sandbox::strays(
+            &self.layout.demos(),
+            &self.layout.frontdoor_main_conf(),
+            keep,
+        ));
+        strays.sort();
+        strays.dedup();
+        for pid in strays {
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
                 .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
                 .unwrap_or_default();

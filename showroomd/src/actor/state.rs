@@ -59,7 +59,34 @@ impl DemoView {
             url: front.and_then(|s| frontdoor::url_for(s, name)),
             keep: self.record.keep,
             port2: self.record.port2,
+            access: self.record.access.mode().to_owned(),
+            not_served: String::new(),
         }
+    }
+
+    /// As `list` shows it, its URL given only while the front door serves
+    /// (`front_door`), and otherwise why not.
+    pub fn info_served(
+        &self,
+        name: &str,
+        front: Option<&Settings>,
+        front_door: Option<&protocol::FrontDoorInfo>,
+    ) -> DemoInfo {
+        let mut info = self.info(name, front);
+        if info.url.is_some() {
+            match front_door {
+                Some(f) if f.serving => {}
+                Some(f) => {
+                    info.url = None;
+                    info.not_served = format!("the front door does not serve: {}", f.reason);
+                }
+                None => {
+                    info.url = None;
+                    info.not_served = "the front door is starting".into();
+                }
+            }
+        }
+        info
     }
 
     /// The status word given its program's state (None: supervisord does
@@ -112,13 +139,15 @@ pub struct Snapshot {
     pub hot: Vec<String>,
     /// The front door's settings; None when it is off.
     pub front: Option<Settings>,
+    /// Whether it serves, and why not; None until first tried (or off).
+    pub front_door: Option<protocol::FrontDoorInfo>,
 }
 
 impl Snapshot {
     pub fn list(&self) -> Vec<DemoInfo> {
         self.demos
             .iter()
-            .map(|(n, d)| d.info(n, self.front.as_ref()))
+            .map(|(n, d)| d.info_served(n, self.front.as_ref(), self.front_door.as_ref()))
             .collect()
     }
 }
@@ -188,6 +217,8 @@ pub struct State {
     hot_until: HashMap<String, Instant>,
     /// The front door's settings, given to each snapshot; None when it is off.
     pub front: Option<Settings>,
+    /// Whether the front door serves, given to each snapshot.
+    pub front_door: Option<protocol::FrontDoorInfo>,
     /// What was published last: events are the differences from it.
     published: Arc<Snapshot>,
     /// Demos whose folder is being copied by a clone: nothing else may act on them meanwhile.
@@ -576,6 +607,7 @@ impl State {
             supervisor_up: up,
             hot,
             front: self.front.clone(),
+            front_door: self.front_door.clone(),
         };
         if *self.published == snap {
             return None;

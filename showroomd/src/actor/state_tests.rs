@@ -17,6 +17,7 @@ pub(crate) fn record(port: Option<u16>, phase: Phase) -> DemoRecord {
         deploy_ms: None,
         keep: false,
         port2: None,
+        access: Default::default(),
     }
 }
 

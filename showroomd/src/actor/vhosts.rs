@@ -1,14 +1,12 @@
-//! The one place Apache's config is applied: the running Apache made to serve exactly the linked vhosts, never fed a config it refuses.
+//! The one place Apache's config is applied: the running Apache made to serve exactly the enabled vhosts, never fed a config it refuses.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::{DemoStatus, ErrorKind, ProtocolError};
 use tracing::{error, info, warn};
 
-use super::{sup_error, Actor, Snapshot};
+use super::{sup_error, Actor};
 use crate::apache::{self, ApacheError};
-use crate::frontdoor::{self, FrontDemo, Staged};
 use crate::supervisor::config::APACHE_PROGRAM;
 use crate::supervisor::rpc::codes;
 use crate::supervisor::{ok_if, Supervisord};
@@ -22,19 +20,6 @@ pub(super) fn apache_error(e: ApacheError) -> ProtocolError {
         }
         other => ProtocolError::new(ErrorKind::Internal, other.to_string()),
     }
-}
-
-/// What the actor remembers of the front door between publishes.
-#[derive(Debug, Default)]
-pub(super) struct FrontDoor {
-    /// The demos it was last staged for; None: stage at the next sync.
-    staged: Option<Vec<FrontDemo>>,
-    /// Another program held a front door port when Apache was to start: its
-    /// config is left out until Apache starts with the ports free.
-    blocked: bool,
-    /// The snapshot `staged` was made from: the same one again has the same
-    /// demos, and the list need not be built (the sync runs after every message).
-    seen: Option<Arc<Snapshot>>,
 }
 
 /// Apache's restarts while it has given up (FATAL) and vhosts are wanted:
@@ -117,7 +102,6 @@ impl<S: Supervisord> Actor<S> {
         // Only an Apache that holds no port leaves a taken one to another program.
         if holds_no_port(state) {
             disabled.extend(apache::prune_taken_ports(&self.layout));
-            self.front_door_check_ports();
         }
         let mut tested = false;
         if !apache::enabled_names(&self.layout).is_empty() {
@@ -136,23 +120,19 @@ impl<S: Supervisord> Actor<S> {
         Ok(disabled)
     }
 
-    /// Apache's graceful reload (SIGUSR1 to its master). In the sandbox,
-    /// supervisord's pid is bwrap's, which does not forward signals and dies
-    /// of USR1: the signal goes to Apache, PID 1 of the sandbox, directly.
-    async fn apache_graceful(&mut self) -> Result<(), ProtocolError> {
+    /// An Apache's graceful reload (SIGUSR1 to its master; `program`: the
+    /// demos' or the front door's). In the sandbox, supervisord's pid is
+    /// bwrap's, which does not forward signals and dies of USR1: the signal
+    /// goes to Apache, PID 1 of the sandbox, directly.
+    pub(super) async fn apache_graceful(&mut self, program: &str) -> Result<(), ProtocolError> {
         if !self.sandbox.enabled {
             return self
                 .sup
-                .signal_process(APACHE_PROGRAM, "USR1")
+                .signal_process(program, "USR1")
                 .await
                 .map_err(sup_error);
         }
-        let bwrap = self
-            .sup
-            .process_info(APACHE_PROGRAM)
-            .await
-            .map_err(sup_error)?
-            .pid;
+        let bwrap = self.sup.process_info(program).await.map_err(sup_error)?.pid;
         let master = i32::try_from(bwrap)
             .ok()
             .and_then(crate::sandbox::main_pid)
@@ -189,7 +169,7 @@ impl<S: Supervisord> Actor<S> {
                     &[codes::NOT_RUNNING],
                 )
                 .map_err(sup_error)?;
-                info!("Apache stopped: no vhost is enabled and no demo runs behind the front door");
+                info!("Apache stopped: no vhost is enabled");
             }
             self.refresh(APACHE_PROGRAM).await;
             return Ok(());
@@ -200,7 +180,7 @@ impl<S: Supervisord> Actor<S> {
                 .map_err(apache_error)?;
         }
         if state == Some(DemoStatus::Running) {
-            self.apache_graceful().await?;
+            self.apache_graceful(APACHE_PROGRAM).await?;
             info!(vhosts = links.len(), "Apache reloaded gracefully");
         } else {
             apache::remove_stale_pid_files(&self.layout);
@@ -282,144 +262,10 @@ impl<S: Supervisord> Actor<S> {
         self.apache_retry.next = Some(tokio::time::Instant::now() + wait);
     }
 
-    /// Apache runs while a vhost is enabled, or while the front door is on
-    /// and some demo's process runs (it is then served by name). With no
-    /// demo running Apache is stopped, front door and all, as the seed wants
-    /// (`getProcessInfo('apache2')` STOPPED once no vhost demo is started).
+    /// The demos' Apache runs while a vhost is enabled; with none it is
+    /// stopped, as the seed wants (`getProcessInfo('apache2')` STOPPED once
+    /// no vhost demo is started). The front door is an Apache of its own.
     fn apache_wanted(&self) -> bool {
         !apache::enabled_names(&self.layout).is_empty()
-            || (self.state.front.is_some()
-                && !self.front.blocked
-                && self.state.any_process_running())
     }
-
-    /// For an Apache about to start: a front door port another program
-    /// holds would keep Apache from starting for every vhost, so the front
-    /// door's config goes and the demos keep their own ports.
-    fn front_door_check_ports(&mut self) {
-        let Some(s) = &self.state.front else {
-            return;
-        };
-        let ports: Vec<u16> = std::iter::once(s.port)
-            .chain(s.tls.as_ref().map(|t| t.port))
-            .collect();
-        match apache::taken_port(&ports) {
-            Some((port, e)) => {
-                let conf = self.layout.frontdoor_conf();
-                if let Err(e) = std::fs::remove_file(&conf) {
-                    if e.kind() != std::io::ErrorKind::NotFound {
-                        error!(path = %conf.display(), error = %e, "cannot remove the front door's config");
-                    }
-                }
-                if !self.front.blocked {
-                    error!(port, error = %e, "the front door's port is taken by another program: the front door is off until Apache starts again with it free; demos still answer on their own ports");
-                }
-                self.front.blocked = true;
-                self.front.staged = None;
-            }
-            None if self.front.blocked => {
-                info!("the front door's ports are free again");
-                self.front.blocked = false;
-                self.front.staged = None;
-            }
-            None => {}
-        }
-    }
-
-    /// Brings the front door in line with the snapshot just published:
-    /// pages rewritten, a changed config put live only after Apache's config
-    /// test, then one Apache apply (reload, start or stop). Called once per
-    /// message the actor handles, so a burst of changes makes one apply each
-    /// time round, never one per change.
-    pub(super) async fn front_door_sync(&mut self) {
-        let Some(settings) = self.state.front.clone() else {
-            return;
-        };
-        // Starting or stopping Apache changes vhost demos' statuses: a second round.
-        for _ in 0..2 {
-            if self.front.blocked && holds_no_port(self.state.apache()) {
-                self.front_door_check_ports();
-            }
-            let snap = self.snapshot_tx.borrow().clone();
-            let seen = self.front.seen.as_ref();
-            if self.front.staged.is_some() && seen.is_some_and(|s| Arc::ptr_eq(s, &snap)) {
-                return;
-            }
-            let demos: Vec<FrontDemo> = snap.list().iter().map(FrontDemo::from).collect();
-            self.front.seen = Some(snap);
-            if self.front.staged.as_ref() == Some(&demos) {
-                return;
-            }
-            let rendered = frontdoor::render(&settings, &demos);
-            let staged = if self.front.blocked {
-                Staged::Unchanged
-            } else {
-                match frontdoor::stage(&self.layout, &self.cfg, &self.sandbox, &rendered).await {
-                    Ok(staged) => staged,
-                    Err(e) => {
-                        error!(error = %e, "the front door's new config was not put live; the old one serves on");
-                        Staged::Unchanged
-                    }
-                }
-            };
-            self.front.staged = Some(demos);
-            let up = !holds_no_port(self.state.apache());
-            let wanted = self.apache_wanted();
-            if (staged == Staged::Reload && (up || wanted)) || up != wanted {
-                if let Err(e) = self.apache_apply().await {
-                    error!(
-                        error = %e.message,
-                        detail = e.detail.as_deref().unwrap_or(""),
-                        "Apache could not be brought in line with the front door"
-                    );
-                }
-            }
-            if staged == Staged::Reload && !holds_no_port(self.state.apache()) {
-                // "ok" means done: the reply waits until new connections get this config.
-                if let Some(g) = frontdoor::generation_of(&rendered.conf) {
-                    if !front_serves(settings.port, &settings.domain, g).await {
-                        warn!(
-                            generation = g,
-                            "the front door's new config is not answering yet after 5 s"
-                        );
-                    }
-                }
-            }
-            if staged == Staged::Reload {
-                if let Err(e) = frontdoor::tidy(&self.layout, &rendered) {
-                    warn!(error = %e, "cannot remove the front door's old pages");
-                }
-            }
-            self.publish();
-        }
-    }
-}
-
-/// Whether a fresh connection to the front port gets the config of
-/// `generation` (its header on the domain's own vhost), polled for 5 s.
-async fn front_serves(port: u16, domain: &str, generation: &str) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let want = format!("{}: {generation}", frontdoor::GENERATION_HEADER);
-    let ask = || async {
-        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()?;
-        let req = format!("HEAD / HTTP/1.0\r\nHost: {domain}\r\n\r\n");
-        conn.write_all(req.as_bytes()).await.ok()?;
-        let mut head = Vec::with_capacity(1024);
-        conn.take(16 * 1024).read_to_end(&mut head).await.ok()?;
-        Some(String::from_utf8_lossy(&head).contains(&want))
-    };
-    crate::wait::until(
-        Duration::from_secs(5),
-        Duration::from_millis(20),
-        || async {
-            tokio::time::timeout(Duration::from_secs(1), ask())
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(false)
-        },
-    )
-    .await
 }

@@ -24,17 +24,13 @@ pub async fn handle(
     if let Err(e) = protocol::names::validate_name(name) {
         return super::reply(conn, Err(e)).await;
     }
-    let known = ctx.handle.snapshot().demos.contains_key(name);
-    if !known && !ctx.layout.deploy_log(name).exists() {
-        return super::reply(conn, Err(ProtocolError::no_demo(name))).await;
-    }
     let sources: Vec<(&str, PathBuf)> = match deploy {
         0 => vec![
             ("deploy", ctx.layout.deploy_log(name)),
             ("stdout", ctx.layout.process_log(name, "stdout")),
             ("stderr", ctx.layout.process_log(name, "stderr")),
-            ("access", ctx.layout.vhost_log(name, "access")),
-            ("error", ctx.layout.vhost_log(name, "error")),
+            ("vhost-access", ctx.layout.vhost_log(name, "access")),
+            ("vhost-error", ctx.layout.vhost_log(name, "error")),
         ],
         n if n <= crate::deployer::DEPLOY_LOGS_KEPT
             && ctx.layout.deploy_log_nth(name, n).exists() =>
@@ -53,15 +49,50 @@ pub async fn handle(
             return super::reply(conn, Err(e)).await;
         }
     };
+    // A destroyed demo's deploy log is still read (a failed deploy's).
+    let known = ctx.layout.deploy_log(name).exists();
+    send_sources(ctx, conn, name, known, &sources, follow, lines).await
+}
+
+/// `logs NAME --access`: what went through the front door to it, one
+/// request a line (`access_log::Entry`).
+pub async fn handle_access(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    name: &str,
+    follow: bool,
+    lines: u32,
+) -> Result<(), CodecError> {
+    let sources = vec![("access", ctx.layout.access_log(name))];
+    send_sources(ctx, conn, name, false, &sources, follow, lines).await
+}
+
+/// The end of each source, then (with `follow`) what they gain; for a
+/// valid name of a demo there is (or, `known`, was).
+async fn send_sources(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    name: &str,
+    known: bool,
+    sources: &[(&str, PathBuf)],
+    follow: bool,
+    lines: u32,
+) -> Result<(), CodecError> {
+    if let Err(e) = protocol::names::validate_name(name) {
+        return super::reply(conn, Err(e)).await;
+    }
+    if !known && !ctx.handle.snapshot().demos.contains_key(name) {
+        return super::reply(conn, Err(ProtocolError::no_demo(name))).await;
+    }
     let mut offsets = Vec::new();
-    for (source, path) in &sources {
+    for (source, path) in sources {
         let (text, end) = tail::last_lines(path, lines as usize, MAX_TAIL_BYTES);
         if !text.is_empty() {
             codec::write_frame(
                 conn,
                 &Response::Log(LogChunk {
                     source: source.to_string(),
-                    text: stamped(source, text),
+                    text: stamped(&source[..], text),
                 }),
             )
             .await?;
@@ -84,7 +115,7 @@ pub async fn handle(
                             conn,
                             &Response::Log(LogChunk {
                                 source: source.to_string(),
-                                text: stamped(source, text),
+                                text: stamped(&source[..], text),
                             }),
                         )
                         .await?;
@@ -99,7 +130,7 @@ pub async fn handle(
 /// A vhost's access lines begin with seconds since the epoch (Apache's `%t`
 /// is in its own zone): given the RFC 3339 stamp every other log line has.
 fn stamped(source: &str, text: String) -> String {
-    if source != "access" {
+    if source != "vhost-access" {
         return text;
     }
     let mut out = String::with_capacity(text.len() + 64);
@@ -122,7 +153,7 @@ mod tests {
     fn access_lines_get_the_stamp_of_the_others() {
         assert_eq!(
             super::stamped(
-                "access",
+                "vhost-access",
                 "1764652801 127.0.0.1 \"GET / HTTP/1.1\" 200 5\nodd\n".into()
             ),
             "2025-12-02T05:20:01Z 127.0.0.1 \"GET / HTTP/1.1\" 200 5\nodd\n"

@@ -1,5 +1,6 @@
 //! The connection side, one file per command: each turns a request into a read of the snapshot or a `Handle` call and writes the frames. What the actor does is in `actor/ops/`.
 
+pub mod access;
 pub mod available;
 pub mod deploy;
 pub mod keep;
@@ -59,6 +60,7 @@ pub fn is_mutating(req: &Request) -> bool {
                 | Request::Restart { .. }
                 | Request::Redeploy(_)
                 | Request::Keep { .. }
+                | Request::Access { .. }
         ),
     }
 }
@@ -106,5 +108,13 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
         Request::Restart { name } => reply(conn, restart::restart(ctx, name).await).await,
         Request::Redeploy(req) => redeploy::handle(ctx, conn, req).await,
         Request::Keep { name, keep } => reply(conn, keep::keep(ctx, name, keep).await).await,
+        Request::Access { name, change } => {
+            reply(conn, access::answer(ctx, name, change).await).await
+        }
+        Request::AccessLog {
+            name,
+            follow,
+            lines,
+        } => logs::handle_access(ctx, conn, &name, follow, lines).await,
     }
 }

@@ -20,6 +20,7 @@ pub async fn answer(ctx: &Ctx, action: SupervisorAction) -> Result<Response, Pro
 
 async fn info(ctx: &Ctx) -> SupervisorInfo {
     let config = ctx.layout.supervisord_conf().display().to_string();
+    let front_door = ctx.handle.snapshot().front_door.clone();
     match ctx.sup.state().await {
         Ok(state) => SupervisorInfo {
             running: true,
@@ -27,6 +28,7 @@ async fn info(ctx: &Ctx) -> SupervisorInfo {
             state,
             version: ctx.sup.version().await.unwrap_or_default(),
             config,
+            front_door,
         },
         Err(_) => SupervisorInfo {
             running: false,
@@ -34,6 +36,7 @@ async fn info(ctx: &Ctx) -> SupervisorInfo {
             state: String::new(),
             version: String::new(),
             config,
+            front_door,
         },
     }
 }

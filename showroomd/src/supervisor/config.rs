@@ -1,6 +1,7 @@
 //! The generated supervisord config: the main file, Apache's program, and one program section a demo.
 
 use crate::config::Config;
+use crate::frontdoor_server::FRONT_PROGRAM;
 use crate::layout::Layout;
 use crate::sandbox::{Sandbox, SandboxError};
 
@@ -78,6 +79,7 @@ pub fn render_main_with(
          serverurl=unix://{sock}\n\
          \n\
          {apache}\n\
+         {frontdoor}\
          {listener}\
          [include]\n\
          files = {include}\n",
@@ -89,6 +91,7 @@ pub fn render_main_with(
         minfds = cfg.minfds,
         plugin = RPC_PLUGIN,
         apache = render_apache_program(layout, cfg, sandbox)?,
+        frontdoor = render_frontdoor_program(layout, cfg, sandbox)?,
         listener = match &opts.event_listener {
             Some(exe) => format!("{}\n", render_event_listener(layout, exe)?),
             None => String::new(),
@@ -191,22 +194,72 @@ fn render_apache_program(
     sandbox: &Sandbox,
 ) -> Result<String, SandboxError> {
     let argv = crate::apache::command(layout, cfg, sandbox);
+    apache_section(
+        layout,
+        APACHE_PROGRAM,
+        &argv,
+        &layout.apache_dir(),
+        "unexpected\nstartretries=2",
+        "",
+    )
+}
+
+/// The front door's own Apache (`frontdoor_server`), with the front door
+/// on: started by showroomd once its config is staged and its ports free,
+/// and restarted by supervisord whenever it dies, so that it answers
+/// whatever the demos do.
+fn render_frontdoor_program(
+    layout: &Layout,
+    cfg: &Config,
+    sandbox: &Sandbox,
+) -> Result<String, SandboxError> {
+    if cfg.front_port == 0 {
+        return Ok(String::new());
+    }
+    let argv = crate::frontdoor_server::command(layout, cfg, sandbox);
+    let mut s = apache_section(
+        layout,
+        FRONT_PROGRAM,
+        &argv,
+        &layout.frontdoor_dir(),
+        "true\nstartretries=3",
+        "_maxbytes=1MB",
+    )?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// An Apache's `[program:…]`: `restart` is what follows `autorestart=`,
+/// `cap` what follows each log's name (`_maxbytes=…`, or nothing).
+fn apache_section(
+    layout: &Layout,
+    program: &str,
+    argv: &[String],
+    dir: &std::path::Path,
+    restart: &str,
+    cap: &str,
+) -> Result<String, SandboxError> {
+    let logs = layout.supervisor_logs();
+    let logs = logs.display();
+    let caps = if cap.is_empty() {
+        String::new()
+    } else {
+        format!("stdout_logfile{cap}\nstderr_logfile{cap}\n")
+    };
     Ok(format!(
-        "[program:{APACHE_PROGRAM}]\n\
+        "[program:{program}]\n\
          command={command}\n\
          directory={dir}\n\
          autostart=false\n\
-         autorestart=unexpected\n\
+         autorestart={restart}\n\
          startsecs=1\n\
-         startretries=2\n\
          stopsignal=TERM\n\
          stopwaitsecs=10\n\
          killasgroup=true\n\
-         stdout_logfile={logs}/apache2.stdout.log\n\
-         stderr_logfile={logs}/apache2.stderr.log\n",
-        command = supervisor_command(&argv)?,
-        dir = layout.apache_dir().display(),
-        logs = layout.supervisor_logs().display(),
+         stdout_logfile={logs}/{program}.stdout.log\n\
+         stderr_logfile={logs}/{program}.stderr.log\n{caps}",
+        command = supervisor_command(argv)?,
+        dir = dir.display(),
     ))
 }
 

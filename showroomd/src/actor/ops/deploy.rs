@@ -214,6 +214,10 @@ impl<S: Supervisord> Actor<S> {
             deploy_ms: None,
             keep: false,
             port2: ports.get(1).copied(),
+            access: crate::visitors::Access {
+                users: Vec::new(),
+                allow: self.cfg.default_allow.clone(),
+            },
         };
         let written = made.and_then(|()| {
             store::write_record(&self.layout, name, &record)
@@ -342,7 +346,11 @@ impl<S: Supervisord> Actor<S> {
             self.refresh(name).await;
         }
         self.publish();
-        Ok(self.state.demo(name)?.info(name, self.state.front.as_ref()))
+        Ok(self.state.demo(name)?.info_served(
+            name,
+            self.state.front.as_ref(),
+            self.state.front_door.as_ref(),
+        ))
     }
 
     /// Makes the script's `start.sh` executable, through a descriptor of the

@@ -50,6 +50,12 @@ impl<S: Supervisord> Actor<S> {
         // without a record.
         store::remove_record(&self.layout, name)
             .map_err(|e| internal("removing the demo's record", e))?;
+        // Its visitors' passwords and its requests go with it: a new demo
+        // of the same name starts open and with an empty access log.
+        if let Err(e) = crate::visitors::remove(&self.layout, name) {
+            tracing::warn!(demo = name, error = %e, "removing the password file of a destroyed demo");
+        }
+        crate::access_log::remove(&self.layout, name);
         if let Err(e) = self.write_programs(Some(name)) {
             tracing::warn!(demo = name, error = %e.message, "removing the program section of a destroyed demo");
         }

@@ -1,5 +1,6 @@
 //! The operations, one file each: what the actor does for deploy, clone, redeploy, start, stop, restart, destroy, expire, keep, cleanup and supervisor start/stop.
 
+pub mod access;
 pub(super) mod cleanup;
 mod clone;
 pub(super) mod deploy;

@@ -373,6 +373,7 @@ mod tests {
             deploy_ms: None,
             keep: false,
             port2: None,
+            access: Default::default(),
         }
     }
 

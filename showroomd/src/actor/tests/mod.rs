@@ -213,6 +213,7 @@ fn record(phase: Phase) -> DemoRecord {
         deploy_ms: None,
         keep: false,
         port2: None,
+        access: Default::default(),
     }
 }
 
