@@ -417,21 +417,34 @@ async fn all_answer(ports: &[u16], up: bool) -> bool {
 }
 
 /// Cuts Apache's own logs that grew past `APACHE_LOG_MAX_BYTES` (Apache
-/// appends, so it writes on at the new end); returns the ones cut. The
-/// folder is the account's: nothing in it is followed (`demofs`).
-pub fn cap_logs(layout: &Layout) -> Vec<&'static str> {
+/// appends, so it writes on at the new end): its shared `access.log` and
+/// `error.log` and each vhost's own (`NAME.access.log`, `NAME.error.log`);
+/// returns the ones cut. The folder is the account's: nothing in it is
+/// followed (`demofs`), and a kept end (`.1`) is never cut again.
+pub fn cap_logs(layout: &Layout) -> Vec<String> {
     let Ok(dir) = crate::demofs::DemoDir::open(&layout.apache_logs()) else {
         return vec![];
     };
-    APACHE_LOGS
-        .iter()
-        .copied()
+    let Ok(entries) = std::fs::read_dir(layout.apache_logs()) else {
+        return vec![];
+    };
+    let mut logs: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    for log in APACHE_LOGS {
+        if !logs.iter().any(|l| l == log) {
+            logs.push((*log).to_owned());
+        }
+    }
+    logs.into_iter()
         .filter(
             |log| match dir.cut_to_end(log, APACHE_LOG_MAX_BYTES, APACHE_LOG_KEEP) {
                 Ok(cut) => cut,
                 Err(e) if e.is_missing() => false,
                 Err(e) => {
-                    warn!(error = %e, "cannot cap Apache's log");
+                    warn!(log, error = %e, "cannot cap Apache's log");
                     false
                 }
             },
@@ -455,7 +468,7 @@ pub async fn cap_logs_every(
         if let Ok(cut) = tokio::task::spawn_blocking(move || cap_logs(&l)).await {
             for log in cut {
                 tracing::info!(
-                    log,
+                    log = %log,
                     max_bytes = APACHE_LOG_MAX_BYTES,
                     "Apache's log passed its cap: its end kept in {log}.1, the log started again"
                 );

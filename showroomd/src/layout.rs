@@ -243,6 +243,7 @@ impl Layout {
             self.frontdoor_auth(),
             self.logs().join("access"),
             self.trash(),
+            self.archives(),
             self.supervisor_logs(),
             self.apache_copies(),
             self.apache_run(),

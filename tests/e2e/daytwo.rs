@@ -417,7 +417,7 @@ fn logs_carry_times_mark_starts_and_stops_keep_three_deploys_and_show_a_vhosts_o
     let access = json
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|l| l["source"] == "access")
+        .find(|l| l["source"] == "vhost-access")
         .expect("an access line");
     assert!(access["at"].is_string(), "{access}");
     assert!(access["text"]

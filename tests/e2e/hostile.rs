@@ -669,9 +669,11 @@ fn apache_fatal_runs_again_by_itself_once_its_cause_is_gone_and_its_logs_are_cap
         4 << 20
     );
     assert_eq!(probe(port, Duration::from_secs(5)), Some(200));
+    // A vhost's requests go to its own log (`logs web`), capped the same way.
+    let own = logs.join("web.access.log");
     s.wait_for(
-        "the request in the access log",
+        "the request in the vhost's access log",
         Duration::from_secs(5),
-        || std::fs::read_to_string(&access).is_ok_and(|t| t.contains("GET /")),
+        || std::fs::read_to_string(&own).is_ok_and(|t| t.contains("GET /")),
     );
 }

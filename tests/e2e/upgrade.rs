@@ -50,6 +50,11 @@ fn on_fixture(fixture: &str, port_min: u16, front_port: u16, at: Option<&Path>) 
             w.next().unwrap(),
         );
         let path = s.state.join(rel);
+        // git keeps no empty folder (the old version's trash, deploying/):
+        // what the list names and git lost is one.
+        if std::fs::symlink_metadata(&path).is_err() {
+            std::fs::create_dir_all(&path).unwrap();
+        }
         let uid = nix::unistd::User::from_name(user).unwrap().map(|u| u.uid);
         let gid = nix::unistd::Group::from_name(group).unwrap().map(|g| g.gid);
         let (Some(uid), Some(gid)) = (uid, gid) else {
@@ -242,19 +247,22 @@ fn taken_over_from_a_live_supervisord() {
     }
     assert!(http_get(17300, "/").is_some_and(|(_, b)| b.contains("<h1>proc</h1>")));
     assert!(http_get(17301, "/").is_some_and(|(_, b)| b.contains("fixture")));
-    // proc runs in the sandbox now, as its account, not as root.
+    // proc runs in the sandbox now, as its account, not as root: its own
+    // processes, below the wrappers (showroomd's line stamper, setpriv, bwrap).
     if nix::unistd::geteuid().is_root() {
-        let pid = s.supervisorctl(&["pid", "proc"]);
-        let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
-        let uid = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned();
-        assert_ne!(uid, "0", "proc's process (pid {pid}) runs as root");
+        let pid: i32 = s.supervisorctl(&["pid", "proc"]).trim().parse().unwrap();
+        let app: Vec<(i32, String, String)> = descendants(pid)
+            .into_iter()
+            .map(|p| (p, proc_field(p, "Name:"), proc_field(p, "Uid:")))
+            .filter(|(_, comm, _)| !["showroomd", "setpriv", "bwrap"].contains(&comm.as_str()))
+            .collect();
+        assert!(
+            !app.is_empty(),
+            "proc's program {pid} runs nothing of its own"
+        );
+        for (p, comm, uid) in &app {
+            assert_ne!(uid, "0", "proc's process {comm} (pid {p}) runs as root");
+        }
     }
 }
 
@@ -324,4 +332,42 @@ fn a_newer_format_is_refused_and_nothing_changes() {
     );
     assert_eq!(snapshot(&s.state), before, "the refused folder changed");
     assert!(!s.socket.exists(), "a refused showroomd bound its socket");
+}
+
+/// Every process below `pid`, from /proc's parent links.
+fn descendants(pid: i32) -> Vec<i32> {
+    let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|p| {
+            let ppid = proc_field(p, "PPid:").parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The first word of a /proc/PID/status field ("" once the process is gone).
+fn proc_field(pid: i32, field: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -160,8 +160,14 @@ impl<S: Supervisord> Actor<S> {
         self.sandbox
             .secure_state(
                 // The trash too: the demos' account empties a removed folder
-                // there (`demofs::remove_tree`), and must reach it.
-                &[layout.root(), &layout.demos(), &layout.trash()],
+                // there (`demofs::remove_tree`), and must reach it; and the
+                // archives, where an import unpacked as that account is copied from.
+                &[
+                    layout.root(),
+                    &layout.demos(),
+                    &layout.trash(),
+                    &layout.archives(),
+                ],
                 // Apache (the account) reads these: its config, the enabled
                 // and staged vhost copies, the front door's config and pages.
                 &[

@@ -27,6 +27,8 @@ impl Drop for Scratch {
     }
 }
 
+/// Made at start with the demos' account's group (an import is unpacked
+/// and copied as that account); made here only if it went since.
 fn archives_dir(ctx: &Ctx) -> Result<PathBuf, ProtocolError> {
     let dir = ctx.layout.archives();
     std::fs::DirBuilder::new()
