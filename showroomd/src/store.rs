@@ -245,8 +245,8 @@ pub fn lock_state(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::
 
 /// Moves a folder out of `demos/` into the trash, then deletes it. The rename
 /// is atomic, so a crash leaves either the whole demo or none of it under
-/// `demos/`; the trash is emptied at the next start. The deletion (a demo
-/// may hold a large tree) runs on a blocking thread, off the runtime's.
+/// `demos/`; the trash is emptied at the next start. The deletion runs as
+/// the demos' account, then link-safe as showroomd (`demofs::remove_tree`).
 pub async fn remove_demo_dir(
     layout: &Layout,
     name: &str,
@@ -262,9 +262,12 @@ pub async fn remove_demo_dir(
         .unwrap_or(0);
     let trash = layout.trash().join(format!("{name}.{nanos}"));
     std::fs::rename(&dir, &trash).map_err(io_err(&dir))?;
-    crate::demofs::remove_tree(sandbox, &trash)
-        .await
-        .map_err(io_err(&trash))
+    // Out of demos/ now: what cannot be removed yet is the trash's, emptied
+    // at the next start, and neither this removal nor that start fails on it.
+    if let Err(e) = crate::demofs::remove_tree(sandbox, &trash).await {
+        tracing::warn!(path = %trash.display(), error = %e, "cannot remove all of a removed demo's folder yet; left in the trash for the next start");
+    }
+    Ok(())
 }
 
 /// Deletes what an interrupted removal left in the trash; returns how many
