@@ -336,8 +336,8 @@ pub fn lock_state(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::
 
 /// Moves a folder out of `demos/` into the trash, then deletes it. The rename
 /// is atomic, so a crash leaves either the whole demo or none of it under
-/// `demos/`; the trash is emptied at the next start. The deletion (a demo
-/// may hold a large tree) runs on a blocking thread, off the runtime's.
+/// `demos/`; the trash is emptied at the next start. The deletion runs as
+/// the demos' account, then link-safe as showroomd (`demofs::remove_tree`).
 pub async fn remove_demo_dir(
     layout: &Layout,
     name: &str,
@@ -384,14 +384,17 @@ pub fn trash_dir(layout: &Layout, dir: &Path, label: &str) -> Result<Option<Path
 
 /// Removes a folder from the trash: what the demo made, as the demos'
 /// account in its sandbox (`demofs::remove_tree`), so root never walks a
-/// tree the demo controls.
+/// tree the demo controls. Out of demos/ already: what cannot be removed
+/// yet is the trash's, emptied at the next start, and neither this removal
+/// nor that start fails on it.
 pub async fn remove_trashed(
     sandbox: &crate::sandbox::Sandbox,
     trash: PathBuf,
 ) -> Result<(), StoreError> {
-    crate::demofs::remove_tree(sandbox, &trash)
-        .await
-        .map_err(io_err(&trash))
+    if let Err(e) = crate::demofs::remove_tree(sandbox, &trash).await {
+        tracing::warn!(path = %trash.display(), error = %e, "cannot remove all of a removed demo's folder yet; left in the trash for the next start");
+    }
+    Ok(())
 }
 
 /// Deletes what an interrupted removal left in the trash; returns how many
