@@ -64,6 +64,10 @@ pub struct DeployRequest {
     pub comment: String,
     /// How long the demo lives once deployed; None: the daemon's `default_ttl`.
     pub ttl_secs: Option<u64>,
+    /// The demo's memory limit in bytes (`--memory`); None: the daemon's `demo_memory`.
+    pub memory: Option<u64>,
+    /// How many processes the demo may have at once (`--procs`); None: the daemon's `demo_procs`.
+    pub procs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +164,12 @@ pub enum Response {
     Event(Event),
     Cleanup(CleanupReport),
     Error(ProtocolError),
+    /// `status` of a demo whose word needs its reason beside it (killed by
+    /// its memory limit, a shared part failing); `Status` otherwise.
+    StatusReason {
+        status: DemoStatus,
+        reason: String,
+    },
 }
 
 /// What `available` says of one app.
@@ -193,6 +203,50 @@ pub struct DemoInfo {
     /// The front door's address of it, `http(s)://NAME.DOMAIN[:PORT]/`;
     /// None with the front door off or a name that is no host name.
     pub url: Option<String>,
+    /// What the kernel holds it to (`--memory`, `--procs`, the config's defaults).
+    pub limits: DemoLimits,
+}
+
+/// A demo's limits as set at its deploy; None: unlimited. How they are
+/// enforced (cgroup v2, v1, rlimits) is the host's, said in showroomd's log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoLimits {
+    /// Bytes of memory its processes may use together.
+    pub memory: Option<u64>,
+    /// Processes (threads included) it may have at once.
+    pub procs: Option<u64>,
+    /// Bytes its private `/tmp` may hold.
+    pub tmp_size: Option<u64>,
+    /// Open files each of its processes may hold.
+    pub nofile: Option<u64>,
+}
+
+/// A size as a person reads it: `512M`, `2G`, `1536K`, or bytes when none fits.
+pub fn human_size(bytes: u64) -> String {
+    for (unit, shift) in [("G", 30), ("M", 20), ("K", 10)] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+/// Reads `512M`, `2G`, `64k`, `1048576` (bytes): the form `human_size` writes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, shift) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 30),
+        Some('t' | 'T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let n: u64 = num.parse().map_err(|_| {
+        format!("{text:?} is not a size: give bytes, or a number with K, M, G or T")
+    })?;
+    n.checked_mul(1 << shift)
+        .filter(|b| *b > 0)
+        .ok_or_else(|| format!("{text:?} is not a size between 1 byte and 16 EiB"))
 }
 
 /// Whether the operator last asked a demo to run or to stop.
@@ -372,6 +426,8 @@ mod tests {
                 .collect(),
             comment: comment.into(),
             ttl_secs: None,
+            memory: None,
+            procs: None,
         }
     }
 

@@ -84,6 +84,7 @@ fn no_page_holds_params_or_paths() {
         expires_at: None,
         deploy_ms: None,
         url: None,
+        limits: Default::default(),
     };
     let s = settings(80, None);
     let r = render(&s, &[FrontDemo::from(&info)]);

@@ -38,6 +38,10 @@ pub struct DemoRecord {
     pub expires_at: Option<u64>,
     #[serde(default)]
     pub deploy_ms: Option<u64>,
+    /// As resolved at its deploy; records from before limits have none and
+    /// run with the config's defaults.
+    #[serde(default)]
+    pub limits: protocol::DemoLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -302,6 +306,7 @@ mod tests {
             wanted: protocol::Wanted::Running,
             expires_at: Some(1_700_086_400),
             deploy_ms: Some(1500),
+            limits: Default::default(),
         }
     }
 

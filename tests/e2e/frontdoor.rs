@@ -39,6 +39,7 @@ fn info(name: &str, port: u16, status: DemoStatus, comment: &str) -> DemoInfo {
         expires_at: None,
         deploy_ms: None,
         url: None,
+        limits: Default::default(),
     }
 }
 

@@ -27,6 +27,12 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "expires_at": d.expires_at.map(output::rfc3339),
         "deploy_secs": d.deploy_ms.map(|ms| ms as f64 / 1000.0),
         "url": d.url,
+        "limits": {
+            "memory": d.limits.memory,
+            "procs": d.limits.procs,
+            "tmp_size": d.limits.tmp_size,
+            "nofile": d.limits.nofile,
+        },
     })
 }
 

@@ -39,8 +39,7 @@ impl<S: Supervisord> Actor<S> {
                 self.sections.remove(&name);
                 continue;
             };
-            let text = render_program(&self.layout, &self.cfg, &self.sandbox, &name, port)
-                .map_err(|e| internal("writing the supervisord program section", e))?;
+            let text = self.render_section(&name, port)?;
             if let Err(e) = store::write_if_changed(&self.layout.program_section_copy(&name), &text)
             {
                 warn!(demo = %name, error = %e, "cannot write the copy of its program section");
@@ -55,6 +54,43 @@ impl<S: Supervisord> Actor<S> {
         Ok(())
     }
 
+    /// A demo's `[program:NAME]`: in its jail, with its limits and its forwarded ports.
+    fn render_section(&self, name: &str, port: u16) -> Result<String, ProtocolError> {
+        let has_vhost = self.state.demos.get(name).is_some_and(|d| d.has_vhost);
+        let run = crate::sandbox::DemoRun {
+            name,
+            limits: self.limits_of(name),
+            forward: crate::sandbox::forwarded_ports(port, has_vhost),
+        };
+        render_program(&self.layout, &self.cfg, &self.sandbox, name, port, &run)
+            .map_err(|e| internal("writing the supervisord program section", e))
+    }
+
+    /// Removes a demo's cgroups and its out-of-memory note, beside the
+    /// actor (the kernel lets a cgroup go only once its last process has).
+    pub(super) fn forget_limits(&self, name: &str) {
+        let Some(jail) = self.sandbox.jail.clone() else {
+            return;
+        };
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_file(jail.oom_note(&name));
+            jail.enforcement
+                .remove(&name, std::time::Duration::from_secs(10));
+        });
+    }
+
+    /// A demo's limits, the config's defaults filled in where its record has none.
+    pub(super) fn limits_of(&self, name: &str) -> protocol::DemoLimits {
+        let own = self
+            .state
+            .demos
+            .get(name)
+            .map(|d| d.record.limits)
+            .unwrap_or_default();
+        crate::sandbox::limits::effective(&own, &self.cfg.demo_limits())
+    }
+
     /// Makes supervisord take a new demo's program: its section alone, through
     /// showroom's plugin, so the cost does not grow with the number of demos.
     /// A supervisord started without the plugin rereads every section instead.
@@ -63,8 +99,7 @@ impl<S: Supervisord> Actor<S> {
         // reread must find nothing changed.
         let section = match self.sections.get(name) {
             Some(text) => text.clone(),
-            None => render_program(&self.layout, &self.cfg, &self.sandbox, name, port)
-                .map_err(|e| internal("writing the supervisord program section", e))?,
+            None => self.render_section(name, port)?,
         };
         let added = match self.sup.add_program(name, &section).await {
             Err(e) if e.fault_code() == Some(codes::UNKNOWN_METHOD) => {

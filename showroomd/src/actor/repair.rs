@@ -138,6 +138,7 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
         wanted: Default::default(),
         expires_at: None,
         deploy_ms: None,
+        limits: Default::default(),
     }
 }
 

@@ -34,6 +34,9 @@ pub struct DemoView {
     /// What is wrong with a demo kept without a readable record. showroom
     /// does not start it and no cleanup destroys it; `destroy` does.
     pub problem: Option<String>,
+    /// Set while its process is down because its memory limit killed it
+    /// (`out of memory (limit 512M)`): the reason beside EXITED, BACKOFF, FATAL.
+    pub oom: Option<String>,
 }
 
 impl DemoView {
@@ -57,6 +60,7 @@ impl DemoView {
             expires_at: self.record.expires_at,
             deploy_ms: self.record.deploy_ms,
             url: front.and_then(|s| frontdoor::url_for(s, name)),
+            limits: self.record.limits,
         }
     }
 
@@ -89,7 +93,10 @@ impl DemoView {
             supervisor_up,
         });
         match &self.problem {
-            None => verdict,
+            None => match &self.oom {
+                Some(oom) if verdict.1.is_empty() && is_down(verdict.0) => (verdict.0, oom.clone()),
+                _ => verdict,
+            },
             Some(problem) => {
                 let mut reason = format!("{problem}; kept as found, its parts {}", verdict.0);
                 if !verdict.1.is_empty() {
@@ -99,6 +106,14 @@ impl DemoView {
             }
         }
     }
+}
+
+/// A process status after which its end may be explained (its memory limit).
+pub fn is_down(s: DemoStatus) -> bool {
+    matches!(
+        s,
+        DemoStatus::Exited | DemoStatus::Backoff | DemoStatus::Fatal
+    )
 }
 
 /// What reads are answered from.
@@ -327,6 +342,22 @@ impl State {
         (due, next)
     }
 
+    /// The demos whose process is down (EXITED, BACKOFF, FATAL), as last read.
+    pub fn down_processes(&self) -> Vec<String> {
+        self.demos
+            .iter()
+            .filter(|(n, d)| d.has_process && self.proc(n).is_some_and(is_down))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Notes why a demo's process is down (its memory limit), or that nothing does.
+    pub fn set_oom(&mut self, name: &str, oom: Option<String>) {
+        if let Some(d) = self.demos.get_mut(name) {
+            d.oom = oom;
+        }
+    }
+
     /// A program's state as last read (None: unknown to supervisord).
     pub fn proc(&self, program: &str) -> Option<DemoStatus> {
         self.procs.get(program).copied()
@@ -481,7 +512,11 @@ impl State {
                             from: old.status,
                             to: d.status,
                         },
-                        "",
+                        // `watch` says why a demo went down when its limit killed it.
+                        match &d.oom {
+                            Some(oom) if d.reason == *oom => oom.as_str(),
+                            _ => "",
+                        },
                     )
                 })
             })

@@ -15,6 +15,7 @@ pub(crate) fn record(port: Option<u16>, phase: Phase) -> DemoRecord {
         wanted: Default::default(),
         expires_at: None,
         deploy_ms: None,
+        limits: Default::default(),
     }
 }
 
@@ -27,6 +28,7 @@ fn view(has_process: bool, has_vhost: bool, linked: bool) -> DemoView {
         status: Unknown,
         reason: String::new(),
         problem: None,
+        oom: None,
     }
 }
 

@@ -117,6 +117,9 @@ pub struct Job {
     pub pgid_file: PathBuf,
     /// The script runs in the demo's sandbox (`Sandbox::deploy_argv`).
     pub sandbox: std::sync::Arc<crate::sandbox::Sandbox>,
+    /// The demo's name and limits: the script runs in its jail, counted in its cgroups.
+    pub name: String,
+    pub limits: protocol::DemoLimits,
 }
 
 #[derive(Debug)]
@@ -161,7 +164,14 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
     };
     // Forked from this async task's worker thread, which lives as long as
     // the runtime: bwrap's --die-with-parent follows that thread.
-    let argv = job.sandbox.deploy_argv(&job.cwd, &job.script);
+    let run = crate::sandbox::DemoRun {
+        name: &job.name,
+        limits: job.limits,
+        forward: vec![],
+    };
+    let argv = job
+        .sandbox
+        .deploy_argv_for(Some(&run), &job.cwd, &job.script);
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(&job.cwd)

@@ -16,6 +16,8 @@ async fn run_script(body: &str, timeout: Duration) -> (Outcome, Vec<String>) {
         log_max_bytes: 1 << 20,
         pgid_file: d.path().join("pgid"),
         sandbox: std::sync::Arc::new(crate::sandbox::Sandbox::off()),
+        name: "x".into(),
+        limits: Default::default(),
     };
     let outcome = run(job, tx, CancellationToken::new()).await;
     let mut lines = vec![];
@@ -178,6 +180,8 @@ async fn a_receiver_that_does_not_read_loses_lines_and_is_told_how_many() {
         log_max_bytes: 64 * 1024,
         pgid_file: d.path().join("pgid"),
         sandbox: std::sync::Arc::new(crate::sandbox::Sandbox::off()),
+        name: "x".into(),
+        limits: Default::default(),
     };
     let o = run(job, tx, CancellationToken::new()).await;
     assert!(o.success, "{o:?}");

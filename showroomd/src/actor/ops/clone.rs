@@ -88,6 +88,7 @@ impl<S: Supervisord> Actor<S> {
                 &app,
                 &comment,
                 &params,
+                src.record.limits,
                 &format!("clone of {}", req.src),
             )
             .await?;

@@ -124,7 +124,18 @@ impl<S: Supervisord> Actor<S> {
             }
         }
         let port = self
-            .reserve(name, &req.app, &comment, &req.params, "deploy")
+            .reserve(
+                name,
+                &req.app,
+                &comment,
+                &req.params,
+                protocol::DemoLimits {
+                    memory: req.memory,
+                    procs: req.procs,
+                    ..Default::default()
+                },
+                "deploy",
+            )
             .await?;
         let env = script_env(name, port, &self.cfg.host, &declared, &comment, &req.params);
         Ok(self.job(script, name, env))
@@ -148,6 +159,7 @@ impl<S: Supervisord> Actor<S> {
         app: &str,
         comment: &str,
         params: &[(String, String)],
+        limits: protocol::DemoLimits,
         what: &str,
     ) -> Result<u16, ProtocolError> {
         self.require_supervisor().await?;
@@ -191,6 +203,8 @@ impl<S: Supervisord> Actor<S> {
             wanted: Default::default(),
             expires_at: None,
             deploy_ms: None,
+            // Resolved now: a later change of the config's defaults leaves it as deployed.
+            limits: crate::sandbox::limits::effective(&limits, &self.cfg.demo_limits()),
         };
         if let Err(e) = store::write_record(&self.layout, name, &record) {
             let _ = std::fs::remove_dir_all(&dir);
@@ -208,6 +222,7 @@ impl<S: Supervisord> Actor<S> {
                 status: DemoStatus::Deploying,
                 reason: String::new(),
                 problem: None,
+                oom: None,
             },
         );
         self.publish();
@@ -231,6 +246,8 @@ impl<S: Supervisord> Actor<S> {
             pgid_file: self.layout.deploy_pgid(name),
             log_max_bytes: self.cfg.deploy_log_max_bytes,
             sandbox: self.sandbox.clone(),
+            name: name.to_owned(),
+            limits: self.limits_of(name),
         }
     }
 
@@ -324,6 +341,7 @@ impl<S: Supervisord> Actor<S> {
                 warn!(demo = name, error = %e, "removing the group of a failed deploy");
             }
         }
+        self.forget_limits(name);
         let removed = store::remove_demo_dir(&self.layout, name)
             .await
             .and_then(|()| store::remove_record(&self.layout, name));

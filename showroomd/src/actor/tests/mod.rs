@@ -207,6 +207,7 @@ fn record(phase: Phase) -> DemoRecord {
         wanted: Default::default(),
         expires_at: None,
         deploy_ms: None,
+        limits: Default::default(),
     }
 }
 
