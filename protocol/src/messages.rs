@@ -102,8 +102,37 @@ impl DeployRequest {
                 .filter(|(k, _)| k == "comment")
                 .map(|(_, v)| v.as_str()),
         );
-        comments.into_iter().try_for_each(check_comment)
+        comments.into_iter().try_for_each(check_comment)?;
+        check_limits(self.memory, self.procs)
+            .map_err(|e| ProtocolError::new(ErrorKind::InvalidRequest, e))
     }
+}
+
+/// The least memory a demo can start in (its jail, bwrap and pasta need
+/// about 40 MB between them), and the most any host has.
+pub const MEMORY_RANGE: std::ops::RangeInclusive<u64> = (64 << 20)..=(1 << 44);
+/// The fewest processes a demo can start with (its jail, two bwrap, pasta,
+/// its own), and the kernel's largest pid_max.
+pub const PROCS_RANGE: std::ops::RangeInclusive<u64> = 8..=4_194_304;
+
+/// Memory and process limits both sides accept (and a record can hold).
+pub fn check_limits(memory: Option<u64>, procs: Option<u64>) -> Result<(), String> {
+    if let Some(m) = memory.filter(|m| !MEMORY_RANGE.contains(m)) {
+        return Err(format!(
+            "a memory limit of {} is outside {}..={}",
+            human_size(m),
+            human_size(*MEMORY_RANGE.start()),
+            human_size(*MEMORY_RANGE.end())
+        ));
+    }
+    if let Some(p) = procs.filter(|p| !PROCS_RANGE.contains(p)) {
+        return Err(format!(
+            "a limit of {p} processes is outside {}..={}",
+            PROCS_RANGE.start(),
+            PROCS_RANGE.end()
+        ));
+    }
+    Ok(())
 }
 
 impl CloneRequest {
@@ -429,6 +458,33 @@ mod tests {
             memory: None,
             procs: None,
         }
+    }
+
+    #[test]
+    fn limits_are_bounded_and_sizes_read_as_written() {
+        let with = |memory, procs| DeployRequest {
+            memory,
+            procs,
+            ..req(&[], "")
+        };
+        with(Some(512 << 20), Some(200)).validate().unwrap();
+        let e = with(Some(1 << 20), None).validate().unwrap_err();
+        assert!(
+            e.message.contains("1M is outside 64M..=16384G"),
+            "{}",
+            e.message
+        );
+        assert!(with(None, Some(2)).validate().is_err());
+        assert!(with(Some(u64::MAX), None).validate().is_err());
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        assert_eq!(human_size(512 << 20), "512M");
+        assert_eq!(human_size(1536 << 10), "1536K");
+        assert_eq!(human_size(1000), "1000");
     }
 
     #[test]

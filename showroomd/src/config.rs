@@ -240,8 +240,14 @@ impl Config {
         if self.max_connections == 0 || self.idle_timeout_secs == 0 {
             bail!("max_connections and idle_timeout_secs must be at least 1");
         }
-        if self.demo_procs == Some(0) || self.demo_nofile == Some(0) {
-            bail!("demo_procs and demo_nofile must be at least 1 (leave them out for no limit)");
+        if let Err(e) = protocol::check_limits(self.demo_memory, self.demo_procs) {
+            bail!("demo_memory or demo_procs: {e} (leave it out for no limit)");
+        }
+        if self
+            .demo_nofile
+            .is_some_and(|n| !(64..=1 << 20).contains(&n))
+        {
+            bail!("demo_nofile must be within 64..=1048576 (leave it out for no limit)");
         }
         if self.restore_jobs == 0 {
             bail!("restore_jobs must be at least 1");
