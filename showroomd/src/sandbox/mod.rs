@@ -147,12 +147,23 @@ impl Jail {
             Some(s) => PathBuf::from(s),
             None => exe,
         };
+        let notes = cfg.state_dir.join("limits");
+        // Where the demos' cgroups are, for a person (or a test) cleaning up
+        // after a showroom whose demos are all gone.
+        let parents: String = enforcement
+            .dirs("")
+            .iter()
+            .map(|d| format!("{}\n", d.display()))
+            .collect();
+        std::fs::create_dir_all(&notes)
+            .and_then(|()| std::fs::write(notes.join("cgroups"), parents))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", notes.display()))?;
         Ok(Jail {
             exe,
             enforcement,
             prlimit: PathBuf::from(DEFAULT_PRLIMIT),
             pasta,
-            notes: cfg.state_dir.join("limits"),
+            notes,
         })
     }
 
