@@ -9,43 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${BENCH_RUNS:-9}
 port=${BENCH_PORT:-26950}
-bash tests/setup.sh
-cargo build --release --workspace --bins --locked --quiet
-bin=${CARGO_TARGET_DIR:-target}/release
-top=$(mktemp -d /tmp/showroom-bench-sbx.XXXXXX)
-chmod 0755 "$top"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for d in "$top"/*/state; do
-        [ -f "$d/supervisor/supervisord.pid" ] && kill "$(cat "$d/supervisor/supervisord.pid")" 2>/dev/null || true
-    done
-    sleep 1
-    rm -rf "$top"
-}
-trap cleanup EXIT
-mkdir -p "$top/scripts"
+source tests/bench_common.sh sbx
 cp tests/fixtures/seed/demo_test1.sh "$top/scripts/"
-
-now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # $1: on|off, $2: first port. Prints "deploy_ms start_ms rss_kb".
 measure() {
-    local mode=$1 first=$2 dir="$top/$1"
-    mkdir -p "$dir"
-    cat >"$dir/showroomd.toml" <<TOML
-state_dir = "$dir/state"
-socket = "$dir/showroomd.sock"
-scripts_dir = "$top/scripts"
-port_min = $first
-port_max = $((first + 19))
-TOML
-    [ "$mode" = off ] && echo "sandbox = false" >>"$dir/showroomd.toml"
-    "$bin/showroomd" --config "$dir/showroomd.toml" >"$dir/showroomd.log" 2>&1 &
-    pids+=($!)
-    local ctl=("$bin/showroomctl" --socket "$dir/showroomd.sock")
-    for _ in $(seq 1 100); do "${ctl[@]}" list >/dev/null 2>&1 && break; sleep 0.1; done
+    local mode=$1 first=$2 dir="$top/$1" extra=""
+    [ "$mode" = off ] && extra="sandbox = false"
+    start_showroom "$mode" "$first" "$extra"
     local deploys=() starts=() t
     for i in $(seq 1 "$runs"); do
         t=$(now); "${ctl[@]}" deploy test1 "d$i" >/dev/null; deploys+=($(( ($(now) - t) / 1000000 )))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components showroom drives (and its tests need), when missing:
 # supervisord, Apache (Debian's apache2-bin) with media-types, bubblewrap (the
-# demos' sandbox), and systemd-analyze; as root, the account sandboxed programs run as;
+# demos' sandbox), passt (pasta: each demo's network), and systemd-analyze; as root, the account sandboxed programs run as;
 # for the front door's tests, openssl (a test certificate) and chromium (the index in a real browser);
 # tmux, a real terminal of a fixed size for `list` and the confirmation prompts.
 set -euo pipefail
@@ -14,6 +14,7 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 [ -x /usr/bin/bwrap ] || need+=(bubblewrap)
+[ -x /usr/bin/pasta ] || need+=(passt)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)

@@ -111,6 +111,8 @@ mod tests {
                 params: vec![("comment".into(), "hi".into())],
                 comment: "hi".into(),
                 ttl_secs: Some(3600),
+                memory: Some(512 << 20),
+                procs: Some(200),
             }),
             Request::Cleanup(CleanupRequest {
                 older_than_secs: Some(3600),

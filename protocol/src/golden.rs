@@ -45,6 +45,12 @@ fn demo_info() -> DemoInfo {
         port2: Some(20001),
         access: s("password"),
         not_served: s("its port is held by another program"),
+        limits: DemoLimits {
+            memory: Some(512 << 20),
+            procs: Some(200),
+            tmp_size: Some(64 << 20),
+            nofile: None,
+        },
     }
 }
 
@@ -92,6 +98,8 @@ fn requests() -> Vec<Request> {
             params: vec![(s("k"), s("v"))],
             comment: s("c"),
             ttl_secs: Some(3600),
+            memory: Some(1 << 30),
+            procs: Some(100),
         }),
         Request::Start { name: s("a") },
         Request::Stop { name: s("a") },
@@ -160,9 +168,10 @@ fn response_name(r: &Response) -> &'static str {
         Response::Cleanup(_) => "Response::Cleanup",
         Response::Error(_) => "Response::Error",
         Response::Archive(_) => "Response::Archive",
+        Response::StatusReason { .. } => "Response::StatusReason",
     }
 }
-const RESPONSE_VARIANTS: usize = 13;
+const RESPONSE_VARIANTS: usize = 14;
 
 fn responses() -> Vec<Response> {
     vec![
@@ -214,6 +223,10 @@ fn responses() -> Vec<Response> {
             ProtocolError::new(ErrorKind::NotFound, "this demo does not exist").with_detail("d"),
         ),
         Response::Archive(vec![1, 2, 3]),
+        Response::StatusReason {
+            status: DemoStatus::Fatal,
+            reason: s("out of memory (limit 512M)"),
+        },
     ]
 }
 

@@ -127,6 +127,8 @@ impl RedeployRequest {
             params: self.params.clone(),
             comment: self.comment.clone().unwrap_or_default(),
             ttl_secs: None,
+            memory: None,
+            procs: None,
         }
         .validate()
     }
@@ -160,6 +162,10 @@ pub struct DeployRequest {
     pub comment: String,
     /// How long the demo lives once deployed; None: the daemon's `default_ttl`.
     pub ttl_secs: Option<u64>,
+    /// The demo's memory limit in bytes (`--memory`); None: the daemon's `demo_memory`.
+    pub memory: Option<u64>,
+    /// How many processes the demo may have at once (`--procs`); None: the daemon's `demo_procs`.
+    pub procs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,8 +203,37 @@ impl DeployRequest {
                 .filter(|(k, _)| k == "comment")
                 .map(|(_, v)| v.as_str()),
         );
-        comments.into_iter().try_for_each(check_comment)
+        comments.into_iter().try_for_each(check_comment)?;
+        check_limits(self.memory, self.procs)
+            .map_err(|e| ProtocolError::new(ErrorKind::InvalidRequest, e))
     }
+}
+
+/// The least memory a demo can start in (its jail, bwrap and pasta need
+/// about 40 MB between them), and the most any host has.
+pub const MEMORY_RANGE: std::ops::RangeInclusive<u64> = (64 << 20)..=(1 << 44);
+/// The fewest processes a demo can start with (its jail, two bwrap, pasta,
+/// its own), and the kernel's largest pid_max.
+pub const PROCS_RANGE: std::ops::RangeInclusive<u64> = 8..=4_194_304;
+
+/// Memory and process limits both sides accept (and a record can hold).
+pub fn check_limits(memory: Option<u64>, procs: Option<u64>) -> Result<(), String> {
+    if let Some(m) = memory.filter(|m| !MEMORY_RANGE.contains(m)) {
+        return Err(format!(
+            "a memory limit of {} is outside {}..={}",
+            human_size(m),
+            human_size(*MEMORY_RANGE.start()),
+            human_size(*MEMORY_RANGE.end())
+        ));
+    }
+    if let Some(p) = procs.filter(|p| !PROCS_RANGE.contains(p)) {
+        return Err(format!(
+            "a limit of {p} processes is outside {}..={}",
+            PROCS_RANGE.start(),
+            PROCS_RANGE.end()
+        ));
+    }
+    Ok(())
 }
 
 impl CloneRequest {
@@ -261,6 +296,12 @@ pub enum Response {
     Error(ProtocolError),
     /// A piece of an exported archive.
     Archive(Vec<u8>),
+    /// `status` of a demo whose word needs its reason beside it (killed by
+    /// its memory limit, a shared part failing); `Status` otherwise.
+    StatusReason {
+        status: DemoStatus,
+        reason: String,
+    },
 }
 
 /// What `available` says of one app.
@@ -304,6 +345,50 @@ pub struct DemoInfo {
     /// Why `url` is None though the front door is on (its port held by
     /// another program, …); empty otherwise.
     pub not_served: String,
+    /// What the kernel holds it to (`--memory`, `--procs`, the config's defaults).
+    pub limits: DemoLimits,
+}
+
+/// A demo's limits as set at its deploy; None: unlimited. How they are
+/// enforced (cgroup v2, v1, rlimits) is the host's, said in showroomd's log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoLimits {
+    /// Bytes of memory its processes may use together.
+    pub memory: Option<u64>,
+    /// Processes (threads included) it may have at once.
+    pub procs: Option<u64>,
+    /// Bytes its private `/tmp` may hold.
+    pub tmp_size: Option<u64>,
+    /// Open files each of its processes may hold.
+    pub nofile: Option<u64>,
+}
+
+/// A size as a person reads it: `512M`, `2G`, `1536K`, or bytes when none fits.
+pub fn human_size(bytes: u64) -> String {
+    for (unit, shift) in [("G", 30), ("M", 20), ("K", 10)] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+/// Reads `512M`, `2G`, `64k`, `1048576` (bytes): the form `human_size` writes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, shift) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 30),
+        Some('t' | 'T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let n: u64 = num.parse().map_err(|_| {
+        format!("{text:?} is not a size: give bytes, or a number with K, M, G or T")
+    })?;
+    n.checked_mul(1 << shift)
+        .filter(|b| *b > 0)
+        .ok_or_else(|| format!("{text:?} is not a size between 1 byte and 16 EiB"))
 }
 
 /// Whether the operator last asked a demo to run or to stop.
@@ -501,7 +586,36 @@ mod tests {
                 .collect(),
             comment: comment.into(),
             ttl_secs: None,
+            memory: None,
+            procs: None,
         }
+    }
+
+    #[test]
+    fn limits_are_bounded_and_sizes_read_as_written() {
+        let with = |memory, procs| DeployRequest {
+            memory,
+            procs,
+            ..req(&[], "")
+        };
+        with(Some(512 << 20), Some(200)).validate().unwrap();
+        let e = with(Some(1 << 20), None).validate().unwrap_err();
+        assert!(
+            e.message.contains("1M is outside 64M..=16384G"),
+            "{}",
+            e.message
+        );
+        assert!(with(None, Some(2)).validate().is_err());
+        assert!(with(Some(u64::MAX), None).validate().is_err());
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        assert_eq!(human_size(512 << 20), "512M");
+        assert_eq!(human_size(1536 << 10), "1536K");
+        assert_eq!(human_size(1000), "1000");
     }
 
     #[test]

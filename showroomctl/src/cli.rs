@@ -68,6 +68,12 @@ pub enum Cmd {
         /// after it is deployed: 90m, 12h, 7d [default: the daemon's `default_ttl`, else never]
         #[arg(long, value_name = "DURATION", value_parser = crate::output::parse_ttl)]
         ttl: Option<u64>,
+        /// The memory its processes may use together, killed past it: 512M, 2G [default: the daemon's `demo_memory`]
+        #[arg(long, value_name = "SIZE", value_parser = protocol::parse_size)]
+        memory: Option<u64>,
+        /// How many processes it may have at once [default: the daemon's `demo_procs`]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        procs: Option<u64>,
     },
     /// Make a new demo NEW from a copy of SRC's folder, on a new port (the app's reconfigure step adapts it)
     #[command(

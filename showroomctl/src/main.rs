@@ -101,6 +101,8 @@ async fn run(cli: Cli) -> ExitCode {
             params,
             comment,
             ttl,
+            memory,
+            procs,
         } => {
             let req = DeployRequest {
                 app,
@@ -108,6 +110,8 @@ async fn run(cli: Cli) -> ExitCode {
                 params,
                 comment,
                 ttl_secs: ttl,
+                memory,
+                procs,
             };
             commands::deploy::run(c, json, Request::Deploy(req)).await
         }

@@ -83,6 +83,23 @@ pub struct Config {
     pub index_allow: Vec<String>,
     /// The address ranges a new demo is limited to (`access NAME --allow` changes it); empty: open.
     pub default_allow: Vec<String>,
+    /// The memory a demo's processes may use together unless its deploy says
+    /// (`--memory`): `512M`, `2G`; none: unlimited. Past it the kernel kills.
+    #[serde(deserialize_with = "size")]
+    pub demo_memory: Option<u64>,
+    /// Processes (threads included) a demo may have at once unless its deploy says (`--procs`).
+    pub demo_procs: Option<u64>,
+    /// The size of each demo's private `/tmp` (memory, counted in its memory limit with cgroups).
+    #[serde(deserialize_with = "size")]
+    pub demo_tmp_size: Option<u64>,
+    /// Open files each of a demo's processes may hold (RLIMIT_NOFILE).
+    pub demo_nofile: Option<u64>,
+    /// Each demo (process, deploy script, reconfigure step) in a network
+    /// namespace of its own, only its own ports forwarded from the host by
+    /// `pasta`; needs `sandbox`. false: the host's network, shared by all.
+    pub demo_own_network: bool,
+    /// Debian's `passt` package's forwarder.
+    pub pasta: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -91,6 +108,13 @@ pub enum ExpireAction {
     /// Stopped, and wanted stopped: its folder stays for a later `start` or `destroy`.
     Stop,
     Destroy,
+}
+
+/// A size as a person writes it (`512M`, `2G`), in bytes.
+fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|t| protocol::parse_size(&t).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// A duration as a person writes it (`90m`, `7d`), in seconds.
@@ -159,6 +183,14 @@ impl Default for Config {
             index: true,
             index_allow: Vec::new(),
             default_allow: Vec::new(),
+            // Enough for a Python or Node app and its install; a demo that
+            // needs more is deployed with --memory.
+            demo_memory: Some(1 << 30),
+            demo_procs: Some(512),
+            demo_tmp_size: Some(256 << 20),
+            demo_nofile: Some(4096),
+            demo_own_network: true,
+            pasta: PathBuf::from(crate::sandbox::DEFAULT_PASTA),
         }
     }
 }
@@ -180,6 +212,16 @@ fn default_scripts_dir() -> PathBuf {
 }
 
 impl Config {
+    /// The limits a deploy that sets none gets.
+    pub fn demo_limits(&self) -> protocol::DemoLimits {
+        protocol::DemoLimits {
+            memory: self.demo_memory,
+            procs: self.demo_procs,
+            tmp_size: self.demo_tmp_size,
+            nofile: self.demo_nofile,
+        }
+    }
+
     /// Reads a TOML file over the defaults.
     pub fn from_file(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
@@ -224,6 +266,15 @@ impl Config {
         }
         if self.max_connections == 0 || self.idle_timeout_secs == 0 {
             bail!("max_connections and idle_timeout_secs must be at least 1");
+        }
+        if let Err(e) = protocol::check_limits(self.demo_memory, self.demo_procs) {
+            bail!("demo_memory or demo_procs: {e} (leave it out for no limit)");
+        }
+        if self
+            .demo_nofile
+            .is_some_and(|n| !(64..=1 << 20).contains(&n))
+        {
+            bail!("demo_nofile must be within 64..=1048576 (leave it out for no limit)");
         }
         if self.restore_jobs == 0 {
             bail!("restore_jobs must be at least 1");

@@ -337,11 +337,14 @@ pub async fn run_as_demo(
     rw: Vec<&Path>,
     command: &[String],
 ) -> Result<(), String> {
+    // The host's network (own_net needs the jail's pasta), none of it used.
     let spec = Spec {
         chdir,
         rw,
         ro,
         as_pid_1: false,
+        own_net: false,
+        tmp_size: None,
     };
     let mut argv = sandbox.argv(&spec, command);
     if !sandbox.enabled {

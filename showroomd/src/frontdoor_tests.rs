@@ -96,6 +96,7 @@ fn no_page_holds_params_or_paths() {
         port2: None,
         access: "open".into(),
         not_served: String::new(),
+        limits: Default::default(),
     };
     let s = settings(80, None);
     let r = render(&s, &[FrontDemo::from(&info)]);

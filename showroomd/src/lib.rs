@@ -59,6 +59,8 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         sandbox::Sandbox::for_daemon(cfg.sandbox, &cfg.state_dir, &cfg.socket, &cfg.sandbox_user)
             .context("setting up the sandbox")?;
     info!("{}", sandbox.describe());
+    let mut sandbox = sandbox;
+    sandbox.jail = Some(sandbox::Jail::for_daemon(&cfg, &sandbox)?);
     let sandbox = Arc::new(sandbox);
     let cfg = Arc::new(cfg);
     let access = Arc::new(access::Access::new(cfg.operator_group.as_deref())?);

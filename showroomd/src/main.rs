@@ -57,7 +57,21 @@ fn main() -> anyhow::Result<()> {
         };
         std::process::exit(showroomd::stamp::run(command));
     }
-    let args = Args::parse();
+    // The hidden mode a demo's process starts in (`sandbox/jail.rs`): its
+    // own small parser, no async runtime, nothing of the daemon's.
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let jail = raw.get(1).is_some_and(|a| a == "--jail");
+    let args = if jail { None } else { Some(Args::parse()) };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("SHOWROOM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let Some(args) = args else {
+        std::process::exit(showroomd::sandbox::jail::main(&raw[2..]));
+    };
     if let Some(dir) = &args.man {
         // Section 8: a daemon run by the system, not by users.
         let page = clap_mangen::Man::new(<Args as clap::CommandFactory>::command()).section("8");
@@ -68,13 +82,6 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("SHOWROOM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     if let Some(events) = &args.supervisor_events {
         return showroomd::supervisor::event_listener::run(events);
     }

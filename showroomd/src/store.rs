@@ -48,6 +48,10 @@ pub struct DemoRecord {
     /// Who may visit it through the front door; records older than this field are open.
     #[serde(default, skip_serializing_if = "crate::visitors::Access::is_open")]
     pub access: crate::visitors::Access,
+    /// As resolved at its deploy; records from before limits have none and
+    /// run with the config's defaults.
+    #[serde(default)]
+    pub limits: protocol::DemoLimits,
 }
 
 impl DemoRecord {
@@ -490,6 +494,7 @@ mod tests {
             keep: false,
             port2: None,
             access: Default::default(),
+            limits: Default::default(),
         }
     }
 

@@ -27,6 +27,8 @@ pub(crate) fn deploy_raw(
             .collect(),
         comment: String::new(),
         ttl_secs: None,
+        memory: None,
+        procs: None,
     });
     send_raw(&mut sock, &encode(&req).unwrap());
     sock

@@ -45,6 +45,7 @@ fn info(name: &str, port: u16, status: DemoStatus, comment: &str) -> DemoInfo {
         port2: None,
         access: "open".into(),
         not_served: String::new(),
+        limits: Default::default(),
     }
 }
 

@@ -751,6 +751,24 @@ pub fn stop_showroom_in(root: &Path, state: &Path) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
+    remove_cgroups(state);
+}
+
+/// Removes the demos' cgroups showroomd named in `STATE/limits/cgroups`
+/// (each demo's, then their parent), once their processes are gone: every
+/// test's showroom has its own, and the host would gather them.
+fn remove_cgroups(state: &Path) {
+    let listed = std::fs::read_to_string(state.join("limits/cgroups")).unwrap_or_default();
+    for parent in listed.lines().map(Path::new) {
+        let demos = std::fs::read_dir(parent).into_iter().flatten().flatten();
+        for d in demos.filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+            let t0 = Instant::now();
+            while std::fs::remove_dir(d.path()).is_err() && t0.elapsed() < Duration::from_secs(3) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = std::fs::remove_dir(parent);
+    }
 }
 
 impl Drop for Showroom {

@@ -437,6 +437,8 @@ fn a_ttl_past_a_hundred_years_is_refused_by_both_sides_and_a_far_expiry_breaks_n
                 params: vec![],
                 comment: String::new(),
                 ttl_secs: Some(far),
+                memory: None,
+                procs: None,
             }))
             .await;
         let mut c = protocol::Client::connect(&s.socket).await.unwrap();

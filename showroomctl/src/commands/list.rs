@@ -33,6 +33,12 @@ pub fn demo_json(d: &DemoInfo) -> serde_json::Value {
         "port2": d.port2,
         "access": d.access,
         "not_served": d.not_served,
+        "limits": {
+            "memory": d.limits.memory,
+            "procs": d.limits.procs,
+            "tmp_size": d.limits.tmp_size,
+            "nofile": d.limits.nofile,
+        },
     })
 }
 
@@ -405,6 +411,7 @@ mod tests {
             url: Some(format!("http://{name}.localhost:8080/")),
             access: "open".into(),
             not_served: String::new(),
+            limits: Default::default(),
             keep: false,
             port2: None,
         }

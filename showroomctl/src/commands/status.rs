@@ -1,5 +1,6 @@
 //! `status NAME`: the status word alone on standard output (scripts and the seed read it); why a process is not running on standard error.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use protocol::{Client, ClientError, DemoStatus, Request, Response};
@@ -20,6 +21,16 @@ pub async fn run(c: &mut Client, as_json: bool, name: String) -> Result<ExitCode
                 ) {
                     tell_why(c, &name).await?;
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        // The word alone on stdout, as scripts read it; the reason for a person.
+        Response::StatusReason { status, reason } => {
+            if as_json {
+                output::json(&json!({"name": name, "status": status.as_str(), "reason": reason}));
+            } else {
+                output::say(status.as_str());
+                let _ = writeln!(std::io::stderr().lock(), "{name}: {reason}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -560,6 +560,7 @@ impl<S: Supervisord> Actor<S> {
             status: DemoStatus::Unknown,
             reason: String::new(),
             problem: None,
+            oom: None,
             record,
         }
     }
@@ -615,6 +616,31 @@ impl<S: Supervisord> Actor<S> {
     }
 
     /// Recomputes every status, sends change events, and publishes a new snapshot.
+    /// Takes in the jail's notes of demos killed by their memory limit:
+    /// read only for processes that are down, a few small files at most.
+    fn read_oom_notes(&mut self) {
+        let Some(jail) = &self.sandbox.jail else {
+            return;
+        };
+        let down = self.state.down_processes();
+        let names: Vec<String> = self
+            .state
+            .demos
+            .iter()
+            .filter(|(n, d)| d.oom.is_some() || down.contains(n))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            let note = down
+                .contains(&name)
+                .then(|| std::fs::read_to_string(jail.oom_note(&name)).ok())
+                .flatten()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty());
+            self.state.set_oom(&name, note);
+        }
+    }
+
     fn publish(&mut self) {
         for (program, key, info) in self.state.take_unexplained() {
             let ending = crate::failure::Ending::read(
@@ -625,6 +651,7 @@ impl<S: Supervisord> Actor<S> {
             );
             self.state.set_ending(&program, key, ending.reason());
         }
+        self.read_oom_notes();
         if let Some((snap, events)) = self.state.publish(Instant::now()) {
             self.send(events);
             self.snapshot_tx.send_replace(snap);

@@ -40,8 +40,7 @@ impl<S: Supervisord> Actor<S> {
                 self.sections.remove(&name);
                 continue;
             };
-            let text = render_program(&self.layout, &self.cfg, &self.sandbox, &name, &ports)
-                .map_err(|e| internal("writing the supervisord program section", e))?;
+            let text = self.render_section(&name, &ports)?;
             let copy = crate::demofs::DemoDir::open(&self.layout.demo_dir(&name))
                 .and_then(|d| d.write_if_changed(crate::layout::PROGRAM_SECTION_COPY, &text));
             if let Err(e) = copy {
@@ -55,6 +54,43 @@ impl<S: Supervisord> Actor<S> {
         )
         .map_err(|e| internal("writing supervisord's program sections", e))?;
         Ok(())
+    }
+
+    /// A demo's `[program:NAME]`: in its jail, with its limits and its forwarded ports.
+    fn render_section(&self, name: &str, ports: &[u16]) -> Result<String, ProtocolError> {
+        let has_vhost = self.state.demos.get(name).is_some_and(|d| d.has_vhost);
+        let run = crate::sandbox::DemoRun {
+            name,
+            limits: self.limits_of(name),
+            forward: crate::sandbox::forwarded_ports(ports, has_vhost),
+        };
+        render_program(&self.layout, &self.cfg, &self.sandbox, name, ports, &run)
+            .map_err(|e| internal("writing the supervisord program section", e))
+    }
+
+    /// Removes a demo's cgroups and its out-of-memory note, beside the
+    /// actor (the kernel lets a cgroup go only once its last process has).
+    pub(super) fn forget_limits(&self, name: &str) {
+        let Some(jail) = self.sandbox.jail.clone() else {
+            return;
+        };
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_file(jail.oom_note(&name));
+            jail.enforcement
+                .remove(&name, std::time::Duration::from_secs(10));
+        });
+    }
+
+    /// A demo's limits, the config's defaults filled in where its record has none.
+    pub(super) fn limits_of(&self, name: &str) -> protocol::DemoLimits {
+        let own = self
+            .state
+            .demos
+            .get(name)
+            .map(|d| d.record.limits)
+            .unwrap_or_default();
+        crate::sandbox::limits::effective(&own, &self.cfg.demo_limits())
     }
 
     /// Makes supervisord take a new demo's program: its section alone, through
@@ -74,8 +110,7 @@ impl<S: Supervisord> Actor<S> {
                     .demos
                     .get(name)
                     .map_or_else(|| vec![port], |d| d.record.ports());
-                render_program(&self.layout, &self.cfg, &self.sandbox, name, &ports)
-                    .map_err(|e| internal("writing the supervisord program section", e))?
+                self.render_section(name, &ports)?
             }
         };
         match self.add_section(name, &section).await {

@@ -141,6 +141,7 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
         keep: false,
         port2: None,
         access: Default::default(),
+        limits: Default::default(),
     }
 }
 

@@ -34,6 +34,9 @@ pub struct DemoView {
     /// What is wrong with a demo kept without a readable record. showroom
     /// does not start it and no cleanup destroys it; `destroy` does.
     pub problem: Option<String>,
+    /// Set while its process is down because its memory limit killed it
+    /// (`out of memory (limit 512M)`): the reason beside EXITED, BACKOFF, FATAL.
+    pub oom: Option<String>,
 }
 
 impl DemoView {
@@ -61,6 +64,7 @@ impl DemoView {
             port2: self.record.port2,
             access: self.record.access.mode().to_owned(),
             not_served: String::new(),
+            limits: self.record.limits,
         }
     }
 
@@ -118,7 +122,10 @@ impl DemoView {
             supervisor_up,
         });
         match &self.problem {
-            None => verdict,
+            None => match &self.oom {
+                Some(oom) if verdict.1.is_empty() && is_down(verdict.0) => (verdict.0, oom.clone()),
+                _ => verdict,
+            },
             Some(problem) => {
                 let mut reason = format!("{problem}; kept as found, its parts {}", verdict.0);
                 if !verdict.1.is_empty() {
@@ -128,6 +135,14 @@ impl DemoView {
             }
         }
     }
+}
+
+/// A process status after which its end may be explained (its memory limit).
+pub fn is_down(s: DemoStatus) -> bool {
+    matches!(
+        s,
+        DemoStatus::Exited | DemoStatus::Backoff | DemoStatus::Fatal
+    )
 }
 
 /// What reads are answered from.
@@ -400,6 +415,22 @@ impl State {
         (due, next)
     }
 
+    /// The demos whose process is down (EXITED, BACKOFF, FATAL), as last read.
+    pub fn down_processes(&self) -> Vec<String> {
+        self.demos
+            .iter()
+            .filter(|(n, d)| d.has_process && self.proc(n).is_some_and(is_down))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Notes why a demo's process is down (its memory limit), or that nothing does.
+    pub fn set_oom(&mut self, name: &str, oom: Option<String>) {
+        if let Some(d) = self.demos.get_mut(name) {
+            d.oom = oom;
+        }
+    }
+
     /// A program's state as last read (None: unknown to supervisord).
     pub fn proc(&self, program: &str) -> Option<DemoStatus> {
         self.procs.get(program).copied()
@@ -624,7 +655,11 @@ impl State {
                             from: old.status,
                             to: d.status,
                         },
-                        self.change_detail(name, old.status, d),
+                        // `watch` says why a demo went down when its limit killed it.
+                        match &d.oom {
+                            Some(oom) if d.reason == *oom => oom.clone(),
+                            _ => self.change_detail(name, old.status, d),
+                        },
                     )
                 })
             })

@@ -18,6 +18,7 @@ pub(crate) fn record(port: Option<u16>, phase: Phase) -> DemoRecord {
         keep: false,
         port2: None,
         access: Default::default(),
+        limits: Default::default(),
     }
 }
 
@@ -30,6 +31,7 @@ fn view(has_process: bool, has_vhost: bool, enabled: bool) -> DemoView {
         status: Unknown,
         reason: String::new(),
         problem: None,
+        oom: None,
     }
 }
 

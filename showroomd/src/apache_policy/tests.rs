@@ -319,6 +319,7 @@ fn the_real_apache_serves_a_seed_demo_unprivileged_and_leaves_no_worker() {
             uid: 65534,
             gid: 65534,
         }),
+        jail: None,
     };
     sandbox
         .secure_state(

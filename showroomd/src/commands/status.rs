@@ -39,5 +39,9 @@ pub async fn answer(ctx: &Ctx, name: &str) -> Result<Response, ProtocolError> {
     } else {
         None
     };
-    Ok(Response::Status(demo.status_given(process, apache, up)))
+    let (status, reason) = demo.verdict_given(process, apache, up);
+    if reason.is_empty() {
+        return Ok(Response::Status(status));
+    }
+    Ok(Response::StatusReason { status, reason })
 }

@@ -159,6 +159,9 @@ pub struct Job {
     /// Where the script sees `cwd` (a redeploy's fresh folder at the demo's
     /// path); None: at its own path.
     pub seen_at: Option<PathBuf>,
+    /// The demo's name and limits: the script runs in its jail, counted in its cgroups.
+    pub name: String,
+    pub limits: protocol::DemoLimits,
 }
 
 #[derive(Debug)]
@@ -203,9 +206,18 @@ pub async fn run(job: Job, progress: mpsc::Sender<String>, cancel: CancellationT
     };
     // Forked from this async task's worker thread, which lives as long as
     // the runtime: bwrap's --die-with-parent follows that thread.
+    let run = crate::sandbox::DemoRun {
+        name: &job.name,
+        limits: job.limits,
+        forward: vec![],
+    };
     let argv = match &job.seen_at {
-        Some(at) => job.sandbox.deploy_argv_at(&job.cwd, at, &job.script),
-        None => job.sandbox.deploy_argv(&job.cwd, &job.script),
+        Some(at) => job
+            .sandbox
+            .deploy_argv_at(Some(&run), &job.cwd, at, &job.script),
+        None => job
+            .sandbox
+            .deploy_argv_for(Some(&run), &job.cwd, &job.script),
     };
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])

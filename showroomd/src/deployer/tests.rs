@@ -17,6 +17,8 @@ async fn run_script(body: &str, timeout: Duration) -> (Outcome, Vec<String>) {
         pgid_file: d.path().join("pgid"),
         sandbox: std::sync::Arc::new(crate::sandbox::Sandbox::off()),
         seen_at: None,
+        name: "x".into(),
+        limits: Default::default(),
     };
     let outcome = run(job, tx, CancellationToken::new()).await;
     let mut lines = vec![];
@@ -180,6 +182,8 @@ async fn a_receiver_that_does_not_read_loses_lines_and_is_told_how_many() {
         pgid_file: d.path().join("pgid"),
         sandbox: std::sync::Arc::new(crate::sandbox::Sandbox::off()),
         seen_at: None,
+        name: "x".into(),
+        limits: Default::default(),
     };
     let o = run(job, tx, CancellationToken::new()).await;
     assert!(o.success, "{o:?}");

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
+pub mod jail;
+pub mod limits;
 mod procs;
 pub(crate) use procs::{cwd_of, pids, proc_stat_field};
 pub use procs::{main_pid, sandbox_init, strays, wait_gone};
@@ -17,6 +19,10 @@ pub const DEFAULT_BWRAP: &str = "/usr/bin/bwrap";
 pub const DEFAULT_SETPRIV: &str = "/usr/bin/setpriv";
 /// The account sandboxed things run as when showroomd is root.
 pub const DEFAULT_ACCOUNT: &str = "showroom-demo";
+/// util-linux's: sets a demo's rlimits (open files; memory and processes without cgroups).
+pub const DEFAULT_PRLIMIT: &str = "/usr/bin/prlimit";
+/// Debian's `passt` package: forwards a demo's ports into its network namespace.
+pub const DEFAULT_PASTA: &str = "/usr/bin/pasta";
 /// The system service's runtime folder: hidden even when the socket is elsewhere.
 const SYSTEM_RUNTIME_DIR: &str = "/run/showroom";
 
@@ -89,6 +95,105 @@ pub struct Sandbox {
     /// Set when showroomd is root: everything sandboxed (demos, deploy
     /// scripts, Apache, Apache's config test) runs as this account instead.
     pub run_as: Option<Account>,
+    /// Demos and deploy scripts start in `showroomd --jail` (limits, and a
+    /// network of their own); None: as before (the unit tests, Apache).
+    pub jail: Option<Jail>,
+}
+
+/// What `showroomd --jail` is given for every demo (see `jail.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jail {
+    /// showroomd's own binary.
+    pub exe: PathBuf,
+    pub enforcement: limits::Enforcement,
+    pub prlimit: PathBuf,
+    /// Some: each demo (process, deploy script, reconfigure step) in a
+    /// network namespace of its own, its ports forwarded by this pasta.
+    pub pasta: Option<PathBuf>,
+    /// Where a demo killed by its memory limit is noted (`NAME.oom`).
+    pub notes: PathBuf,
+}
+
+impl Jail {
+    /// The daemon's jail: the limit mechanism the host offers, and whether
+    /// demos get a network of their own; says both in the log.
+    pub fn for_daemon(cfg: &crate::Config, sandbox: &Sandbox) -> anyhow::Result<Jail> {
+        let (enforcement, why) = limits::Enforcement::detect(&state_key(&cfg.state_dir));
+        tracing::info!("{enforcement}");
+        if let Some(why) = why {
+            tracing::warn!("no cgroup for demo limits: {why}");
+        }
+        let mut pasta = None;
+        if cfg.demo_own_network && sandbox.enabled {
+            if !nix::unistd::geteuid().is_root() {
+                tracing::warn!("demo network: shared with the host: pasta can join bubblewrap's network namespace only when showroomd runs as root");
+            } else if !is_executable(&cfg.pasta) {
+                anyhow::bail!(
+                    "demos get a network of their own through pasta at {}, which is missing or not executable: install Debian's `passt` package, or set `demo_own_network = false`",
+                    cfg.pasta.display()
+                );
+            } else {
+                pasta = Some(cfg.pasta.clone());
+                tracing::info!("demo network: each demo in a network namespace of its own, its port forwarded from the host by {}", cfg.pasta.display());
+            }
+        } else {
+            tracing::info!("demo network: shared with the host (`demo_own_network = false` or `sandbox = false`)");
+        }
+        let exe = std::env::current_exe().map_err(|e| {
+            anyhow::anyhow!("finding showroomd's own binary for the demos' jail: {e}")
+        })?;
+        // A binary replaced since it started reads back as `PATH (deleted)`.
+        let exe = match exe.to_str().and_then(|s| s.strip_suffix(" (deleted)")) {
+            Some(s) => PathBuf::from(s),
+            None => exe,
+        };
+        let notes = cfg.state_dir.join("limits");
+        // Where the demos' cgroups are, for a person (or a test) cleaning up
+        // after a showroom whose demos are all gone.
+        let parents: String = enforcement
+            .dirs("")
+            .iter()
+            .map(|d| format!("{}\n", d.display()))
+            .collect();
+        std::fs::create_dir_all(&notes)
+            .and_then(|()| std::fs::write(notes.join("cgroups"), parents))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", notes.display()))?;
+        Ok(Jail {
+            exe,
+            enforcement,
+            prlimit: PathBuf::from(DEFAULT_PRLIMIT),
+            pasta,
+            notes,
+        })
+    }
+
+    /// The note of a demo killed by its memory limit, removed at its next start.
+    pub fn oom_note(&self, name: &str) -> PathBuf {
+        self.notes.join(format!("{name}.oom"))
+    }
+}
+
+/// One demo's run in the jail: its limits (the config's defaults filled
+/// in) and the ports forwarded to it from the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoRun<'a> {
+    pub name: &'a str,
+    pub limits: protocol::DemoLimits,
+    pub forward: Vec<u16>,
+}
+
+/// The ports of a demo's own network reachable from the host: the ports it
+/// owns (`DemoRecord::ports`: PORT, and PORT2 for `# PORTS: 2`). A demo with
+/// a vhost is served on PORT by the shared Apache, so its process gets the
+/// rest: PORT2, or for a demo deployed before `# PORTS: 2` with one port,
+/// the inner port the shipped demos used then, PORT + 10000.
+pub fn forwarded_ports(ports: &[u16], has_vhost: bool) -> Vec<u16> {
+    match (has_vhost, ports) {
+        (false, _) => ports.to_vec(),
+        (true, [port]) => port.checked_add(10000).into_iter().collect(),
+        (true, [_, rest @ ..]) => rest.to_vec(),
+        (true, []) => vec![],
+    }
 }
 
 /// What one sandboxed program may see beyond the read-only host.
@@ -103,6 +208,11 @@ pub struct Spec<'a> {
     /// The command is PID 1 of its namespace: its death ends every process in
     /// it, and a signal to it needs no forwarding (Apache's graceful reload).
     pub as_pid_1: bool,
+    /// A network namespace of its own, which the jail gives its uplink
+    /// before the command runs (`--info-fd`, `--block-fd`).
+    pub own_net: bool,
+    /// The size of its private `/tmp`; None: the tmpfs default (half the RAM).
+    pub tmp_size: Option<u64>,
 }
 
 impl Sandbox {
@@ -115,6 +225,7 @@ impl Sandbox {
             setpriv: PathBuf::from(DEFAULT_SETPRIV),
             hidden: vec![],
             run_as: None,
+            jail: None,
         }
     }
 
@@ -161,6 +272,7 @@ impl Sandbox {
             setpriv: PathBuf::from(DEFAULT_SETPRIV),
             hidden,
             run_as,
+            jail: None,
         })
     }
 
@@ -224,11 +336,25 @@ impl Sandbox {
                 "/dev",
                 "--proc",
                 "/proc",
-                "--tmpfs",
-                "/tmp",
             ]
             .map(String::from),
         );
+        if spec.own_net {
+            out.extend(
+                [
+                    "--unshare-net",
+                    "--info-fd",
+                    &jail::INFO_FD.to_string(),
+                    "--block-fd",
+                    &jail::BLOCK_FD.to_string(),
+                ]
+                .map(String::from),
+            );
+        }
+        if let Some(bytes) = spec.tmp_size {
+            out.extend(["--size".into(), bytes.to_string()]);
+        }
+        out.extend(["--tmpfs".into(), "/tmp".into()]);
         let hidden = outermost(&self.hidden);
         for h in &hidden {
             out.extend(["--tmpfs".into(), s(h)]);
@@ -266,13 +392,72 @@ impl Sandbox {
     /// else of showroom's. `command` is what the program section ran before
     /// (the start script, or `/bin/sh` and it).
     pub fn demo_argv(&self, demo_dir: &Path, command: &[String]) -> Vec<String> {
-        let spec = Spec {
+        self.argv(&Self::demo_spec(demo_dir, None), command)
+    }
+
+    fn demo_spec<'a>(demo_dir: &'a Path, tmp_size: Option<u64>) -> Spec<'a> {
+        Spec {
             chdir: demo_dir,
             rw: vec![demo_dir],
             ro: vec![],
             as_pid_1: false,
+            own_net: false,
+            tmp_size,
+        }
+    }
+
+    /// Whether demos get a network of their own (the sandbox on, and pasta).
+    pub fn own_net(&self) -> bool {
+        self.enabled && self.jail.as_ref().is_some_and(|j| j.pasta.is_some())
+    }
+
+    /// A demo's process as supervisord runs it: in the jail (its cgroups,
+    /// its rlimits, its network and forwarded ports), then the sandbox.
+    pub fn demo_argv_for(
+        &self,
+        run: &DemoRun<'_>,
+        demo_dir: &Path,
+        command: &[String],
+    ) -> Vec<String> {
+        let mut spec = Self::demo_spec(demo_dir, run.limits.tmp_size);
+        spec.own_net = self.own_net();
+        self.jailed(run, &run.forward, self.argv(&spec, command))
+    }
+
+    /// `argv` inside `showroomd --jail`, with `prlimit` before it; as is without a jail.
+    fn jailed(&self, run: &DemoRun<'_>, forward: &[u16], argv: Vec<String>) -> Vec<String> {
+        let Some(j) = &self.jail else {
+            return argv;
         };
-        self.argv(&spec, command)
+        let s = |p: &Path| p.display().to_string();
+        let mut out = vec![s(&j.exe), "--jail".into()];
+        out.extend(j.enforcement.jail_args(run.name, &run.limits));
+        out.extend([
+            "--oom-note".into(),
+            s(&j.oom_note(run.name)),
+            "--oom-reason".into(),
+            limits::oom_reason(run.limits.memory),
+        ]);
+        if let Some(pasta) = j.pasta.as_ref().filter(|_| self.own_net()) {
+            out.extend([
+                "--pasta".into(),
+                s(pasta),
+                "--setpriv".into(),
+                s(&self.setpriv),
+            ]);
+            for p in forward {
+                out.extend(["--forward".into(), p.to_string()]);
+            }
+        }
+        out.push("--".into());
+        let opts = j.enforcement.prlimit_opts(&run.limits);
+        if !opts.is_empty() {
+            out.push(s(&j.prlimit));
+            out.extend(opts);
+            out.push("--".into());
+        }
+        out.extend(argv);
+        out
     }
 
     /// A deploy script run by showroomd (`bash SCRIPT` in the demo's folder);
@@ -281,6 +466,17 @@ impl Sandbox {
     /// Spawn it from an async task, not `spawn_blocking`: `--die-with-parent`
     /// ties it to the thread that forked it, and blocking threads come and go.
     pub fn deploy_argv(&self, demo_dir: &Path, script: &Path) -> Vec<String> {
+        self.deploy_argv_for(None, demo_dir, script)
+    }
+
+    /// `deploy_argv` in the demo's jail when `run` is given: its cgroups and
+    /// limits, and its own network with nothing forwarded in.
+    pub fn deploy_argv_for(
+        &self,
+        run: Option<&DemoRun<'_>>,
+        demo_dir: &Path,
+        script: &Path,
+    ) -> Vec<String> {
         // The scripts folder, read-only: a deploy script may ship files
         // beside it (an app to copy, a shared configure step), and the
         // folder may stand where the sandbox hides things (under /tmp).
@@ -295,15 +491,27 @@ impl Sandbox {
             rw: vec![demo_dir],
             ro: vec![scripts],
             as_pid_1: false,
+            own_net: run.is_some() && self.own_net(),
+            tmp_size: run.and_then(|r| r.limits.tmp_size),
         };
-        self.argv(&spec, &["bash".into(), script.display().to_string()])
+        let argv = self.argv(&spec, &["bash".into(), script.display().to_string()]);
+        match run {
+            Some(run) => self.jailed(run, &[], argv),
+            None => argv,
+        }
     }
 
     /// A deploy script run in `folder` but seen at `seen_at` (a redeploy's
     /// fresh folder at the demo's own path, which scripts write into their
     /// configs). Only the sandbox can show a folder at another path.
-    pub fn deploy_argv_at(&self, folder: &Path, seen_at: &Path, script: &Path) -> Vec<String> {
-        let mut argv = self.deploy_argv(seen_at, script);
+    pub fn deploy_argv_at(
+        &self,
+        run: Option<&DemoRun<'_>>,
+        folder: &Path,
+        seen_at: &Path,
+        script: &Path,
+    ) -> Vec<String> {
+        let mut argv = self.deploy_argv_for(run, seen_at, script);
         let at = seen_at.display().to_string();
         if let Some(i) = argv
             .windows(3)
@@ -336,6 +544,9 @@ impl Sandbox {
             ro,
             rw: vec![run_dir, log_dir],
             as_pid_1: true,
+            // Apache serves every vhost demo on the host's network.
+            own_net: false,
+            tmp_size: None,
         };
         self.argv(
             &spec,
@@ -453,6 +664,16 @@ impl Sandbox {
             stderr,
         })
     }
+}
+
+/// A short stable name for a state folder (FNV-1a of its path): the
+/// showroomds of one host keep their demos' cgroups apart by it.
+fn state_key(state_dir: &Path) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in state_dir.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
 }
 
 /// The hidden folders without those inside another (whose cover already

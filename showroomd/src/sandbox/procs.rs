@@ -8,11 +8,10 @@ use super::Sandbox;
 /// pid of bwrap (what supervisord started): bwrap does not forward signals,
 /// so a reload (USR1) must go to this pid, not to bwrap, which dies of it.
 pub fn main_pid(bwrap_pid: i32) -> Option<i32> {
-    let children =
-        std::fs::read_to_string(format!("/proc/{bwrap_pid}/task/{bwrap_pid}/children")).ok()?;
-    let mut it = children.split_whitespace();
-    let first = it.next()?.parse().ok()?;
-    it.next().is_none().then_some(first)
+    match children(bwrap_pid)[..] {
+        [one] => Some(one),
+        _ => None,
+    }
 }
 
 /// Waits until the sandbox of `bwrap_pid` (`sandbox_init`) is gone: its
@@ -36,14 +35,36 @@ pub async fn wait_gone(init: Option<i32>, limit: std::time::Duration) -> bool {
 /// The host pid of PID 1 of the sandbox bwrap `bwrap_pid` made, when the
 /// sandbox is on: what `wait_gone` waits for.
 pub fn sandbox_init(sandbox: &Sandbox, bwrap_pid: u32) -> Option<i32> {
-    let pid = i32::try_from(bwrap_pid).ok()?;
-    // A demo's output stamper stands between supervisord and bwrap.
-    let bwrap = if crate::stamp::is_stamper(pid) {
+    let pid = i32::try_from(bwrap_pid).ok().filter(|_| sandbox.enabled)?;
+    // A demo's output stamper stands between supervisord and the rest.
+    let pid = if crate::stamp::is_stamper(pid) {
         main_pid(pid)?
     } else {
         pid
     };
-    sandbox.enabled.then(|| main_pid(bwrap)).flatten()
+    // In the jail (`showroomd --jail`), bwrap is its child beside pasta.
+    let bwrap = match sandbox.jail {
+        Some(_) if is_jail(pid) => children(pid).into_iter().find(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|n| n.trim() == "bwrap")
+        })?,
+        _ => pid,
+    };
+    main_pid(bwrap)
+}
+
+/// Whether `pid` is a demo's jail (`showroomd --jail`), and not bwrap itself
+/// (a deploy script's or Apache's sandbox has no jail).
+fn is_jail(pid: i32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).nth(1) == Some(&b"--jail"[..]))
+}
+
+fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect()
 }
 
 /// Processes left by a showroom from before the sandbox (or a supervisord

@@ -17,6 +17,7 @@ fn sandbox(hidden: Vec<PathBuf>) -> Sandbox {
         setpriv: PathBuf::from(DEFAULT_SETPRIV),
         hidden,
         run_as: nix::unistd::geteuid().is_root().then_some(NOBODY),
+        jail: None,
     }
 }
 
@@ -446,6 +447,8 @@ fn a_signal_reaches_a_pid_1_command_through_main_pid() {
         rw: vec![&w.a],
         ro: vec![],
         as_pid_1: true,
+        own_net: false,
+        tmp_size: None,
     };
     let argv = w.sandbox.argv(
         &spec,

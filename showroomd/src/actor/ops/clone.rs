@@ -146,7 +146,7 @@ impl<S: Supervisord> Actor<S> {
                 &app,
                 comment,
                 &params,
-                count,
+                (count, src.limits),
                 &format!("{what} of {src_name}"),
             )
             .await?;

@@ -145,7 +145,21 @@ impl<S: Supervisord> Actor<S> {
         let count = deployer::declared_ports(&script)
             .map_err(|e| ProtocolError::new(ErrorKind::InvalidRequest, e))?;
         let ports = self
-            .reserve(name, &req.app, &comment, &req.params, count, "deploy")
+            .reserve(
+                name,
+                &req.app,
+                &comment,
+                &req.params,
+                (
+                    count,
+                    protocol::DemoLimits {
+                        memory: req.memory,
+                        procs: req.procs,
+                        ..Default::default()
+                    },
+                ),
+                "deploy",
+            )
             .await?;
         let env = script_env(
             name,
@@ -167,16 +181,16 @@ impl<S: Supervisord> Actor<S> {
         Ok(())
     }
 
-    /// Reserves the name and a port, on disk first: the folder and a
-    /// `deploying` record, which the repairs at start roll back. `what` is
-    /// `deploy` or `clone of SRC`, for the log and the event.
+    /// Reserves the name and its ports (`count` of them), on disk first:
+    /// the folder and a `deploying` record, which the repairs at start roll
+    /// back. `what` is `deploy` or `clone of SRC`, for the log and the event.
     pub(super) async fn reserve(
         &mut self,
         name: &str,
         app: &str,
         comment: &str,
         params: &[(String, String)],
-        count: usize,
+        (count, limits): (usize, protocol::DemoLimits),
         what: &str,
     ) -> Result<Vec<u16>, ProtocolError> {
         self.require_supervisor().await?;
@@ -218,6 +232,8 @@ impl<S: Supervisord> Actor<S> {
                 users: Vec::new(),
                 allow: self.cfg.default_allow.clone(),
             },
+            // Resolved now: a later change of the config's defaults leaves it as deployed.
+            limits: crate::sandbox::limits::effective(&limits, &self.cfg.demo_limits()),
         };
         let written = made.and_then(|()| {
             store::write_record(&self.layout, name, &record)
@@ -248,6 +264,7 @@ impl<S: Supervisord> Actor<S> {
                 status: DemoStatus::Deploying,
                 reason: String::new(),
                 problem: None,
+                oom: None,
             },
         );
         self.publish();
@@ -274,6 +291,8 @@ impl<S: Supervisord> Actor<S> {
             log_max_bytes: self.cfg.deploy_log_max_bytes,
             sandbox: self.sandbox.clone(),
             seen_at: None,
+            name: name.to_owned(),
+            limits: self.limits_of(name),
         }
     }
 
@@ -391,6 +410,7 @@ impl<S: Supervisord> Actor<S> {
                 warn!(demo = name, error = %e, "removing the group of a failed deploy");
             }
         }
+        self.forget_limits(name);
         let removed = self
             .discard_demo_dir(name)
             .and_then(|()| store::remove_record(&self.layout, name));

@@ -45,6 +45,7 @@ impl<S: Supervisord> Actor<S> {
         self.discard_demo_dir(name)
             .map_err(|e| internal("removing the demo's folder", e))?;
         self.state.remove_demo(name, Instant::now());
+        self.forget_limits(name);
         // The record goes after the folder: a crash between leaves a record
         // without a folder, which the next start drops, never a folder
         // without a record.

@@ -374,6 +374,7 @@ mod tests {
             keep: false,
             port2: None,
             access: Default::default(),
+            limits: Default::default(),
         }
     }
 

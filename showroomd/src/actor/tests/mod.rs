@@ -214,6 +214,7 @@ fn record(phase: Phase) -> DemoRecord {
         keep: false,
         port2: None,
         access: Default::default(),
+        limits: Default::default(),
     }
 }
 

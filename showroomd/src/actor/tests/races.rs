@@ -38,6 +38,8 @@ fn deploy_req(app: &str, name: &str) -> protocol::DeployRequest {
         params: vec![],
         comment: String::new(),
         ttl_secs: None,
+        memory: None,
+        procs: None,
     }
 }
 

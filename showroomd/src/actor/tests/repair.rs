@@ -90,6 +90,11 @@ async fn a_lost_or_damaged_record_keeps_the_demo_and_its_port() {
                     &crate::sandbox::Sandbox::off(),
                     name,
                     &[port],
+                    &crate::sandbox::DemoRun {
+                        name,
+                        limits: Default::default(),
+                        forward: vec![],
+                    },
                 )
                 .unwrap(),
             );
