@@ -577,32 +577,43 @@ pub enum FrontDoorError {
 
 /// Copies the operator's certificate and key where Apache reads them: its
 /// own run folder (0700, Apache's account), each file 0600 and Apache's.
-/// At every start of showroomd, so a renewal applies at its next restart.
+/// `replace`: over copies already there (a pair just checked); otherwise
+/// only when there are none yet (at start: the copies of the pair served
+/// before stay until a tick has checked the files). True when a copy changed.
 pub fn install_tls(
     cfg: &Config,
     layout: &Layout,
     sandbox: &crate::sandbox::Sandbox,
-) -> Result<(), FrontDoorError> {
+    replace: bool,
+) -> Result<bool, FrontDoorError> {
     let (Some(settings), Some(cert), Some(key)) = (
         Settings::from_config(cfg, layout),
         cfg.tls_cert.as_ref(),
         cfg.tls_key.as_ref(),
     ) else {
-        return Ok(());
+        return Ok(false);
     };
     let Some(tls) = settings.tls else {
-        return Ok(());
+        return Ok(false);
     };
+    if !replace && tls.cert.exists() && tls.key.exists() {
+        return Ok(false);
+    }
     use std::os::unix::fs::PermissionsExt;
+    let mut changed = false;
     for (from, to) in [(cert, &tls.cert), (key, &tls.key)] {
         let bytes = std::fs::read(from).map_err(io_err(from))?;
+        if std::fs::read(to).ok().as_deref() == Some(bytes.as_slice()) {
+            continue;
+        }
+        changed = true;
         store::write_atomic(to, &bytes)?;
         std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600)).map_err(io_err(to))?;
         if let Some(a) = &sandbox.run_as {
             std::os::unix::fs::chown(to, Some(a.uid), Some(a.gid)).map_err(io_err(to))?;
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// What [`stage`] left for its caller to do.

@@ -86,7 +86,7 @@ impl Front {
             frontdoor_server::render_main(&layout, &cfg, false),
         )
         .unwrap();
-        showroomd::frontdoor::install_tls(&cfg, &layout, &showroomd::sandbox::Sandbox::off())
+        showroomd::frontdoor::install_tls(&cfg, &layout, &showroomd::sandbox::Sandbox::off(), true)
             .unwrap();
         let settings = Settings::from_config(&cfg, &layout).expect("the front door is on");
         Front {

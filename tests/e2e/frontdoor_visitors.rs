@@ -368,6 +368,18 @@ fn frontdoor_certificate_swapped_without_a_restart() {
         &["--cacert", c2.to_str().unwrap()],
     );
     assert_eq!(echoed(&got)["app"], "app");
+
+    // A restart with the bad pair still on disk: refused again, the copies
+    // of the second serve on.
+    let mut s = s;
+    s.stop_daemon();
+    s.start_daemon();
+    s.wait_for(
+        "the bad pair to be refused again",
+        Duration::from_secs(15),
+        || s.log_count("the front door's certificate was refused") == 2,
+    );
+    assert!(served_org(tls, &host).contains("O = second"));
 }
 
 /// Ports 16040-16049: a program holding the front port on IPv6 alone

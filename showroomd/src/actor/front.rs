@@ -209,7 +209,6 @@ impl<S: Supervisord> Actor<S> {
             return false;
         };
         let stamp = frontdoor_tls::stamp(&[&cert, &key]);
-        let first = self.front.cert_stamp.is_none();
         if self.front.cert_stamp.as_ref() == Some(&stamp) {
             self.expiry_warning();
             return false;
@@ -225,17 +224,17 @@ impl<S: Supervisord> Actor<S> {
         };
         self.front.cert = Some(facts);
         self.expiry_warning();
-        if first {
-            // Installed at this start (`repair`): nothing to swap.
-            if let Some(f) = self.state.front_door.clone() {
-                self.set_front_door(f.serving, f.reason, &f.ports);
-            }
-            return false;
+        if let Some(f) = self.state.front_door.clone() {
+            self.set_front_door(f.serving, f.reason, &f.ports);
         }
-        match frontdoor::install_tls(&self.cfg, &self.layout, &self.sandbox) {
-            Ok(()) => {
-                info!(cert = %cert.display(), "the front door's certificate changed on disk: checked, and served from now on");
-                true
+        match frontdoor::install_tls(&self.cfg, &self.layout, &self.sandbox, true) {
+            // At start the copies were those of the pair served before: the
+            // files may have been renewed while showroomd was down.
+            Ok(changed) => {
+                if changed {
+                    info!(cert = %cert.display(), "the front door's certificate changed on disk: checked, and served from now on");
+                }
+                changed
             }
             Err(e) => {
                 error!(error = %e, "cannot hand the new certificate to the front door; the old one serves on");

@@ -192,7 +192,7 @@ impl<S: Supervisord> Actor<S> {
         self.sandbox
             .probe(&layout.root().join("sandbox-probe"))
             .context("the sandbox cannot be set up on this host")?;
-        crate::frontdoor::install_tls(&self.cfg, &layout, &self.sandbox)
+        crate::frontdoor::install_tls(&self.cfg, &layout, &self.sandbox, false)
             .context("handing the front door's certificate to Apache")?;
         let trashed = store::empty_trash(&layout, &self.sandbox).await?;
         if trashed > 0 {
