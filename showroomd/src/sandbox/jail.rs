@@ -240,17 +240,39 @@ fn start_pasta(o: &Opts, pasta: &std::path::Path, info: OwnedFd) -> Result<Child
         .setpriv
         .clone()
         .unwrap_or_else(|| PathBuf::from(super::DEFAULT_SETPRIV));
+    // pasta's own words (a warning that the host has no IPv6 route, its
+    // syslog fallback) are not the demo's output: kept aside, and said
+    // only when pasta fails.
     let spawned = Command::new(&setpriv)
         .args(&args)
         .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn();
     let _ = nix::unistd::close(ns);
     let mut child = spawned.map_err(|e| format!("running {}: {e}", pasta.display()))?;
+    let said = child.stderr.take().map(|err| {
+        // Drained for as long as pasta runs (a pipe left unread would stop
+        // it), its first 4 KiB kept.
+        std::thread::spawn(move || {
+            let (mut err, mut text, mut buf) = (err, Vec::new(), [0u8; 1024]);
+            while let Ok(n @ 1..) = err.read(&mut buf) {
+                let room = 4096usize.saturating_sub(text.len());
+                text.extend_from_slice(&buf[..n.min(room)]);
+            }
+            String::from_utf8_lossy(&text).trim().replace('\n', "; ")
+        })
+    });
     let start = Instant::now();
     while start.elapsed() < NET_READY {
         if let Ok(Some(s)) = child.try_wait() {
+            let words = said
+                .and_then(|t| t.join().ok())
+                .filter(|w| !w.is_empty())
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default();
             return Err(format!(
-                "pasta ended before the demo's network was up ({s})"
+                "pasta ended before the demo's network was up ({s}){words}"
             ));
         }
         if has_default_route(pid) {
