@@ -399,12 +399,22 @@ async fn start_process<S: Supervisord>(
                 DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff
             )
         });
-        let held: Vec<String> = told
-            .forwarded
-            .iter()
-            .filter(|p| !runs && crate::ports::held(**p).is_some())
-            .map(|p| crate::ports::held_by(*p))
-            .collect();
+        // The forwarder of the demo's last run may still be going (its
+        // supervisord was just killed): a port is taken only if it stays so.
+        let taken = || {
+            told.forwarded
+                .iter()
+                .copied()
+                .filter(|p| !runs && crate::ports::held(*p).is_some())
+                .collect::<Vec<u16>>()
+        };
+        let mut ports = taken();
+        let since = std::time::Instant::now();
+        while !ports.is_empty() && since.elapsed() < std::time::Duration::from_secs(3) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            ports = taken();
+        }
+        let held: Vec<String> = ports.into_iter().map(crate::ports::held_by).collect();
         if !held.is_empty() {
             let detail = held
                 .into_iter()
