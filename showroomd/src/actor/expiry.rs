@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use protocol::{EventKind, Wanted};
+use protocol::{EventKind, ProtocolError, Wanted};
 use tracing::{info, warn};
 
+use super::work::AfterStop;
 use super::Actor;
 use crate::config::ExpireAction;
 use crate::supervisor::Supervisord;
@@ -36,75 +37,76 @@ impl<S: Supervisord> Actor<S> {
         Some(tokio::time::Instant::now() + wait)
     }
 
-    /// Stops or destroys one demo whose time is up, chosen from the table
-    /// as it is now (so still due, and as changed since): the run loop
-    /// serves a request waiting in the inbox before the next. One that
-    /// cannot be (supervisord is down…) is tried again a minute later.
-    pub(super) async fn expire_due(&mut self) {
+    /// Begins the stop or destroy of every demo whose time is up, chosen
+    /// from the table as it is now (so still due, and as changed since);
+    /// each one's I/O runs beside the actor, so a request waiting in the
+    /// inbox waits for none of them. One in flight already (its start) is
+    /// looked at again in a second; one that cannot be ended (supervisord
+    /// is down…) is tried again a minute later.
+    pub(super) fn expire_due(&mut self) {
         let now = (self.clock)();
         let (due, _) = self.state.expiries(now, &self.expiry_retry);
+        // A demo with an operation under way is not due (`State::expiries`):
+        // it is looked at again once that ends.
         for name in due {
-            if self.is_moving(&name) {
-                // Its start is under way: looked at again in a second.
-                self.expiry_retry.insert(name, now + 1);
-                continue;
-            }
-            self.expire_one(name, now).await;
-            break;
+            self.expire_one(name, now);
         }
         self.publish();
     }
 
-    async fn expire_one(&mut self, name: String, now: u64) {
-        let action = self.cfg.expire_action;
-        let result = match action {
-            ExpireAction::Stop => {
-                // Wanted stopped and its time cleared first: a fresh
-                // supervisord meanwhile must not bring it back, and no
-                // snapshot shows it stopped with its expiry still set.
-                self.set_wanted(&name, Wanted::Stopped);
-                let was = self
-                    .state
-                    .demos
-                    .get(&name)
-                    .and_then(|d| d.record.expires_at);
-                match self.update_record(&name, |r| r.expires_at = None) {
-                    Ok(()) => match self.stop_demo(&name).await {
-                        Ok(_) => Ok(()),
-                        Err(e) => {
-                            // Kept due, so that the retry finds it.
-                            let kept = self.update_record(&name, |r| r.expires_at = was);
-                            super::warn_failed(
-                                kept.map_err(|e| e.message),
-                                &name,
-                                "keeping its expiry for the retry",
-                            );
-                            Err(e)
-                        }
-                    },
-                    Err(e) => Err(e),
-                }
+    fn expire_one(&mut self, name: String, now: u64) {
+        let destroy = self.cfg.expire_action == ExpireAction::Destroy;
+        let mut was = None;
+        if !destroy {
+            // Wanted stopped and its time cleared first: a fresh
+            // supervisord meanwhile must not bring it back, and no
+            // snapshot shows it stopped with its expiry still set.
+            self.set_wanted(&name, Wanted::Stopped);
+            was = self
+                .state
+                .demos
+                .get(&name)
+                .and_then(|d| d.record.expires_at);
+            if let Err(e) = self.update_record(&name, |r| r.expires_at = None) {
+                return self.expire_end(&name, destroy, now, was, Err(e));
             }
-            ExpireAction::Destroy => self.destroy_demo(&name).await.map(drop),
-        };
-        let done = match action {
-            ExpireAction::Stop => "stopped",
-            ExpireAction::Destroy => "destroyed",
-        };
+        }
+        self.stop_begin(name, AfterStop::Expire { destroy, now, was });
+    }
+
+    /// An expiry's stop or destroy ended.
+    pub(super) fn expire_end(
+        &mut self,
+        name: &str,
+        destroy: bool,
+        now: u64,
+        was: Option<u64>,
+        result: Result<(), ProtocolError>,
+    ) {
+        let done = if destroy { "destroyed" } else { "stopped" };
         match result {
             Ok(()) => {
-                self.expiry_retry.remove(&name);
+                self.expiry_retry.remove(name);
                 info!(demo = %name, action = done, "expired: its time was up");
-                self.emit(Some(&name), EventKind::Expired, done);
+                self.emit(Some(name), EventKind::Expired, done);
             }
             Err(e) => {
+                if !destroy {
+                    // Kept due, so that the retry finds it.
+                    let kept = self.update_record(name, |r| r.expires_at = was);
+                    super::warn_failed(
+                        kept.map_err(|e| e.message),
+                        name,
+                        "keeping its expiry for the retry",
+                    );
+                }
                 warn!(
                     demo = %name,
                     error = %e.message,
                     detail = e.detail.as_deref().unwrap_or(""),
                     "its time is up but it could not be {done}; trying again in a minute"
                 );
-                self.expiry_retry.insert(name, now + RETRY_SECS);
+                self.expiry_retry.insert(name.to_owned(), now + RETRY_SECS);
             }
         }
     }

@@ -1,37 +1,57 @@
-//! The front door's own Apache, driven by the actor: its config staged and reloaded after each message, started whenever it does not run, a port another program holds retried every few seconds and said, its certificate watched and swapped without a restart.
+//! The front door's own Apache, kept by a task of its own beside the actor: it follows the snapshots the actor publishes, stages and reloads its config once for a burst of changes, starts it whenever it does not run (a port another program holds is retried every few seconds and said), and watches its certificate, swapping it without a restart.
+//!
+//! The actor never waits for it. It tells the actor how the door serves
+//! (`Msg::FrontDoor`), and says on a `watch` which snapshot it serves
+//! (`Served`): an answer that a demo is served by name waits for that,
+//! beside the actor (`Actor::answer`).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use protocol::{DemoStatus, FrontDoorInfo};
+use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
-use super::{Actor, Snapshot};
-use crate::frontdoor::{self, FrontDemo, Rendered, Staged};
+use super::{Msg, Observation, Snapshot};
+use crate::config::Config;
+use crate::frontdoor::{self, FrontDemo, Rendered, Settings, Staged};
 use crate::frontdoor_server::{self, FRONT_PROGRAM};
 use crate::frontdoor_tls::{self, CertFacts, Stamp};
+use crate::layout::Layout;
+use crate::sandbox::Sandbox;
 use crate::supervisor::rpc::codes;
 use crate::supervisor::Supervisord;
 
 /// How often a front door that does not serve is tried again, and the
 /// certificate files are looked at.
-pub(super) const FRONT_TICK: Duration = Duration::from_secs(3);
+const FRONT_TICK: Duration = Duration::from_secs(3);
 
 /// A warning in the log this long before the certificate expires.
 const EXPIRY_WARNING_SECS: u64 = 14 * 86_400;
 
-/// What the actor remembers of the front door between publishes: one
-/// state for the whole door (the per-demo part is each `FrontDemo`, what
-/// its vhost was last rendered from).
-#[derive(Debug, Default)]
-pub(super) struct FrontDoor {
+/// One more than the sequence number of the last snapshot the front door
+/// serves (0: it has not tried yet).
+pub(super) type Served = watch::Receiver<u64>;
+
+/// The front door's keeper: what it remembers between snapshots (the
+/// per-demo part is each `FrontDemo`, what its vhost was last rendered from).
+pub(super) struct FrontDoor<S> {
+    sup: S,
+    layout: Layout,
+    cfg: Arc<Config>,
+    sandbox: Arc<Sandbox>,
+    settings: Settings,
+    /// To the actor: how the door serves, and the readings taken.
+    actor: mpsc::WeakSender<Msg>,
+    served: watch::Sender<u64>,
     /// The demos it was last staged for; None: stage at the next sync.
     staged: Option<Vec<FrontDemo>>,
-    /// The snapshot `staged` was made from: the same one again has the same
-    /// demos, and the list need not be built (the sync runs after every message).
-    seen: Option<Arc<Snapshot>>,
     /// Why it last failed to serve, as logged: said once, not every tick.
     told: Option<String>,
+    /// How it serves, as last told to the actor.
+    info: Option<FrontDoorInfo>,
+    /// Its Apache's state, as last read.
+    state: Option<DemoStatus>,
     /// The certificate files as last installed or refused.
     cert_stamp: Option<Stamp>,
     /// The certificate served, once checked.
@@ -40,26 +60,97 @@ pub(super) struct FrontDoor {
     expiry_warned: Option<u64>,
 }
 
-impl<S: Supervisord> Actor<S> {
+impl<S: Supervisord> FrontDoor<S> {
+    /// Starts the keeper, following `snapshots`; None when the door is off.
+    pub(super) fn spawn(
+        sup: S,
+        (layout, cfg, sandbox): (Layout, Arc<Config>, Arc<Sandbox>),
+        settings: Option<Settings>,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+        actor: mpsc::WeakSender<Msg>,
+    ) -> Option<Served> {
+        let settings = settings?;
+        let (served, rx) = watch::channel(0);
+        let door = FrontDoor {
+            sup,
+            layout,
+            cfg,
+            sandbox,
+            settings,
+            actor,
+            served,
+            staged: None,
+            told: None,
+            info: None,
+            state: None,
+            cert_stamp: None,
+            cert: None,
+            expiry_warned: None,
+        };
+        tokio::spawn(door.run(snapshots));
+        Some(rx)
+    }
+
+    async fn run(mut self, mut snapshots: watch::Receiver<Arc<Snapshot>>) {
+        let mut tick = tokio::time::interval(FRONT_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let first = snapshots.borrow_and_update().clone();
+        self.sync(&first).await;
+        loop {
+            tokio::select! {
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    // The latest only: a burst of changes is one reload.
+                    let snap = snapshots.borrow_and_update().clone();
+                    self.sync(&snap).await;
+                }
+                _ = tick.tick() => self.tick().await,
+            }
+        }
+    }
+
+    /// Tells the actor something; false once it is gone.
+    async fn tell(&self, msg: Msg) {
+        if let Some(tx) = self.actor.upgrade() {
+            let _ = tx.send(msg).await;
+        }
+    }
+
+    /// Reads its Apache's state, for itself and the table.
+    async fn refresh(&mut self) {
+        let taken = Instant::now();
+        match self.sup.process_info(FRONT_PROGRAM).await {
+            Ok(i) => {
+                self.state = Some(crate::status::from_supervisor(&i.statename));
+                self.tell(Msg::Observed(Observation::Processes {
+                    infos: vec![i],
+                    complete: false,
+                    taken,
+                }))
+                .await;
+            }
+            Err(e) if e.fault_code() == Some(codes::BAD_NAME) => self.state = None,
+            Err(_) => {}
+        }
+    }
+
     /// Brings the front door in line with the snapshot just published:
     /// pages rewritten, a changed config put live only after Apache's config
     /// test, then a graceful reload (or a start, when it does not run).
     /// Called once per message the actor handles, so a burst of changes
     /// makes one reload each time round, never one per change.
-    pub(super) async fn front_door_sync(&mut self) {
-        let Some(settings) = self.state.front.clone() else {
-            return;
-        };
-        let snap = self.snapshot_tx.borrow().clone();
-        let seen = self.front.seen.as_ref();
-        if self.front.staged.is_some() && seen.is_some_and(|s| Arc::ptr_eq(s, &snap)) {
-            return;
-        }
+    async fn sync(&mut self, snap: &Snapshot) {
         let demos: Vec<FrontDemo> = snap.demos.iter().map(|(n, d)| front_demo(n, d)).collect();
-        self.front.seen = Some(snap);
-        if self.front.staged.as_ref() == Some(&demos) {
-            return;
+        if self.staged.as_ref() != Some(&demos) {
+            self.stage(demos).await;
         }
+        self.served.send_replace(snap.seq + 1);
+    }
+
+    async fn stage(&mut self, demos: Vec<FrontDemo>) {
+        let settings = self.settings.clone();
         let rendered = frontdoor::render(&settings, &demos);
         let staged = match frontdoor::stage(&self.layout, &self.cfg, &self.sandbox, &rendered).await
         {
@@ -69,8 +160,8 @@ impl<S: Supervisord> Actor<S> {
                 Staged::Unchanged
             }
         };
-        let first = self.front.staged.is_none();
-        self.front.staged = Some(demos);
+        let first = self.staged.is_none();
+        self.staged = Some(demos);
         if staged == Staged::Reload || first {
             // At showroomd's start a running front door is reloaded too: its
             // main config (written at this start) may have changed.
@@ -81,24 +172,17 @@ impl<S: Supervisord> Actor<S> {
                 warn!(error = %e, "cannot remove the front door's old pages");
             }
         }
-        self.publish();
     }
 
     /// Every few seconds: a front door that does not run is started (its
     /// ports tried again), and a changed certificate checked and served.
-    pub(super) async fn front_door_tick(&mut self) {
-        if self.state.front.is_none() {
-            return;
-        }
+    async fn tick(&mut self) {
         let reload = self.cert_watch().await;
-        let running = matches!(
-            self.state.proc(FRONT_PROGRAM),
-            Some(DemoStatus::Running | DemoStatus::Starting)
-        );
-        let serving = self.state.front_door.as_ref().is_some_and(|f| f.serving);
+        self.refresh().await;
+        let running = matches!(self.state, Some(DemoStatus::Running | DemoStatus::Starting));
+        let serving = self.info.as_ref().is_some_and(|f| f.serving);
         if reload || !running || !serving {
             self.front_serve(reload, None).await;
-            self.publish();
         }
     }
 
@@ -108,15 +192,13 @@ impl<S: Supervisord> Actor<S> {
     /// next tick tries again). `rendered`: the config just put live, whose
     /// generation a fresh request must get before the sync answers.
     async fn front_serve(&mut self, reload: bool, rendered: Option<&Rendered>) {
-        let Some(settings) = self.state.front.clone() else {
-            return;
-        };
-        self.refresh(FRONT_PROGRAM).await;
-        let state = self.state.proc(FRONT_PROGRAM);
+        let settings = self.settings.clone();
+        self.refresh().await;
+        let state = self.state;
         let result = match state {
             Some(DemoStatus::Running | DemoStatus::Starting) => {
                 if reload {
-                    self.apache_graceful(FRONT_PROGRAM)
+                    super::apache_keeper::graceful(&self.sup, &self.sandbox, FRONT_PROGRAM)
                         .await
                         .map_err(|e| format!("its graceful reload failed: {}", e.message))
                 } else {
@@ -127,10 +209,11 @@ impl<S: Supervisord> Actor<S> {
         };
         match result {
             Ok(()) => {
-                if self.front.told.take().is_some() || state != Some(DemoStatus::Running) {
+                if self.told.take().is_some() || state != Some(DemoStatus::Running) {
                     info!(ports = ?settings.ports(), "the front door serves");
                 }
-                self.set_front_door(true, String::new(), &settings.ports());
+                self.set_front_door(true, String::new(), &settings.ports())
+                    .await;
                 if let Some(g) = rendered.and_then(|r| frontdoor::generation_of(&r.conf)) {
                     // "ok" means done: the reply waits until new connections get this config.
                     if !front_serves(settings.port, &settings.domain, g).await {
@@ -142,11 +225,11 @@ impl<S: Supervisord> Actor<S> {
                 }
             }
             Err(why) => {
-                if self.front.told.as_deref() != Some(why.as_str()) {
+                if self.told.as_deref() != Some(why.as_str()) {
                     error!(reason = %why, "the front door does not serve; trying again every {} s", FRONT_TICK.as_secs());
-                    self.front.told = Some(why.clone());
+                    self.told = Some(why.clone());
                 }
-                self.set_front_door(false, why, &settings.ports());
+                self.set_front_door(false, why, &settings.ports()).await;
             }
         }
     }
@@ -174,7 +257,7 @@ impl<S: Supervisord> Actor<S> {
             Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => Ok(()),
             r => r,
         };
-        self.refresh(FRONT_PROGRAM).await;
+        self.refresh().await;
         r.map_err(|e| {
             let log = self.layout.frontdoor_logs().join("error.log");
             let (tail, _) = crate::tail::last_lines(&log, 3, 8 * 1024);
@@ -184,20 +267,23 @@ impl<S: Supervisord> Actor<S> {
         })
     }
 
-    /// Puts what `supervisor status` says of the front door in the table.
-    fn set_front_door(&mut self, serving: bool, reason: String, ports: &[u16]) {
-        self.state.front_door = Some(FrontDoorInfo {
+    /// Tells the actor what `supervisor status` says of the front door.
+    async fn set_front_door(&mut self, serving: bool, reason: String, ports: &[u16]) {
+        let info = FrontDoorInfo {
             serving,
             ports: ports.to_vec(),
             reason,
             cert_names: self
-                .front
                 .cert
                 .as_ref()
                 .map(|c| c.names.clone())
                 .unwrap_or_default(),
-            cert_expires: self.front.cert.as_ref().map(|c| c.expires),
-        });
+            cert_expires: self.cert.as_ref().map(|c| c.expires),
+        };
+        if self.info.as_ref() != Some(&info) {
+            self.info = Some(info.clone());
+            self.tell(Msg::FrontDoor(info)).await;
+        }
     }
 
     /// Looks at the certificate files: a changed pair is checked and, when
@@ -209,11 +295,11 @@ impl<S: Supervisord> Actor<S> {
             return false;
         };
         let stamp = frontdoor_tls::stamp(&[&cert, &key]);
-        if self.front.cert_stamp.as_ref() == Some(&stamp) {
+        if self.cert_stamp.as_ref() == Some(&stamp) {
             self.expiry_warning();
             return false;
         }
-        self.front.cert_stamp = Some(stamp);
+        self.cert_stamp = Some(stamp);
         let domain = self.cfg.domain.clone();
         let facts = match frontdoor_tls::check(&cert, &key, &domain).await {
             Ok(f) => f,
@@ -222,10 +308,10 @@ impl<S: Supervisord> Actor<S> {
                 return false;
             }
         };
-        self.front.cert = Some(facts);
+        self.cert = Some(facts);
         self.expiry_warning();
-        if let Some(f) = self.state.front_door.clone() {
-            self.set_front_door(f.serving, f.reason, &f.ports);
+        if let Some(f) = self.info.clone() {
+            self.set_front_door(f.serving, f.reason, &f.ports).await;
         }
         match frontdoor::install_tls(&self.cfg, &self.layout, &self.sandbox, true) {
             // At start the copies were those of the pair served before: the
@@ -245,13 +331,13 @@ impl<S: Supervisord> Actor<S> {
 
     /// Warns, once per certificate, when it expires within 14 days.
     fn expiry_warning(&mut self) {
-        let Some(c) = &self.front.cert else {
+        let Some(c) = &self.cert else {
             return;
         };
         let left = c.expires.saturating_sub(crate::store::now_secs());
-        if left < EXPIRY_WARNING_SECS && self.front.expiry_warned != Some(c.expires) {
+        if left < EXPIRY_WARNING_SECS && self.expiry_warned != Some(c.expires) {
             warn!(expires = %frontdoor_tls::iso(c.expires), days_left = left / 86_400, "the front door's certificate expires soon: renew it (showroomd serves the new files without a restart)");
-            self.front.expiry_warned = Some(c.expires);
+            self.expiry_warned = Some(c.expires);
         }
     }
 }

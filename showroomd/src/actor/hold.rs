@@ -1,5 +1,6 @@
 //! Requests that wait for a demo's action under way beside the actor (a start waiting for its process), served in the order they came once it ended.
 
+use super::state::Op;
 use super::{Actor, Command, Msg};
 use crate::supervisor::Supervisord;
 
@@ -8,7 +9,6 @@ pub(super) enum Acts<'a> {
     /// Nothing a demo in motion could be changed by.
     Free,
     On(&'a str),
-    OnEach(&'a [String]),
     /// Every demo, or showroom's shared parts.
     OnAll,
 }
@@ -22,7 +22,8 @@ impl Msg {
                 | Msg::Observed(_)
                 | Msg::CloneCopied { .. }
                 | Msg::CleanupEnd(..)
-                | Msg::StartWaited { .. }
+                | Msg::Worked(_)
+                | Msg::FrontDoor(_)
         )
     }
 
@@ -43,7 +44,7 @@ impl Msg {
             Msg::CleanupOne(n, _, _) => Acts::On(n),
             Msg::Export(n, _) => Acts::On(n),
             Msg::Redeploy(req, _, _) => Acts::On(&req.name),
-            Msg::Restore(names, _) => Acts::OnEach(names),
+            Msg::RestoreOne(n, _) => Acts::On(n),
             Msg::FinishChecks(..) => Acts::OnAll,
             // A new name, a demo still deploying, a reading, an end.
             Msg::Deploy(..)
@@ -52,7 +53,8 @@ impl Msg {
             | Msg::Observed(_)
             | Msg::CloneCopied { .. }
             | Msg::CleanupEnd(..)
-            | Msg::StartWaited { .. } => Acts::Free,
+            | Msg::Worked(_)
+            | Msg::FrontDoor(_) => Acts::Free,
         }
     }
 }
@@ -65,7 +67,7 @@ impl<S: Supervisord> Actor<S> {
     /// it is neither overtaken nor starved by a stream of starts. Returns
     /// the message to serve now.
     pub(super) fn hold(&mut self, msg: Msg) -> Option<Msg> {
-        if self.moving.is_empty() {
+        if !self.state.any_holding() {
             return Some(msg);
         }
         if !self.held_for_all.is_empty() && !msg.is_end() {
@@ -74,42 +76,40 @@ impl<S: Supervisord> Actor<S> {
         }
         let on = match msg.acts() {
             Acts::Free => None,
-            Acts::On(n) => self.moving.contains_key(n).then(|| n.to_owned()),
-            Acts::OnEach(names) => names
-                .iter()
-                .find(|n| self.moving.contains_key(n.as_str()))
-                .cloned(),
+            Acts::On(n) => self.is_moving(n).then(|| n.to_owned()),
             Acts::OnAll => {
                 self.held_for_all.push_back(msg);
                 return None;
             }
         };
-        match on.and_then(|name| self.moving.get_mut(&name)) {
-            Some(held) => {
-                held.push_back(msg);
+        match on {
+            Some(name) => {
+                self.moving.entry(name).or_default().push_back(msg);
                 None
             }
             None => Some(msg),
         }
     }
 
-    /// A demo's action is under way beside the actor from now.
-    pub(super) fn set_moving(&mut self, name: &str) {
-        self.moving.entry(name.to_owned()).or_default();
+    /// A demo's operation is under way beside the actor from now: the
+    /// table says which, and its requests wait for it.
+    pub(super) fn set_moving(&mut self, name: &str, op: Op) {
+        self.state.begin(name, op);
     }
 
-    /// A demo's action beside the actor ended: what waited for it is served next, in order.
+    /// A demo's operation beside the actor ended: what waited for it is served next, in order.
     pub(super) fn release(&mut self, name: &str) {
+        self.state.end(name);
         if let Some(held) = self.moving.remove(name) {
             self.released.extend(held);
         }
-        if self.moving.is_empty() {
+        if !self.state.any_holding() {
             self.released.extend(self.held_for_all.drain(..));
         }
     }
 
-    /// Whether a demo has an action under way beside the actor.
+    /// Whether a demo has an operation under way that holds its requests.
     pub(super) fn is_moving(&self, name: &str) -> bool {
-        self.moving.contains_key(name)
+        self.state.op(name).is_some_and(Op::holds)
     }
 }

@@ -14,6 +14,7 @@
 //! `restore` (the demos wanted running, after a fresh supervisord) and
 //! `expiry` (the timer that ends demos whose time is up).
 
+mod apache_keeper;
 mod expiry;
 mod front;
 mod hold;
@@ -24,6 +25,7 @@ mod repair;
 mod restore;
 pub mod state;
 mod vhosts;
+mod work;
 
 #[cfg(test)]
 mod tests;
@@ -98,9 +100,9 @@ pub(super) enum Msg {
         /// The clone, whose marker names the source while it is stopped.
         name: String,
     },
-    /// One batch of demos to bring back; `done` gets how many came back and
-    /// how many failed, and says the next batch may come.
-    Restore(Vec<String>, oneshot::Sender<(usize, usize)>),
+    /// One demo of a restore, checked again at its turn; answers whether
+    /// it came back (false: no longer to bring back).
+    RestoreOne(String, Reply<bool>),
     /// The checks a start leaves for after `list` answers; first in the inbox.
     FinishChecks(Vec<String>, Option<repair::PendingReading>),
     /// One demo of a cleanup, sent by its task between other requests, with
@@ -108,13 +110,10 @@ pub(super) enum Msg {
     CleanupOne(String, CleanupRequest, Reply<bool>),
     /// A cleanup's last step, once its demos are gone: the leftovers.
     CleanupEnd(ops::cleanup::Batch, Reply<Response>),
-    /// A client's `start` waited for its process beside the actor.
-    StartWaited {
-        name: String,
-        plan: ops::start::StartPlan,
-        process: Result<(), ProtocolError>,
-        reply: Reply<Response>,
-    },
+    /// An operation's work beside the actor ended: its end to apply.
+    Worked(work::Worked),
+    /// How the front door serves, from its keeper.
+    FrontDoor(protocol::FrontDoorInfo),
     /// A clone's job has its deploy slot: its source is stopped for the
     /// copy now (answers whether it ran), not while the clone waited.
     CloneCopyBegins {
@@ -235,17 +234,20 @@ pub struct Actor<S = Supervisor> {
     expiry_retry: HashMap<String, u64>,
     /// How demos, deploy scripts and Apache are run.
     sandbox: Arc<Sandbox>,
-    front: front::FrontDoor,
+    /// Which snapshot the front door serves; None when it is off.
+    front_served: Option<front::Served>,
     /// Apache's restarts while it is FATAL and wanted.
     apache_retry: vhosts::ApacheRetry,
-    /// supervisord lacks showroom's plugin and the log has said so once.
-    plugin_missing_told: bool,
+    /// supervisord lacks showroom's plugin and the log has said so once
+    /// (shared with the works that add programs).
+    plugin_missing_told: Arc<std::sync::atomic::AtomicBool>,
+    /// The one owner of the demos' Apache config.
+    apache: apache_keeper::Keeper,
     /// supervisord was started afresh: once the checks at start are done,
     /// the demos wanted running are brought back.
     restore_after_checks: bool,
-    /// Demos with an action under way beside the actor (a start waiting
-    /// for its process), each with the messages acting on it that came
-    /// meanwhile, held in the order they came.
+    /// The messages acting on a demo whose operation is under way (the
+    /// table's `Op`), held in the order they came.
     moving: HashMap<String, VecDeque<Msg>>,
     /// Messages acting on every demo, held until none is in motion.
     held_for_all: VecDeque<Msg>,
@@ -254,9 +256,6 @@ pub struct Actor<S = Supervisor> {
     /// Each demo's program section as `write_programs` last rendered it:
     /// what `programs.conf` holds.
     sections: BTreeMap<String, String>,
-    /// An expiry step was just taken: a request waiting in the inbox goes
-    /// before the next one, so expiries due together are taken one a turn.
-    expiry_yield: bool,
     /// Sources that clones cut short by a crash had stopped for their
     /// copy: started again by the checks at start when wanted running.
     cut_clone_sources: Vec<String>,
@@ -331,7 +330,10 @@ impl<S: Supervisord> Actor<S> {
         let (tx, inbox) = mpsc::channel(256);
         let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot::default()));
         let (events, _) = broadcast::channel(1024);
+        let apache =
+            apache_keeper::Keeper::spawn(sup.clone(), layout.clone(), cfg.clone(), sandbox.clone());
         let actor = Actor {
+            apache,
             deploy_slots: Arc::new(Semaphore::new(cfg.max_deploy_jobs)),
             cfg,
             layout,
@@ -345,15 +347,14 @@ impl<S: Supervisord> Actor<S> {
             clock: Arc::new(crate::store::now_secs),
             expiry_retry: HashMap::new(),
             sandbox,
-            front: front::FrontDoor::default(),
+            front_served: None,
             apache_retry: vhosts::ApacheRetry::default(),
-            plugin_missing_told: false,
+            plugin_missing_told: Arc::default(),
             restore_after_checks: false,
             moving: HashMap::new(),
             held_for_all: VecDeque::new(),
             released: VecDeque::new(),
             sections: BTreeMap::new(),
-            expiry_yield: false,
             cut_clone_sources: Vec::new(),
         };
         let handle = Handle {
@@ -366,16 +367,29 @@ impl<S: Supervisord> Actor<S> {
 
     /// Serves the inbox until every handle is gone, and ends demos whose time is up.
     pub async fn run(mut self) {
-        self.front_door_sync().await;
-        let mut front_tick = tokio::time::interval(front::FRONT_TICK);
-        front_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.front_served = front::FrontDoor::spawn(
+            self.sup.clone(),
+            (self.layout.clone(), self.cfg.clone(), self.sandbox.clone()),
+            self.state.front.clone(),
+            self.snapshot_tx.subscribe(),
+            self.self_tx.clone(),
+        );
+        // The door's first try (its Apache started) before the first
+        // request, as answers say whether a demo is served by name; reads
+        // answer from the snapshot meanwhile.
+        if let Some(served) = &self.front_served {
+            let mut served = served.clone();
+            let first = served.wait_for(|s| *s > 0);
+            if tokio::time::timeout(std::time::Duration::from_secs(10), first)
+                .await
+                .is_err()
+            {
+                warn!("the front door has not come up in 10 s; serving requests meanwhile");
+            }
+        }
         loop {
             let msg = match self.released.pop_front() {
                 Some(msg) => Some(msg),
-                // After an expiry step, a request already waiting goes first.
-                None if std::mem::take(&mut self.expiry_yield) && !self.inbox.is_empty() => {
-                    self.inbox.recv().await
-                }
                 None => {
                     let wake = self.expiry_wake();
                     let apache_wake = self.apache_retry_wake();
@@ -383,18 +397,11 @@ impl<S: Supervisord> Actor<S> {
                         // A due expiry goes before a queued restore, which then skips what it ended.
                         biased;
                         _ = expiry::sleep_until(wake) => {
-                            self.expire_due().await;
-                            self.expiry_yield = true;
-                            self.front_door_sync().await;
+                            self.expire_due();
                             continue;
                         }
                         _ = expiry::sleep_until(apache_wake) => {
-                            self.apache_retry_now().await;
-                            self.front_door_sync().await;
-                            continue;
-                        }
-                        _ = front_tick.tick() => {
-                            self.front_door_tick().await;
+                            self.apache_retry_now();
                             continue;
                         }
                         msg = self.inbox.recv() => msg,
@@ -406,26 +413,30 @@ impl<S: Supervisord> Actor<S> {
             test_panic(&msg);
             let Some(msg) = self.hold(msg) else { continue };
             match msg {
-                Msg::StartWaited {
-                    name,
-                    plan,
-                    process,
-                    reply,
-                } => self.start_waited(&name, plan, process, reply).await,
+                Msg::Worked(worked) => self.worked(worked).await,
+                Msg::FrontDoor(info) => {
+                    self.state.front_door = Some(info);
+                    self.publish();
+                }
                 Msg::Export(name, reply) => self.export_begin(name, reply).await,
                 Msg::Import(unpacked, progress, reply) => {
                     self.import_begin(unpacked, progress, reply).await;
-                    self.front_door_sync().await;
                 }
                 Msg::Command(cmd, reply) => {
                     let result = match cmd {
-                        // It answers once its process runs, not now.
+                        // Each answers when its work beside the actor is done, not now.
                         Command::Start(name) => {
-                            self.start_begin(name, reply).await;
+                            self.start_begin(name, work::AfterStart::Reply(reply));
                             continue;
                         }
-                        Command::Stop(name) => self.stop_demo(&name).await,
-                        Command::Destroy(name) => self.destroy_demo(&name).await,
+                        Command::Stop(name) => {
+                            self.stop_begin(name, work::AfterStop::Stop(reply));
+                            continue;
+                        }
+                        Command::Destroy(name) => {
+                            self.stop_begin(name, work::AfterStop::Destroy(reply));
+                            continue;
+                        }
                         Command::SupervisorStart => self.supervisor_start().await,
                         Command::SupervisorStop => self.supervisor_stop().await,
                         // It answers when its task is done, not now.
@@ -442,60 +453,43 @@ impl<S: Supervisord> Actor<S> {
                         Command::Keep(name, keep) => self.keep_demo(&name, keep).await,
                         Command::Access(name, op) => self.access_change(&name, op).await,
                     };
-                    // Before the answer: a started demo is then served by name.
-                    self.front_door_sync().await;
-                    let _ = reply.send(result);
+                    self.answer(reply, result);
                 }
                 Msg::FinishChecks(rolled_back, first) => {
                     self.finish_checks(rolled_back, first).await;
-                    self.front_door_sync().await;
                 }
-                Msg::CleanupOne(name, req, reply) => {
-                    let result = self.cleanup_one(&name, &req).await;
-                    self.front_door_sync().await;
-                    let _ = reply.send(result);
-                }
+                Msg::CleanupOne(name, req, reply) => self.cleanup_one(name, &req, reply),
                 Msg::CleanupEnd(batch, reply) => {
                     let report = self.cleanup_end(batch).await;
-                    self.front_door_sync().await;
-                    let _ = reply.send(Ok(report));
+                    self.answer(reply, Ok(report));
                 }
                 Msg::Deploy(req, progress, reply) => {
                     self.deploy_begin(req, progress, reply).await;
-                    self.front_door_sync().await;
                 }
                 Msg::DeployDone {
                     name,
                     outcome,
                     reply,
                     finish,
-                } => {
-                    let result = match finish.redeploy {
-                        Some(record) => {
-                            self.redeploy_end(&name, outcome, *record, finish.started)
-                                .await
-                        }
-                        None => self.deploy_end(&name, outcome, finish).await,
-                    };
-                    self.front_door_sync().await;
-                    let _ = reply.send(result);
-                }
+                } => match finish.redeploy {
+                    Some(record) => {
+                        let result = self
+                            .redeploy_end(&name, outcome, *record, finish.started)
+                            .await;
+                        self.answer(reply, result);
+                    }
+                    None => self.deploy_end(&name, outcome, finish, reply).await,
+                },
                 Msg::Observed(o) => {
                     let events = self.state.observed(o, Instant::now());
                     self.send(events);
                     self.publish();
-                    // Readings come in bursts: the front door follows the last one.
-                    if self.inbox.is_empty() {
-                        self.front_door_sync().await;
-                    }
                 }
                 Msg::Clone(req, progress, reply) => {
                     self.clone_begin(req, progress, reply).await;
-                    self.front_door_sync().await;
                 }
                 Msg::Redeploy(req, progress, reply) => {
                     self.redeploy_begin(req, progress, reply).await;
-                    self.front_door_sync().await;
                 }
                 Msg::CloneCopied {
                     src,
@@ -503,21 +497,100 @@ impl<S: Supervisord> Actor<S> {
                     name,
                 } => {
                     self.clone_release(&src, was_running, &name).await;
-                    self.front_door_sync().await;
                 }
                 Msg::CloneCopyBegins { src, name, reply } => {
                     let result = self.clone_stop_source(&src, &name).await;
-                    self.front_door_sync().await;
-                    let _ = reply.send(result);
+                    self.answer(reply, result);
                 }
-                Msg::Restore(names, done) => {
-                    let counts = self.restore_batch(names).await;
-                    self.front_door_sync().await;
-                    let _ = done.send(counts);
-                }
+                Msg::RestoreOne(name, reply) => self.restore_one(name, reply),
             }
         }
         info!("actor stopped");
+    }
+
+    /// What an operation's I/O needs, for a task beside the actor.
+    fn work(&self) -> work::Work<S> {
+        work::Work {
+            sup: self.sup.clone(),
+            layout: self.layout.clone(),
+            sandbox: self.sandbox.clone(),
+            apache: self.apache.clone(),
+            plugin_missing_told: self.plugin_missing_told.clone(),
+        }
+    }
+
+    /// Runs a demo's work beside the actor: the demo is in flight (its
+    /// requests held, in order) until the work's end comes back to the inbox.
+    fn spawn_work<F>(&mut self, name: &str, op: state::Op, work: F)
+    where
+        F: std::future::Future<Output = Msg> + Send + 'static,
+    {
+        self.set_moving(name, op);
+        // A strong sender only while the work runs: the loop ends once every
+        // handle and every work is gone.
+        let tx = self.self_tx.upgrade();
+        tokio::spawn(async move {
+            let msg = work.await;
+            if let Some(tx) = tx {
+                let _ = tx.send(msg).await;
+            }
+        });
+    }
+
+    /// A work's end, applied.
+    async fn worked(&mut self, worked: work::Worked) {
+        match worked {
+            work::Worked::Stopped {
+                name,
+                result,
+                done,
+                then,
+            } => self.stop_end(name, result, done, then),
+            work::Worked::Started {
+                name,
+                result,
+                done,
+                then,
+            } => self.start_worked(name, result, done, then),
+            work::Worked::Installed {
+                name,
+                result,
+                readings,
+                reply,
+            } => {
+                for r in readings {
+                    self.take_read(r);
+                }
+                self.deployed(&name, result, reply).await;
+                self.release(&name);
+            }
+        }
+    }
+
+    /// Answers once what was done is served: when the front door is on, a
+    /// task beside the actor waits (5 s at most) until it serves the
+    /// snapshot published now, so that "ok" means a demo just started is
+    /// served by name, without holding the actor.
+    fn answer<T: Send + 'static>(&self, reply: Reply<T>, result: Result<T, ProtocolError>) {
+        let seq = self.snapshot_tx.borrow().seq;
+        match &self.front_served {
+            Some(served) if *served.borrow() <= seq => {
+                let mut served = served.clone();
+                tokio::spawn(async move {
+                    let waited = tokio::time::timeout(
+                        std::time::Duration::from_secs(5),
+                        served.wait_for(|s| *s > seq),
+                    );
+                    if waited.await.is_err() {
+                        warn!("the front door has not taken the change in 5 s: answering anyway");
+                    }
+                    let _ = reply.send(result);
+                });
+            }
+            _ => {
+                let _ = reply.send(result);
+            }
+        }
     }
 
     /// Sends events to the watchers, and says in the log what they say.

@@ -3,14 +3,11 @@
 use protocol::ProtocolError;
 use tracing::{info, warn};
 
-use super::{internal, sup_error, Actor};
+use super::{internal, Actor};
 use crate::store;
 use crate::supervisor::config::{is_own_program, render_program, render_programs};
 use crate::supervisor::rpc::codes;
 use crate::supervisor::{ok_if, RpcError, Supervisord};
-
-/// A stop of a program that is not running, or that supervisord does not know, is done.
-const STOPPED_ALREADY: &[i32] = &[codes::NOT_RUNNING, codes::BAD_NAME];
 
 impl<S: Supervisord> Actor<S> {
     /// Writes every installed demo's `[program:NAME]` into the one file
@@ -93,82 +90,42 @@ impl<S: Supervisord> Actor<S> {
         crate::sandbox::limits::effective(&own, &self.cfg.demo_limits())
     }
 
-    /// Makes supervisord take a new demo's program: its section alone, through
-    /// showroom's plugin, so the cost does not grow with the number of demos.
-    /// A supervisord started without the plugin rereads every section instead.
-    /// A group of that name supervisord has already is a leftover this deploy
-    /// did not add (a failure's, a cleanup's still to remove): it is removed
-    /// first, never adopted, so the demo runs its own section.
-    pub(super) async fn add_program(&mut self, name: &str, port: u16) -> Result<(), ProtocolError> {
-        // The very text `write_programs` put in programs.conf: a later
-        // reread must find nothing changed.
-        let section = match self.sections.get(name) {
-            Some(text) => text.clone(),
+    /// Makes supervisord take a new demo's program (`Work::add_program`),
+    /// from the very text `write_programs` put in programs.conf: a later
+    /// reread must find nothing changed.
+    pub(super) fn section_of(&self, name: &str, port: u16) -> Result<String, ProtocolError> {
+        match self.sections.get(name) {
+            Some(text) => Ok(text.clone()),
             None => {
                 let ports = self
                     .state
                     .demos
                     .get(name)
                     .map_or_else(|| vec![port], |d| d.record.ports());
-                self.render_section(name, &ports)?
+                self.render_section(name, &ports)
             }
-        };
-        match self.add_section(name, &section).await {
-            Err(e) if e.fault_code() == Some(codes::ALREADY_ADDED) => {
-                warn!(demo = name, "supervisord has a leftover group of this name, which this deploy did not add: removing it first");
-                self.remove_group(name).await.map_err(sup_error)?;
-                self.add_section(name, &section).await.map_err(sup_error)
-            }
-            other => other.map_err(sup_error),
         }
     }
 
-    async fn add_section(&mut self, name: &str, section: &str) -> Result<(), RpcError> {
-        match self.sup.add_program(name, section).await {
-            Err(e) if e.fault_code() == Some(codes::UNKNOWN_METHOD) => {
-                if !std::mem::replace(&mut self.plugin_missing_told, true) {
-                    warn!(error = %e, "supervisord has no showroom.addProgram (started before showroom's plugin): each deploy rereads every program section until it is restarted");
-                }
-                self.sup.reload_config().await?;
-                self.sup.add_process_group(name).await
-            }
-            other => other,
-        }
+    /// `Work::add_program`, awaited in the actor (a redeploy's swap).
+    pub(super) async fn add_program(&mut self, name: &str, port: u16) -> Result<(), ProtocolError> {
+        let section = self.section_of(name, port)?;
+        self.work().add_program(name, &section).await
     }
 
     /// Stops a program and waits for it; one that does not run is stopped already.
     pub(super) async fn stop_program(&self, name: &str) -> Result<(), RpcError> {
-        ok_if(self.sup.stop_process(name).await, STOPPED_ALREADY)
+        self.work().stop_program(name).await
     }
 
     /// Stops a group's process and removes the group; absent is fine.
     pub(super) async fn remove_group(&self, name: &str) -> Result<(), RpcError> {
-        self.stop_program(name).await?;
-        ok_if(
-            self.sup.remove_process_group(name).await,
-            &[codes::BAD_NAME],
-        )
+        self.work().remove_group(name).await
     }
 
     /// Removes a group and adds it again, so that its rewritten section applies.
     async fn readd_group(&self, name: &str) -> Result<(), RpcError> {
-        self.remove_group(name).await?;
-        ok_if(
-            self.sup.add_process_group(name).await,
-            &[codes::ALREADY_ADDED],
-        )
-    }
-
-    /// Applies a program section rewritten while the demo ran, now that it
-    /// does not: its group is added again. Kept pending if that fails.
-    pub(super) async fn apply_stale_section(&mut self, name: &str) -> Result<(), ProtocolError> {
-        if !self.state.is_stale(name) {
-            return Ok(());
-        }
-        self.readd_group(name).await.map_err(sup_error)?;
-        self.state.clear_stale(name);
-        info!(demo = name, "its rewritten program section now applies");
-        Ok(())
+        self.work().readd_group(name).await
     }
 
     /// Makes supervisord's groups match the demo folders: rereads its config,

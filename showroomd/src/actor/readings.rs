@@ -1,34 +1,37 @@
-//! supervisord's answers, read by the actor itself, into the state table: one program, all of them, whether it answers at all, Apache settled.
+//! supervisord's answers, read by the actor itself, into the state table: one program, all of them, whether it answers at all.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use protocol::{DemoStatus, ProtocolError};
+use protocol::ProtocolError;
 use tracing::warn;
 
+use super::work::{Read, Reading};
 use super::{sup_error, Actor, Observation};
-use crate::supervisor::config::APACHE_PROGRAM;
-use crate::supervisor::rpc::codes;
 use crate::supervisor::{ProcessInfo, RpcError, Supervisord};
-use crate::wait;
 
 impl<S: Supervisord> Actor<S> {
     /// Asks supervisord for one program's state and records it.
     pub(super) async fn refresh(&mut self, program: &str) {
-        let at = Instant::now();
-        match self.sup.process_info(program).await {
-            Ok(i) => {
-                let events = self.state.set_supervisor_up(true, "", at);
+        let reading = self.work().read(program).await;
+        self.take_read(reading);
+    }
+
+    /// One program's state, read beside the actor, into the table.
+    pub(super) fn take_read(&mut self, r: Reading) {
+        match r.info {
+            Read::Info(i) => {
+                let events = self.state.set_supervisor_up(true, "", r.taken);
                 self.send(events);
-                self.state.note_info(program, Some(&i), at);
+                self.state.note_info(&r.program, Some(&i), r.taken);
             }
-            Err(e) if e.fault_code() == Some(codes::BAD_NAME) => {
-                self.state.note_info(program, None, at);
+            Read::Unknown => {
+                self.state.note_info(&r.program, None, r.taken);
             }
-            Err(e) if e.is_unreachable() => {
-                let events = self.state.set_supervisor_up(false, &e.to_string(), at);
+            Read::Down(why) => {
+                let events = self.state.set_supervisor_up(false, &why, r.taken);
                 self.send(events);
             }
-            Err(e) => warn!(program, error = %e, "cannot read process state"),
+            Read::Failed => {}
         }
     }
 
@@ -67,19 +70,6 @@ impl<S: Supervisord> Actor<S> {
                     self.publish();
                 }
                 Err(sup_error(e))
-            }
-        }
-    }
-
-    /// Apache's state once it is not STARTING (or after 5 s): a USR1 before
-    /// it has set up its signal handlers would kill it.
-    pub(super) async fn apache_settle(&mut self) -> Option<DemoStatus> {
-        let poll = wait::Poll::new(Duration::from_secs(5), Duration::from_millis(100));
-        loop {
-            self.refresh(APACHE_PROGRAM).await;
-            let s = self.state.apache();
-            if s != Some(DemoStatus::Starting) || !poll.next().await {
-                return s;
             }
         }
     }

@@ -156,6 +156,8 @@ pub struct Snapshot {
     pub front: Option<Settings>,
     /// Whether it serves, and why not; None until first tried (or off).
     pub front_door: Option<protocol::FrontDoorInfo>,
+    /// Counts the snapshots published: the front door says which it serves.
+    pub seq: u64,
 }
 
 impl Snapshot {
@@ -170,7 +172,7 @@ impl Snapshot {
 /// What the poller saw, and when it asked (`taken`): a reading older than
 /// what the actor already knows (it acted since, and read the result) is
 /// dropped, so a poll that raced a `stop` never undoes it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Observation {
     /// `complete` when this is every process supervisord has.
     Processes {
@@ -236,8 +238,10 @@ pub struct State {
     pub front_door: Option<protocol::FrontDoorInfo>,
     /// What was published last: events are the differences from it.
     published: Arc<Snapshot>,
-    /// Demos whose folder is being copied by a clone: nothing else may act on them meanwhile.
-    busy: HashSet<String>,
+    /// The operation under way on each demo beside the actor: the one
+    /// record of work in flight (the requests waiting for it are held by
+    /// the actor, `hold.rs`, in arrival order).
+    in_flight: HashMap<String, Op>,
     /// The checks at start are not done yet: supervisord may lack a group
     /// it is about to be given, so "unknown to it" means UNKNOWN, not FATAL.
     checks_pending: bool,
@@ -250,6 +254,43 @@ pub struct State {
     /// How each program's last run ended, when supervisord says it ended:
     /// the detail of a `RUNNING->…` event.
     last_end: HashMap<String, String>,
+}
+
+/// An operation under way on a demo, beside the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Starting,
+    Stopping,
+    Destroying,
+    Expiring,
+    /// A deployed demo's program given to supervisord.
+    Installing,
+    /// A clone's source, its folder being copied.
+    Copying,
+    /// Its app's script run again in a fresh folder.
+    Redeploying,
+}
+
+impl Op {
+    /// Whether the demo's requests wait for it (held, in order): the short
+    /// operations. The long ones (a copy, a redeploy's script) refuse
+    /// them with a word instead, as a client would wait minutes.
+    pub fn holds(self) -> bool {
+        !matches!(self, Op::Copying | Op::Redeploying)
+    }
+
+    /// As said in a refusal: "demo NAME is being …".
+    pub fn word(self) -> &'static str {
+        match self {
+            Op::Starting => "started",
+            Op::Stopping => "stopped",
+            Op::Destroying => "destroyed",
+            Op::Expiring => "expired",
+            Op::Installing => "installed",
+            Op::Copying => "copied by a clone",
+            Op::Redeploying => "replaced by its redeploy",
+        }
+    }
 }
 
 /// What tells one ending from the next: its state, its try's times, its status.
@@ -265,12 +306,13 @@ impl State {
                 ErrorKind::InvalidRequest,
                 format!("demo {name} is being deployed; wait for its deploy to end"),
             )),
-            Some(_) if self.busy.contains(name) => Err(ProtocolError::new(
-                ErrorKind::InvalidRequest,
-                format!(
-                    "demo {name} is being copied by a clone or replaced by its redeploy; try again in a moment"
-                ),
-            )),
+            Some(_) if self.in_flight.get(name).is_some_and(|op| !op.holds()) => {
+                let op = self.op(name).map_or("busy", Op::word);
+                Err(ProtocolError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("demo {name} is being {op}; try again in a moment"),
+                ))
+            }
             Some(d) => Ok(d.clone()),
         }
     }
@@ -363,28 +405,44 @@ impl State {
         self.supervisor_up
     }
 
-    /// Marks a demo as the source of a clone under way (true), or no more.
-    pub fn set_busy(&mut self, name: &str, busy: bool) {
-        if busy {
-            self.busy.insert(name.to_owned());
-        } else {
-            self.busy.remove(name);
-        }
+    /// An operation on a demo is under way beside the actor from now.
+    pub fn begin(&mut self, name: &str, op: Op) {
+        self.in_flight.insert(name.to_owned(), op);
+    }
+
+    /// The demo's operation ended.
+    pub fn end(&mut self, name: &str) {
+        self.in_flight.remove(name);
+    }
+
+    /// The operation under way on a demo, if any.
+    pub fn op(&self, name: &str) -> Option<Op> {
+        self.in_flight.get(name).copied()
+    }
+
+    /// Whether an operation that holds its demo's requests is under way on any demo.
+    pub fn any_holding(&self) -> bool {
+        self.in_flight.values().any(|op| op.holds())
     }
 
     /// The demos to bring back after supervisord was started afresh: installed,
     /// wanted running, and with a part to run. Sorted by name.
     pub fn to_restore(&self) -> Vec<String> {
         self.demos
-            .iter()
-            .filter(|(_, d)| {
-                d.record.phase == Phase::Installed
-                    && d.record.wanted == Wanted::Running
-                    && d.record.port.is_some()
-                    && (d.has_process || d.has_vhost)
-            })
-            .map(|(n, _)| n.clone())
+            .keys()
+            .filter(|n| self.wants_restore(n))
+            .cloned()
             .collect()
+    }
+
+    /// Whether this demo is one to bring back (see `to_restore`), as it is now.
+    pub fn wants_restore(&self, name: &str) -> bool {
+        self.demos.get(name).is_some_and(|d| {
+            d.record.phase == Phase::Installed
+                && d.record.wanted == Wanted::Running
+                && d.record.port.is_some()
+                && (d.has_process || d.has_vhost)
+        })
     }
 
     /// At `now` (seconds since the epoch): the demos whose time is up, and
@@ -402,7 +460,10 @@ impl State {
             let Some(at) = d.record.expires_at else {
                 continue;
             };
-            if d.record.phase != Phase::Installed || self.busy.contains(name) || d.record.keep {
+            if d.record.phase != Phase::Installed
+                || self.in_flight.contains_key(name)
+                || d.record.keep
+            {
                 continue;
             }
             let at = at.max(not_before.get(name).copied().unwrap_or(0));
@@ -633,16 +694,18 @@ impl State {
             }
         }
         hot.sort();
-        let snap = Snapshot {
+        let mut snap = Snapshot {
             demos: self.demos.clone(),
             supervisor_up: up,
             hot,
             front: self.front.clone(),
             front_door: self.front_door.clone(),
+            seq: self.published.seq,
         };
         if *self.published == snap {
             return None;
         }
+        snap.seq += 1;
         let events = snap
             .demos
             .iter()

@@ -411,14 +411,14 @@ fn expiries_skip_demos_being_deployed_or_copied_and_wait_out_a_retry() {
         };
         st.demos.insert(name.into(), v);
     }
-    st.set_busy("copied", true);
+    st.begin("copied", super::Op::Copying);
     let retry: HashMap<String, u64> = [("retried".to_string(), 300)].into();
     assert_eq!(
         st.expiries(200, &retry),
         (vec!["due".to_string()], Some(300))
     );
     assert_eq!(st.expiries(99, &retry).0, Vec::<String>::new());
-    st.set_busy("copied", false);
+    st.end("copied");
     let (due, next) = st.expiries(400, &HashMap::new());
     assert_eq!(due, vec!["copied", "due", "retried"]);
     assert_eq!(next, Some(500));

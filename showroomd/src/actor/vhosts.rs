@@ -5,12 +5,11 @@ use std::time::{Duration, Instant};
 use protocol::{DemoStatus, ErrorKind, ProtocolError};
 use tracing::{error, info, warn};
 
-use super::{sup_error, Actor};
+use super::apache_keeper::Applied;
+use super::Actor;
 use crate::apache::{self, ApacheError};
 use crate::supervisor::config::APACHE_PROGRAM;
-use crate::supervisor::rpc::codes;
-use crate::supervisor::{ok_if, Supervisord};
-use crate::tail;
+use crate::supervisor::Supervisord;
 
 pub(super) fn apache_error(e: ApacheError) -> ProtocolError {
     match e {
@@ -38,7 +37,7 @@ pub(super) struct ApacheRetry {
 }
 
 /// Apache is down for good or was never started: it holds no port.
-fn holds_no_port(state: Option<DemoStatus>) -> bool {
+pub(super) fn holds_no_port(state: Option<DemoStatus>) -> bool {
     matches!(
         state,
         None | Some(DemoStatus::Stopped | DemoStatus::Exited | DemoStatus::Fatal)
@@ -46,13 +45,6 @@ fn holds_no_port(state: Option<DemoStatus>) -> bool {
 }
 
 impl<S: Supervisord> Actor<S> {
-    /// Removes a demo's link and says so in the state table.
-    pub(super) fn disable_vhost(&mut self, name: &str) -> Result<bool, ProtocolError> {
-        let removed = apache::remove_copy(&self.layout, name).map_err(apache_error)?;
-        self.state.set_enabled(name, false);
-        Ok(removed)
-    }
-
     /// supervisord was started afresh, with every program stopped: the
     /// demos' vhosts go too, or a link would claim a vhost no Apache serves
     /// and the next start of any demo would bring them all back at once.
@@ -92,118 +84,30 @@ impl<S: Supervisord> Actor<S> {
         }
     }
 
-    /// Makes the running Apache serve exactly the linked vhosts: a graceful
-    /// reload when it runs, a start when it does not, a stop when no link is
-    /// left. The config test runs first, every time; vhosts that would take
-    /// the others down are disabled first, and returned with the reason.
+    /// Makes the running Apache serve exactly the enabled vhosts, through
+    /// its keeper (one round, shared with whatever else came meanwhile);
+    /// returns the vhosts it left out, with why.
     pub(super) async fn apache_apply(&mut self) -> Result<Vec<(String, String)>, ProtocolError> {
-        let state = self.apache_settle().await;
-        let mut disabled = Vec::new();
-        // Only an Apache that holds no port leaves a taken one to another program.
-        if holds_no_port(state) {
-            disabled.extend(apache::prune_taken_ports(&self.layout));
-        }
-        let mut tested = false;
-        if !apache::enabled_names(&self.layout).is_empty() {
-            tested = apache::config_test(&self.layout, &self.cfg, &self.sandbox, None)
-                .await
-                .is_ok();
-            if !tested {
-                disabled
-                    .extend(apache::prune_rejected(&self.layout, &self.cfg, &self.sandbox).await);
-            }
-        }
-        for (name, _) in &disabled {
+        let applied = self.apache.apply(vec![]).await;
+        self.state.mark_hot(APACHE_PROGRAM, Instant::now());
+        let applied = applied?;
+        self.take_applied(&applied);
+        Ok(applied.disabled)
+    }
+
+    /// What a round of Apache's keeper did, into the table.
+    pub(super) fn take_applied(&mut self, applied: &Applied) {
+        for (name, _) in &applied.disabled {
             self.state.set_enabled(name, false);
         }
-        self.apache_serve(state, tested).await?;
-        Ok(disabled)
-    }
-
-    /// An Apache's graceful reload (SIGUSR1 to its master; `program`: the
-    /// demos' or the front door's). In the sandbox, supervisord's pid is
-    /// bwrap's, which does not forward signals and dies of USR1: the signal
-    /// goes to Apache, PID 1 of the sandbox, directly.
-    pub(super) async fn apache_graceful(&mut self, program: &str) -> Result<(), ProtocolError> {
-        if !self.sandbox.enabled {
-            return self
-                .sup
-                .signal_process(program, "USR1")
-                .await
-                .map_err(sup_error);
+        for name in &applied.removed {
+            self.state.set_enabled(name, false);
         }
-        let bwrap = self.sup.process_info(program).await.map_err(sup_error)?.pid;
-        let master = i32::try_from(bwrap)
-            .ok()
-            .and_then(crate::sandbox::main_pid)
-            .ok_or_else(|| {
-                ProtocolError::new(
-                    ErrorKind::Internal,
-                    format!("cannot find Apache's master in its sandbox (bwrap pid {bwrap})"),
-                )
-            })?;
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(master),
-            nix::sys::signal::Signal::SIGUSR1,
-        )
-        .map_err(|e| {
-            ProtocolError::new(
-                ErrorKind::Internal,
-                format!("signalling Apache's master (pid {master}) to reload: {e}"),
-            )
-        })
-    }
-
-    /// Stops, reloads or starts Apache for the links now in place.
-    async fn apache_serve(
-        &mut self,
-        state: Option<DemoStatus>,
-        tested: bool,
-    ) -> Result<(), ProtocolError> {
-        let running = matches!(state, Some(DemoStatus::Running | DemoStatus::Starting));
-        let links = apache::enabled_names(&self.layout);
-        if !self.apache_wanted() {
-            if running || state == Some(DemoStatus::Backoff) {
-                ok_if(
-                    self.sup.stop_process(APACHE_PROGRAM).await,
-                    &[codes::NOT_RUNNING],
-                )
-                .map_err(sup_error)?;
-                info!("Apache stopped: no vhost is enabled");
-            }
-            self.refresh(APACHE_PROGRAM).await;
-            return Ok(());
-        }
-        if !tested {
-            apache::config_test(&self.layout, &self.cfg, &self.sandbox, None)
-                .await
-                .map_err(apache_error)?;
-        }
-        if state == Some(DemoStatus::Running) {
-            self.apache_graceful(APACHE_PROGRAM).await?;
-            info!(vhosts = links.len(), "Apache reloaded gracefully");
-        } else {
-            apache::remove_stale_pid_files(&self.layout);
-            match self.sup.start_process(APACHE_PROGRAM).await {
-                Ok(()) => info!(vhosts = links.len(), "Apache started"),
-                Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => {}
-                Err(e) => {
-                    self.state.mark_hot(APACHE_PROGRAM, Instant::now());
-                    self.refresh(APACHE_PROGRAM).await;
-                    let log = self.layout.apache_logs().join("error.log");
-                    let (tail, _) = tail::last_lines(&log, 5, 16 * 1024);
-                    warn!(error = %e, "Apache did not start");
-                    return Err(ProtocolError::new(
-                        ErrorKind::ApacheConfig,
-                        "Apache could not start",
-                    )
-                    .with_detail(format!("{e}\n{}", tail.trim_end())));
-                }
-            }
+        if let Some(reading) = &applied.reading {
+            let events = self.state.observed(reading.clone(), Instant::now());
+            self.send(events);
         }
         self.state.mark_hot(APACHE_PROGRAM, Instant::now());
-        self.refresh(APACHE_PROGRAM).await;
-        Ok(())
     }
 }
 
@@ -239,7 +143,7 @@ impl<S: Supervisord> Actor<S> {
 
     /// Starts Apache again (the same apply as any change: config test, the
     /// vhosts it refuses or whose port is taken left out), and says so.
-    pub(super) async fn apache_retry_now(&mut self) {
+    pub(super) fn apache_retry_now(&mut self) {
         self.apache_retry.attempts += 1;
         let attempts = self.apache_retry.attempts;
         let wait = APACHE_RETRY_FIRST
@@ -250,15 +154,20 @@ impl<S: Supervisord> Actor<S> {
             "Apache is {} while vhosts need it: starting it again",
             self.state.apache().map_or("gone".into(), |s| s.to_string())
         );
-        if let Err(e) = self.apache_apply().await {
-            warn!(
-                attempt = attempts,
-                next_in_secs = wait.as_secs(),
-                error = %e.message,
-                detail = e.detail.as_deref().unwrap_or(""),
-                "Apache did not start again; trying later"
-            );
-        }
+        // The keeper's round runs beside the actor; the poller reads its outcome.
+        let keeper = self.apache.clone();
+        tokio::spawn(async move {
+            if let Err(e) = keeper.apply(vec![]).await {
+                warn!(
+                    attempt = attempts,
+                    next_in_secs = wait.as_secs(),
+                    error = %e.message,
+                    detail = e.detail.as_deref().unwrap_or(""),
+                    "Apache did not start again; trying later"
+                );
+            }
+        });
+        self.state.mark_hot(APACHE_PROGRAM, Instant::now());
         self.apache_retry.next = Some(tokio::time::Instant::now() + wait);
     }
 

@@ -3,6 +3,7 @@
 use protocol::{CleanupReport, CleanupRequest, ErrorKind, ProtocolError, Response};
 use tracing::{info, warn};
 
+use crate::actor::work::AfterStop;
 use crate::actor::{ask, gone, Actor, Msg, Reply};
 use crate::apache;
 use crate::store;
@@ -97,33 +98,46 @@ impl<S: Supervisord> Actor<S> {
 
     /// One demo of a cleanup, at its turn: destroyed (true), and its deploy
     /// log with it, if it still matches the filter; else left (false).
-    pub(in crate::actor) async fn cleanup_one(
+    /// One demo of a cleanup, checked again at its turn: a demo that no
+    /// longer matches is left (answers false); one that does is destroyed
+    /// as `destroy` does, its end answering true (`cleanup_forget`).
+    pub(in crate::actor) fn cleanup_one(
         &mut self,
-        name: &str,
+        name: String,
         req: &CleanupRequest,
-    ) -> Result<bool, ProtocolError> {
+        reply: Reply<bool>,
+    ) {
         // A shared part that failed since the plan stops the rest of it:
         // the statuses it was made from no longer say anything.
         if let Some(failure) = self.state.shared_failure() {
-            return Err(self.shared_failure_error(&failure));
+            let _ = reply.send(Err(self.shared_failure_error(&failure)));
+            return;
         }
-        self.state.installed(name)?;
-        if !self.state.cleanup_match(name, req, store::now_secs()) {
+        if let Err(e) = self.state.installed(&name) {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        if !self.state.cleanup_match(&name, req, store::now_secs()) {
             info!(
                 demo = name,
                 "cleanup leaves it: it no longer matches since the cleanup was planned"
             );
-            return Ok(false);
+            let _ = reply.send(Ok(false));
+            return;
         }
-        self.destroy_demo(name).await?;
-        // `destroy` keeps the deploy log for a post-mortem; cleanup is the end of the line.
+        self.stop_begin(name, AfterStop::CleanupOne(reply));
+    }
+
+    /// A demo a cleanup destroyed: `destroy` keeps the deploy log for a
+    /// post-mortem; cleanup is the end of the line.
+    pub(in crate::actor) fn cleanup_forget(&self, name: &str) -> bool {
         for n in 1..=crate::deployer::DEPLOY_LOGS_KEPT {
             remove_if_present(&self.layout.deploy_log_nth(name, n));
         }
         for kind in ["access", "error"] {
             remove_if_present(&self.layout.vhost_log(name, kind));
         }
-        Ok(true)
+        true
     }
 
     /// A cleanup's end: what earlier failures left is removed, the report given.

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::deploy::{script_env, Finish};
+use crate::actor::state::Op;
 use crate::actor::{ask, sup_error, warn_failed, Actor, Msg, Reply};
 use crate::deployer::{self, Outcome};
 use crate::supervisor::Supervisord;
@@ -180,7 +181,7 @@ impl<S: Supervisord> Actor<S> {
             self.stop_program(name).await.map_err(sup_error)?;
             info!(demo = %name, "stopped for a copy of its folder");
         }
-        self.state.set_busy(name, true);
+        self.state.begin(name, Op::Copying);
         self.refresh(name).await;
         self.publish();
         Ok(was_running)
@@ -208,7 +209,7 @@ impl<S: Supervisord> Actor<S> {
             self.stop_program(src).await.map_err(sup_error)?;
             info!(demo = %src, clone = %name, "stopped for its copy");
         }
-        self.state.set_busy(src, true);
+        self.state.begin(src, Op::Copying);
         self.refresh(src).await;
         self.publish();
         Ok(was_running)
@@ -221,7 +222,7 @@ impl<S: Supervisord> Actor<S> {
         was_running: bool,
         name: &str,
     ) {
-        self.state.set_busy(src, false);
+        self.state.end(src);
         if was_running {
             if let Err(e) = self.start_demo(src).await {
                 warn!(demo = src, error = %e.message, "could not start again after its copy");

@@ -8,6 +8,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::actor::state::Op;
+use crate::actor::work::Worked;
 use crate::actor::{internal, warn_failed, Actor, DemoView, Msg, Reply};
 use crate::deployer::{self, Job, Outcome};
 use crate::store::{self, DemoRecord, Phase};
@@ -296,13 +298,16 @@ impl<S: Supervisord> Actor<S> {
         }
     }
 
-    /// The job ended: install the demo, or undo everything the reservation did.
+    /// The job ended: install the demo (its program added beside the
+    /// actor, `Worked::Installed` then answers), or undo everything the
+    /// reservation did.
     pub(in crate::actor) async fn deploy_end(
         &mut self,
         name: &str,
         outcome: Outcome,
         finish: Finish,
-    ) -> Result<DemoInfo, ProtocolError> {
+        reply: Reply<DemoInfo>,
+    ) {
         if !outcome.success {
             warn!(demo = name, how = %outcome.how, "deploy script failed; rolling back");
             self.deploy_rollback(name).await;
@@ -311,13 +316,46 @@ impl<S: Supervisord> Actor<S> {
             if !outcome.tail.is_empty() {
                 detail += &format!("; its last output:\n{}", outcome.tail.join("\n"));
             }
-            return Err(ProtocolError::new(
-                ErrorKind::DeployFailed,
-                "installation ended with an error",
-            )
-            .with_detail(detail));
+            let e = ProtocolError::new(ErrorKind::DeployFailed, "installation ended with an error")
+                .with_detail(detail);
+            return self.answer(reply, Err(e));
         }
-        match self.deploy_install(name, finish).await {
+        match self.deploy_install(name, finish) {
+            Ok(None) => self.deployed(name, Ok(()), reply).await,
+            Ok(Some(section)) => {
+                let work = self.work();
+                let name = name.to_owned();
+                self.spawn_work(&name.clone(), Op::Installing, async move {
+                    let result = work.add_program(&name, &section).await;
+                    let readings = vec![work.read(&name).await];
+                    Msg::Worked(Worked::Installed {
+                        name,
+                        result,
+                        readings,
+                        reply,
+                    })
+                });
+            }
+            Err(e) => self.deployed(name, Err(e), reply).await,
+        }
+    }
+
+    /// A deploy's end, once its program is in supervisord (or failed).
+    pub(in crate::actor) async fn deployed(
+        &mut self,
+        name: &str,
+        result: Result<(), ProtocolError>,
+        reply: Reply<DemoInfo>,
+    ) {
+        let result = result.and_then(|()| {
+            self.publish();
+            Ok(self.state.demo(name)?.info_served(
+                name,
+                self.state.front.as_ref(),
+                self.state.front_door.as_ref(),
+            ))
+        });
+        match &result {
             Ok(info) => {
                 info!(demo = name, "deployed");
                 self.emit(
@@ -325,22 +363,24 @@ impl<S: Supervisord> Actor<S> {
                     EventKind::Deployed,
                     format!("port {}", info.port.unwrap_or(0)),
                 );
-                Ok(info)
             }
             Err(e) => {
                 warn!(demo = name, error = %e, "installing the deployed demo failed; rolling back");
                 self.deploy_rollback(name).await;
                 self.emit(Some(name), EventKind::DeployFailed, e.message.clone());
-                Err(e)
             }
         }
+        self.answer(reply, result);
     }
 
-    async fn deploy_install(
+    /// The install's part in the actor: the record and the program section
+    /// on disk, the table. Returns the section supervisord is to take, if
+    /// the demo has a process.
+    fn deploy_install(
         &mut self,
         name: &str,
         finish: Finish,
-    ) -> Result<DemoInfo, ProtocolError> {
+    ) -> Result<Option<String>, ProtocolError> {
         let mut record = self.state.demo(name)?.record.clone();
         self.make_start_executable(name)?;
         record.phase = Phase::Installed;
@@ -360,16 +400,10 @@ impl<S: Supervisord> Actor<S> {
         if let Err(e) = store::unmark_deploying(&self.layout, name) {
             warn!(demo = name, error = %e, "cannot remove its deploy marker");
         }
-        if let (true, Some(port)) = (has_process, record.port) {
-            self.add_program(name, port).await?;
-            self.refresh(name).await;
+        match (has_process, record.port) {
+            (true, Some(port)) => Ok(Some(self.section_of(name, port)?)),
+            _ => Ok(None),
         }
-        self.publish();
-        Ok(self.state.demo(name)?.info_served(
-            name,
-            self.state.front.as_ref(),
-            self.state.front_door.as_ref(),
-        ))
     }
 
     /// Makes the script's `start.sh` executable, through a descriptor of the

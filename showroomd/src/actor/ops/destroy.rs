@@ -1,11 +1,11 @@
-//! `destroy NAME`: stop it, remove its supervisord group, remove its folder.
+//! `destroy NAME`: a stop that removes its supervisord group too (`ops/stop.rs`), then its folder into the trash, removed beside the actor.
 
 use std::time::Instant;
 
 use protocol::{EventKind, ProtocolError, Response};
 use tracing::info;
 
-use crate::actor::{internal, sup_error, Actor};
+use crate::actor::{internal, Actor};
 use crate::store;
 use crate::supervisor::Supervisord;
 
@@ -34,14 +34,12 @@ impl<S: Supervisord> Actor<S> {
         Ok(())
     }
 
-    pub(in crate::actor) async fn destroy_demo(
+    /// A destroy's end, once its stop's work removed the process, the vhost
+    /// and the group: the folder into the trash, the record, the rest.
+    pub(in crate::actor) fn destroy_finish(
         &mut self,
         name: &str,
     ) -> Result<Response, ProtocolError> {
-        self.state.installed(name)?;
-        self.require_supervisor().await?;
-        self.stop_parts(name).await?;
-        self.remove_group(name).await.map_err(sup_error)?;
         self.discard_demo_dir(name)
             .map_err(|e| internal("removing the demo's folder", e))?;
         self.state.remove_demo(name, Instant::now());

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::deploy::{check_params, script_env, Finish};
+use crate::actor::state::Op;
 use crate::actor::{internal, sup_error, Actor, Reply};
 use crate::deployer::{self, Outcome};
 use crate::layout::Layout;
@@ -122,7 +123,7 @@ impl<S: Supervisord> Actor<S> {
             self.redeploy_drop(name).await;
             return Err(e);
         }
-        self.state.set_busy(name, true);
+        self.state.begin(name, Op::Redeploying);
         self.publish();
         info!(
             demo = name,
@@ -176,7 +177,7 @@ impl<S: Supervisord> Actor<S> {
             .with_detail(detail));
         }
         let result = self.redeploy_swap(name, record, started).await;
-        self.state.set_busy(name, false);
+        self.state.end(name);
         self.publish();
         match &result {
             Ok(_) => {
@@ -201,7 +202,7 @@ impl<S: Supervisord> Actor<S> {
         started: Instant,
     ) -> Result<DemoInfo, ProtocolError> {
         // The rest is this one step of the actor: nothing else acts on it meanwhile.
-        self.state.set_busy(name, false);
+        self.state.end(name);
         let fresh = self.layout.redeploy_dir(name);
         let dir = self.layout.demo_dir(name);
         let script = fresh.join("start.sh");
@@ -296,7 +297,7 @@ impl<S: Supervisord> Actor<S> {
                 warn!(demo = name, error = %e, "cannot remove the folder of a failed redeploy")
             }
         }
-        self.state.set_busy(name, false);
+        self.state.end(name);
         self.publish();
     }
 }

@@ -3,6 +3,7 @@
 use protocol::{EventKind, Response};
 use tracing::info;
 
+use crate::actor::work::AfterStart;
 use crate::actor::{Actor, Reply};
 use crate::supervisor::Supervisord;
 
@@ -21,13 +22,11 @@ impl<S: Supervisord> Actor<S> {
         if let Err(e) = stopped {
             self.refresh(&name).await;
             self.publish();
-            self.front_door_sync().await;
-            let _ = reply.send(Err(e));
-            return;
+            return self.answer(reply, Err(e));
         }
         self.mark_logs(&name, "stopped for a restart");
         info!(demo = %name, "stopped for its restart");
         self.emit(Some(&name), EventKind::Stopped, "restart");
-        self.start_begin(name, reply).await;
+        self.start_begin(name, AfterStart::Reply(reply));
     }
 }

@@ -1,107 +1,106 @@
-//! `start NAME`: vhost config test, then the process (its wait beside the actor), then the vhost; each failure undoes what came before.
+//! `start NAME`: decided in the actor; the vhost's config test, the process and its wait, then the vhost made live, beside it (`Work::start`); each failure undoes what came before.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use protocol::{DemoStatus, ErrorKind, EventKind, ProtocolError, Response};
 use tracing::{info, warn};
 
-use crate::actor::vhosts::apache_error;
-use crate::actor::{sup_error, warn_failed, Actor, Msg, Reply};
-use crate::apache::{self, ApacheError};
+use crate::actor::state::Op;
+use crate::actor::work::{AfterStart, StartDone, StartPlan, Worked};
+use crate::actor::{sup_error, Actor, Msg};
+use crate::apache;
 use crate::apache_policy::{self, Policy};
 use crate::supervisor::rpc::codes;
 use crate::supervisor::Supervisord;
 
-/// What a start decided before its process was asked to start: the rest
-/// (enabling the vhost) follows once the process runs.
-#[derive(Debug)]
-pub(crate) struct StartPlan {
-    process: bool,
-    /// The vhost is to be enabled (it is not served now).
-    enable: bool,
-    /// The vhost's text, read and checked now, when it is not enabled yet.
-    text: Option<String>,
-    /// The ports the vhost listens on.
-    ports: Vec<u16>,
-}
-
 impl<S: Supervisord> Actor<S> {
-    /// `start`, waiting for the process inside the actor: for a start the
-    /// actor makes itself (a clone's source running again).
+    /// `start` from a client (or a restart's second half): decided here,
+    /// its I/O beside the actor (`Work::start`); the demo is in flight until
+    /// `Worked::Started` comes back, and requests naming it wait for that,
+    /// in order (`Actor::hold`).
+    pub(in crate::actor) fn start_begin(&mut self, name: String, then: AfterStart) {
+        let plan = match self.start_decide(&name) {
+            Ok(Ok(plan)) => plan,
+            Ok(Err(e)) => {
+                let result = self.start_end(&name, Err(e));
+                return self.start_answer(then, result);
+            }
+            Err(e) => return self.start_answer(then, Err(e)),
+        };
+        let work = self.work();
+        self.spawn_work(&name.clone(), Op::Starting, async move {
+            let (result, done) = work.start(&name, plan).await;
+            Msg::Worked(Worked::Started {
+                name,
+                result,
+                done,
+                then,
+            })
+        });
+    }
+
+    /// `start`, awaited inside the actor: for the starts the actor makes
+    /// itself (a clone's source running again, a redeploy's new folder).
     pub(in crate::actor) async fn start_demo(
         &mut self,
         name: &str,
     ) -> Result<Response, ProtocolError> {
-        match self.start_prepare(name).await? {
-            Ok(plan) => self.start_here(name, plan).await,
-            Err(e) => self.start_end(name, Err(e)).await,
+        let plan = match self.start_decide(name)? {
+            Ok(plan) => plan,
+            Err(e) => return self.start_end(name, Err(e)),
+        };
+        let (result, done) = self.work().start(name, plan).await;
+        self.start_done(name, result, done)
+    }
+
+    /// A start's work came back: its end, the answer, the demo's waiting requests.
+    pub(in crate::actor) fn start_worked(
+        &mut self,
+        name: String,
+        result: Result<(), ProtocolError>,
+        done: StartDone,
+        then: AfterStart,
+    ) {
+        let result = self.start_done(&name, result, done);
+        self.start_answer(then, result);
+        self.release(&name);
+    }
+
+    /// A start's answer, where it goes.
+    fn start_answer(&self, then: AfterStart, result: Result<Response, ProtocolError>) {
+        match then {
+            AfterStart::Reply(reply) => self.answer(reply, result),
+            AfterStart::Restore(reply) => self.answer(reply, result.map(|_| true)),
         }
     }
 
-    /// `start` from a client. supervisord's start waits `startsecs` (a
-    /// second by default) before it says the process runs: that wait runs
-    /// beside the actor, which serves other demos meanwhile. The demo is
-    /// "in motion" until `StartWaited` comes back: requests naming it wait
-    /// for that, in order (`Actor::hold`).
-    pub(in crate::actor) async fn start_begin(&mut self, name: String, reply: Reply<Response>) {
-        let result = match self.start_prepare(&name).await {
-            Ok(Ok(plan)) => match self.self_tx.upgrade().filter(|_| plan.process) {
-                Some(tx) => {
-                    self.set_moving(&name);
-                    let sup = self.sup.clone();
-                    let told = self.telling(&name);
-                    tokio::spawn(async move {
-                        let process = start_process(&sup, &name, &told).await;
-                        let _ = tx
-                            .send(Msg::StartWaited {
-                                name,
-                                plan,
-                                process,
-                                reply,
-                            })
-                            .await;
-                    });
-                    return;
-                }
-                // No process to wait for (or the actor is shutting down): all here.
-                None => self.start_here(&name, plan).await,
-            },
-            Ok(Err(e)) => self.start_end(&name, Err(e)).await,
-            Err(e) => Err(e),
-        };
-        self.front_door_sync().await;
-        let _ = reply.send(result);
-    }
-
-    /// The rest of a start, its process waited for here.
-    async fn start_here(&mut self, name: &str, plan: StartPlan) -> Result<Response, ProtocolError> {
-        let process = if plan.process {
-            start_process(&self.sup, name, &self.telling(name)).await
-        } else {
-            Ok(())
-        };
-        self.start_finish(name, plan, process).await
-    }
-
-    /// The process of a start from a client runs (or failed): the rest of
-    /// the start, the answer, and the demo's waiting requests.
-    pub(in crate::actor) async fn start_waited(
+    /// What a start's work did, into the table, then its end.
+    fn start_done(
         &mut self,
         name: &str,
-        plan: StartPlan,
-        process: Result<(), ProtocolError>,
-        reply: Reply<Response>,
-    ) {
-        let result = self.start_finish(name, plan, process).await;
-        self.front_door_sync().await;
-        let _ = reply.send(result);
-        self.release(name);
+        result: Result<(), ProtocolError>,
+        done: StartDone,
+    ) -> Result<Response, ProtocolError> {
+        if done.stale_applied {
+            self.state.clear_stale(name);
+        }
+        for (other, _) in &done.pruned {
+            self.state.set_enabled(other, false);
+        }
+        if let Some(applied) = &done.applied {
+            self.take_applied(applied);
+        }
+        for r in done.readings {
+            self.take_read(r);
+        }
+        self.start_end(name, result.map(|()| Response::Done))
     }
 
     /// The checks that refuse a start outright (the outer error: nothing
-    /// was tried), then what can be done before the process starts (the
-    /// inner error: a start that failed, said as such).
-    async fn start_prepare(
+    /// was tried), and what its work needs (the inner error: a start that
+    /// failed, said as such): the vhost's text read once and held to the
+    /// policy here, so that what is tested is what Apache gets.
+    fn start_decide(
         &mut self,
         name: &str,
     ) -> Result<Result<StartPlan, ProtocolError>, ProtocolError> {
@@ -117,27 +116,35 @@ impl<S: Supervisord> Actor<S> {
             )));
         }
         let (process, vhost) = (demo.has_process, demo.has_vhost);
-        self.require_supervisor().await?;
-        Ok(self.start_plan(name, process, vhost).await)
-    }
-
-    /// The rest of a start once its process runs (or failed), and its end.
-    async fn start_finish(
-        &mut self,
-        name: &str,
-        plan: StartPlan,
-        process: Result<(), ProtocolError>,
-    ) -> Result<Response, ProtocolError> {
-        let result = match process {
-            Ok(()) => self.start_vhost(name, &plan).await,
-            Err(e) => Err(e),
+        let already_enabled = apache::is_enabled(&self.layout, name);
+        let text = if vhost && !already_enabled {
+            match self.vhost_text(name) {
+                Ok(text) => Some(text),
+                Err(e) => return Ok(Err(e)),
+            }
+        } else {
+            None
         };
-        self.start_end(name, result.map(|()| Response::Done)).await
+        // A process that ended by itself still runs on its old section.
+        let stale = process
+            && self.state.is_stale(name)
+            && !matches!(
+                self.state.proc(name),
+                Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff)
+            );
+        Ok(Ok(StartPlan {
+            process,
+            vhost,
+            already_enabled,
+            text,
+            stale,
+            told: self.telling(name),
+        }))
     }
 
     /// What every start ends with, done or failed: the table, the wanted
     /// state, the event.
-    async fn start_end(
+    fn start_end(
         &mut self,
         name: &str,
         result: Result<Response, ProtocolError>,
@@ -145,7 +152,6 @@ impl<S: Supervisord> Actor<S> {
         let enabled = apache::is_enabled(&self.layout, name);
         self.state.set_enabled(name, enabled);
         self.state.mark_hot(name, Instant::now());
-        self.refresh(name).await;
         self.publish();
         match &result {
             Ok(_) => {
@@ -212,110 +218,6 @@ impl<S: Supervisord> Actor<S> {
         })
     }
 
-    /// What comes before the process: a new vhost read once, held to the
-    /// policy and tested with Apache's config test; the process's section
-    /// brought up to date.
-    async fn start_plan(
-        &mut self,
-        name: &str,
-        process: bool,
-        vhost: bool,
-    ) -> Result<StartPlan, ProtocolError> {
-        let already_enabled = apache::is_enabled(&self.layout, name);
-        // A link with no running Apache behind it (Apache died, or a crash
-        // came between link and reload) is enabled again like a new one.
-        let apache_up = vhost && self.apache_settle().await == Some(DemoStatus::Running);
-        let enable = vhost && !(already_enabled && apache_up);
-        // A new vhost is the demo's file read once, here: what is tested is
-        // what Apache gets. Already enabled, its checked copy stays.
-        let text = if enable && !already_enabled {
-            Some(self.vhost_text(name)?)
-        } else {
-            None
-        };
-        let ports = match &text {
-            Some(text) => apache::listen_ports_in(text),
-            None if vhost => apache::listen_ports(&self.layout.apache_copy(name)),
-            None => vec![],
-        };
-        if enable {
-            // Already enabled, it is in the live tree: `apache_apply` tests it there.
-            if let Some(text) = &text {
-                self.test_new_vhost(name, text).await?;
-            }
-            // Apache's config test passes a port someone else holds, and a
-            // graceful reload onto it would take every vhost down with it.
-            if let Some((p, e)) = apache::taken_port(&ports) {
-                // Linked, it would keep Apache from starting for the others.
-                if already_enabled {
-                    let unlinked = apache::remove_copy(&self.layout, name);
-                    warn_failed(unlinked, name, "disabling the vhost whose port is taken");
-                }
-                return Err(ProtocolError::new(
-                    ErrorKind::ApacheConfig,
-                    format!("port {p} of this demo's virtual host is taken by another program"),
-                )
-                .with_detail(e.to_string()));
-            }
-        }
-        if process {
-            // A process that ended by itself still runs on its old section.
-            if !matches!(
-                self.state.proc(name),
-                Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff)
-            ) {
-                self.apply_stale_section(name).await?;
-            }
-        }
-        Ok(StartPlan {
-            process,
-            enable,
-            text,
-            ports,
-        })
-    }
-
-    /// The vhost, once the process runs; a failure undoes the process too.
-    async fn start_vhost(&mut self, name: &str, plan: &StartPlan) -> Result<(), ProtocolError> {
-        let ports = &plan.ports;
-        if plan.enable {
-            if let Some(text) = &plan.text {
-                apache::enable(&self.layout, name, text).map_err(apache_error)?;
-            }
-            let applied = self.apache_apply().await.and_then(|disabled| {
-                match disabled.into_iter().find(|(n, _)| n == name) {
-                    Some((_, why)) => Err(ProtocolError::new(
-                        ErrorKind::ApacheConfig,
-                        "Apache refused the virtual host",
-                    )
-                    .with_detail(why)),
-                    None => Ok(()),
-                }
-            });
-            let serving =
-                applied.is_ok() && apache::wait_ports(ports, true, Duration::from_secs(5)).await;
-            if !serving {
-                // Undo: the demo goes back to stopped, Apache back to the others.
-                let unlinked = apache::remove_copy(&self.layout, name);
-                warn_failed(unlinked, name, "disabling the vhost of a failed start");
-                if let Err(e) = self.apache_apply().await {
-                    warn!(error = %e.message, "restoring Apache after a failed vhost start");
-                }
-                if plan.process {
-                    let stopped = self.stop_program(name).await;
-                    warn_failed(stopped, name, "stopping the process of a failed start");
-                }
-                return Err(applied.err().unwrap_or_else(|| {
-                    ProtocolError::new(
-                        ErrorKind::ApacheConfig,
-                        format!("Apache did not start serving port(s) {ports:?} of this demo"),
-                    )
-                }));
-            }
-        }
-        Ok(())
-    }
-
     /// The demo's vhost as Apache will get it, read once and held to the
     /// policy before Apache reads a byte of it (start and restore both take
     /// it here): what is checked and tested is what is enabled. A refusal
@@ -325,52 +227,10 @@ impl<S: Supervisord> Actor<S> {
         let checked = self.policy_check(name)?;
         Ok(apache::with_own_logs(&self.layout, name, &checked))
     }
-
-    /// Tests a vhost about to be enabled, with the ones enabled already. A
-    /// failure is charged to this demo only when the enabled ones pass
-    /// without it; an enabled copy Apache now refuses on its own is
-    /// disabled first (named in the log), so that one demo gone bad never
-    /// blocks the others' starts.
-    async fn test_new_vhost(&mut self, name: &str, text: &str) -> Result<(), ProtocolError> {
-        let staged = apache::stage(&self.layout, name, text).map_err(apache_error)?;
-        let mut pruned = false;
-        loop {
-            let msg =
-                match apache::config_test(&self.layout, &self.cfg, &self.sandbox, Some(&staged))
-                    .await
-                {
-                    Ok(()) => return Ok(()),
-                    Err(ApacheError::Rejected(msg)) => msg,
-                    Err(e) => return Err(apache_error(e)),
-                };
-            if apache::config_test(&self.layout, &self.cfg, &self.sandbox, None)
-                .await
-                .is_ok()
-            {
-                return Err(ProtocolError::new(
-                    ErrorKind::ApacheConfig,
-                    format!("Apache refused the virtual host of demo {name}"),
-                )
-                .with_detail(msg));
-            }
-            if pruned {
-                return Err(ProtocolError::new(
-                    ErrorKind::ApacheConfig,
-                    format!("Apache refuses the virtual hosts already enabled, not only {name}'s"),
-                )
-                .with_detail(msg));
-            }
-            for (other, why) in apache::prune_rejected(&self.layout, &self.cfg, &self.sandbox).await
-            {
-                warn!(demo = %other, reason = %why, starting = name, "disabled an enabled vhost Apache now refuses, so that {name} can start");
-                self.state.set_enabled(&other, false);
-            }
-            pruned = true;
-        }
-    }
 }
 
 /// Where a failed start looks for its cause: the process's stderr, the ports it should listen on.
+#[derive(Debug)]
 pub(crate) struct Telling {
     supervisord_log: std::path::PathBuf,
     stderr_log: std::path::PathBuf,
@@ -383,7 +243,7 @@ pub(crate) struct Telling {
 /// (`startsecs`) or failed; one already running is started. A failure keeps
 /// the seed's words and adds why: how it ended, for how long, its stderr,
 /// a port some other program holds.
-async fn start_process<S: Supervisord>(
+pub(crate) async fn start_process<S: Supervisord>(
     sup: &S,
     name: &str,
     told: &Telling,

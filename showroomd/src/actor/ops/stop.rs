@@ -1,65 +1,132 @@
-//! `stop NAME`: stop the process and all it left behind, disable the vhost, reload or stop Apache.
-
-use std::time::Duration;
+//! `stop NAME`: decided in the actor, the process and its vhost taken down beside it (`Work::stop`), the end applied when it reports back.
 
 use protocol::{EventKind, ProtocolError, Response};
-use tracing::{info, warn};
+use tracing::info;
 
-use crate::actor::{sup_error, Actor};
-use crate::apache;
-use crate::sandbox;
+use crate::actor::state::Op;
+use crate::actor::work::{AfterStop, StopDone, Worked};
+use crate::actor::{Actor, Msg};
 use crate::supervisor::Supervisord;
 
 impl<S: Supervisord> Actor<S> {
-    pub(in crate::actor) async fn stop_demo(
-        &mut self,
-        name: &str,
-    ) -> Result<Response, ProtocolError> {
-        self.state.installed(name)?;
-        self.require_supervisor().await?;
-        let result = self.stop_parts(name).await;
-        self.refresh(name).await;
-        self.publish();
-        if result.is_ok() {
-            self.set_wanted(name, protocol::Wanted::Stopped);
-            self.mark_logs(name, "stopped");
-            info!(demo = name, "stopped");
-            self.emit(Some(name), EventKind::Stopped, "");
-        }
-        result.map(|()| Response::Done)
+    /// A stop, or the stop a destroy, a cleanup's step or an expiry begins
+    /// with: checked here, its I/O spawned, the demo in flight until
+    /// `Worked::Stopped` comes back (`stop_end`).
+    pub(in crate::actor) fn stop_begin(&mut self, name: String, then: AfterStop) {
+        let (has_process, stale) = match self.state.installed(&name) {
+            Ok(d) => (d.has_process, self.state.is_stale(&name)),
+            Err(e) => return self.stop_refused(then, e),
+        };
+        let destroy = then.destroys();
+        let op = match &then {
+            AfterStop::Expire { .. } => Op::Expiring,
+            _ if destroy => Op::Destroying,
+            _ => Op::Stopping,
+        };
+        let work = self.work();
+        self.spawn_work(&name.clone(), op, async move {
+            let (result, done) = work.stop(&name, has_process, stale, destroy).await;
+            Msg::Worked(Worked::Stopped {
+                name,
+                result,
+                done,
+                then,
+            })
+        });
     }
 
-    /// Shared by stop and destroy.
-    pub(super) async fn stop_parts(&mut self, name: &str) -> Result<(), ProtocolError> {
+    /// A stop refused before it began: nothing was done.
+    fn stop_refused(&mut self, then: AfterStop, e: ProtocolError) {
+        match then {
+            AfterStop::Stop(reply) | AfterStop::Destroy(reply) => {
+                let _ = reply.send(Err(e));
+            }
+            AfterStop::CleanupOne(reply) => {
+                let _ = reply.send(Err(e));
+            }
+            AfterStop::Expire { .. } => {}
+        }
+    }
+
+    /// What a stop's work did, into the table: readings, the section now
+    /// applied, the vhosts Apache's round took out.
+    pub(in crate::actor) fn take_stop_done(&mut self, name: &str, done: StopDone) {
+        if done.stale_applied {
+            self.state.clear_stale(name);
+        }
+        if let Some(applied) = &done.applied {
+            self.take_applied(applied);
+        }
+        for r in done.readings {
+            self.take_read(r);
+        }
+    }
+
+    /// A stop's work came back: its end, then what comes after it.
+    pub(in crate::actor) fn stop_end(
+        &mut self,
+        name: String,
+        result: Result<(), ProtocolError>,
+        done: StopDone,
+        then: AfterStop,
+    ) {
+        self.take_stop_done(&name, done);
+        self.publish();
+        match then {
+            // A demo taken down need not wait for the front door: a visitor
+            // it still sends there meets a closed port, and gets its 503.
+            AfterStop::Stop(reply) => {
+                let _ = reply.send(result.map(|()| self.stopped(&name, "stopped")));
+            }
+            AfterStop::Destroy(reply) => {
+                let _ = reply.send(result.and_then(|()| self.destroy_finish(&name)));
+            }
+            AfterStop::CleanupOne(reply) => {
+                let result = result.and_then(|()| self.destroy_finish(&name));
+                let _ = reply.send(result.map(|_| self.cleanup_forget(&name)));
+            }
+            AfterStop::Expire { destroy, now, was } => {
+                let result = match (destroy, result) {
+                    (true, Ok(())) => self.destroy_finish(&name).map(drop),
+                    (false, Ok(())) => {
+                        self.stopped(&name, "stopped");
+                        Ok(())
+                    }
+                    (_, Err(e)) => Err(e),
+                };
+                self.expire_end(&name, destroy, now, was, result);
+            }
+        }
+        self.release(&name);
+    }
+
+    /// A stop done: wanted stopped, its logs marked, said.
+    pub(in crate::actor) fn stopped(&mut self, name: &str, mark: &str) -> Response {
+        self.set_wanted(name, protocol::Wanted::Stopped);
+        self.mark_logs(name, mark);
+        info!(demo = name, "stopped");
+        self.emit(Some(name), EventKind::Stopped, "");
+        Response::Done
+    }
+
+    /// Shared by restart and redeploy, awaited in the actor: the work of a
+    /// stop, its end taken in.
+    pub(in crate::actor) async fn stop_parts(&mut self, name: &str) -> Result<(), ProtocolError> {
         let demo = self.state.installed(name)?;
-        if demo.has_process {
-            let init = match self.sup.process_info(name).await {
-                Ok(i) if i.pid > 0 => sandbox::sandbox_init(&self.sandbox, i.pid),
-                _ => None,
-            };
-            // stopasgroup/killasgroup in its section take its children along;
-            // in the sandbox, its PID namespace does, just after bwrap dies.
-            self.stop_program(name).await.map_err(sup_error)?;
-            if !sandbox::wait_gone(init, Duration::from_secs(5)).await {
-                warn!(
-                    demo = name,
-                    "processes of its sandbox still run 5 s after its stop"
-                );
-            }
-            self.apply_stale_section(name).await?;
+        let (has_process, stale) = (demo.has_process, self.state.is_stale(name));
+        let (result, done) = self.work().stop(name, has_process, stale, false).await;
+        self.take_stop_done(name, done);
+        result
+    }
+}
+
+impl AfterStop {
+    /// Whether the demo is destroyed after its stop.
+    fn destroys(&self) -> bool {
+        match self {
+            AfterStop::Stop(_) => false,
+            AfterStop::Destroy(_) | AfterStop::CleanupOne(_) => true,
+            AfterStop::Expire { destroy, .. } => *destroy,
         }
-        // The ports Apache serves are the enabled copy's, gone once unlinked.
-        let ports = apache::listen_ports(&self.layout.apache_copy(name));
-        if self.disable_vhost(name)? {
-            self.apache_apply().await?;
-            if !apache::wait_ports(&ports, false, Duration::from_secs(5)).await {
-                warn!(
-                    demo = name,
-                    ?ports,
-                    "Apache still answers on the stopped demo's port(s) after 5 s"
-                );
-            }
-        }
-        Ok(())
     }
 }

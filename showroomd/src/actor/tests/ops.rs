@@ -65,7 +65,9 @@ async fn a_program_is_added_alone_and_by_a_reload_only_without_the_plugin() {
         stub.calls(),
         vec!["add_program a", "add_program b", "reload", "add b"]
     );
-    assert!(actor.plugin_missing_told);
+    assert!(actor
+        .plugin_missing_told
+        .load(std::sync::atomic::Ordering::Relaxed));
 }
 
 #[tokio::test(start_paused = true)]

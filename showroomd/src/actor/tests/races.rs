@@ -141,9 +141,10 @@ async fn a_demo_started_after_a_cleanup_was_planned_survives_it() {
     assert_eq!(status(&r.handle, "x"), DemoStatus::Running);
 }
 
-/// 50 demos expiring together are taken one a turn between requests: a
-/// `stop` of another demo waits for one expiry step at most. Before, the 50
-/// ran in one turn of the loop, ahead of the inbox.
+/// 50 demos expiring together each stop beside the actor: a `stop` of
+/// another demo waits for none of them (its own step, and less than one
+/// expiry step more). Before, the 50 ran in one turn of the loop, ahead of
+/// the inbox.
 #[tokio::test(start_paused = true)]
 async fn fifty_expiries_together_delay_a_stop_of_another_demo_by_one_step_at_most() {
     let names: Vec<String> = (0..50).map(|i| format!("e{i:02}")).collect();
@@ -162,16 +163,8 @@ async fn fifty_expiries_together_delay_a_stop_of_another_demo_by_one_step_at_mos
     r.handle.command(Command::Stop("x".into())).await.unwrap();
     let waited = t0.elapsed();
     assert!(
-        waited < step * 3,
-        "the stop waited {waited:?}: behind more than one expiry step of {step:?}"
-    );
-    let expired_before = names
-        .iter()
-        .filter(|n| status(&r.handle, n) == DemoStatus::Stopped)
-        .count();
-    assert!(
-        expired_before < 25,
-        "{expired_before} of 50 expired before the stop"
+        waited < step * 2,
+        "the stop waited {waited:?}: behind an expiry step of {step:?}"
     );
     // And every one of them expires in the end.
     tokio::time::sleep(step * 60).await;
