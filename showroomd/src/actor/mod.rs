@@ -99,6 +99,8 @@ pub(super) enum Msg {
         was_running: bool,
         /// The clone, whose marker names the source while it is stopped.
         name: String,
+        /// Told once the source runs again (or its start failed).
+        started: oneshot::Sender<()>,
     },
     /// One demo of a restore, checked again at its turn; answers whether
     /// it came back (false: no longer to bring back).
@@ -447,7 +449,7 @@ impl<S: Supervisord> Actor<S> {
                         Command::Expire(name, ttl) => self.expire_in(&name, ttl).await,
                         // It answers once its start is done, as a start does.
                         Command::Restart(name) => {
-                            self.restart_begin(name, reply).await;
+                            self.restart_begin(name, reply);
                             continue;
                         }
                         Command::Keep(name, keep) => self.keep_demo(&name, keep).await,
@@ -495,12 +497,10 @@ impl<S: Supervisord> Actor<S> {
                     src,
                     was_running,
                     name,
-                } => {
-                    self.clone_release(&src, was_running, &name).await;
-                }
+                    started,
+                } => self.clone_release(&src, was_running, &name, started),
                 Msg::CloneCopyBegins { src, name, reply } => {
-                    let result = self.clone_stop_source(&src, &name).await;
-                    self.answer(reply, result);
+                    self.clone_stop_source(src, &name, reply)
                 }
                 Msg::RestoreOne(name, reply) => self.restore_one(name, reply),
             }
@@ -552,6 +552,13 @@ impl<S: Supervisord> Actor<S> {
                 done,
                 then,
             } => self.start_worked(name, result, done, then),
+            work::Worked::SourceStopped {
+                src,
+                clone,
+                result,
+                reading,
+                reply,
+            } => self.clone_source_stopped(src, clone, result, reading, reply),
             work::Worked::Installed {
                 name,
                 result,
@@ -561,8 +568,9 @@ impl<S: Supervisord> Actor<S> {
                 for r in readings {
                     self.take_read(r);
                 }
-                self.deployed(&name, result, reply).await;
+                // No longer installing: the snapshot the answer comes with says how it is.
                 self.release(&name);
+                self.deployed(&name, result, reply).await;
             }
         }
     }

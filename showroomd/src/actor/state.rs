@@ -670,7 +670,10 @@ impl State {
         let up = self.supervisor_up;
         for (name, d) in self.demos.iter_mut() {
             let process = self.procs.get(name.as_str()).copied();
-            (d.status, d.reason) = if self.checks_pending && d.has_process && process.is_none() {
+            (d.status, d.reason) = if self.in_flight.get(name.as_str()) == Some(&Op::Installing) {
+                // Its program is being given to supervisord: still deploying.
+                (DemoStatus::Deploying, String::new())
+            } else if self.checks_pending && d.has_process && process.is_none() {
                 // Not known yet, not failed: the checks at start are under way.
                 (DemoStatus::Unknown, String::new())
             } else {

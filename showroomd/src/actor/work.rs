@@ -94,6 +94,8 @@ pub(crate) struct StartDone {
 /// Where a stop's end goes once applied.
 pub(crate) enum AfterStop {
     Stop(Reply<Response>),
+    /// A restart: its start follows.
+    Restart(Reply<Response>),
     Destroy(Reply<Response>),
     /// One demo of a cleanup: answers whether it was destroyed.
     CleanupOne(Reply<bool>),
@@ -111,6 +113,12 @@ pub(crate) enum AfterStart {
     Reply(Reply<Response>),
     /// One demo of a restore: whether it came back.
     Restore(Reply<bool>),
+    /// A clone's source, running again after the copy of its folder; the
+    /// clone's job is told when it is (its answer comes after).
+    Source {
+        clone: String,
+        started: tokio::sync::oneshot::Sender<()>,
+    },
 }
 
 /// The end of an operation's work, back in the inbox.
@@ -126,6 +134,14 @@ pub(crate) enum Worked {
         result: Result<(), ProtocolError>,
         done: StartDone,
         then: AfterStart,
+    },
+    /// A clone's source stopped for the copy of its folder: whether it ran.
+    SourceStopped {
+        src: String,
+        clone: String,
+        result: Result<bool, ProtocolError>,
+        reading: Reading,
+        reply: Reply<bool>,
     },
     /// A deployed demo's program was added to supervisord.
     Installed {

@@ -30,12 +30,14 @@ impl<S: Supervisord> Actor<S> {
     /// Plans a cleanup; a dry run answers at once. Otherwise a task sends
     /// its demos' destroys one message at a time, so that every other
     /// request interleaves with them instead of waiting for the whole batch.
+    /// The plan's one reading of every program is awaited here: the plan is
+    /// a request on every demo, made at its turn from the world as it is
+    /// then, before any request after it.
     pub(in crate::actor) async fn cleanup_begin(
         &mut self,
         req: CleanupRequest,
         reply: Reply<Response>,
     ) {
-        // One reading serves the statuses and the leftover groups.
         let taken = std::time::Instant::now();
         let read = self.sup.all_process_info().await;
         let infos = read.as_ref().ok().cloned();

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use super::deploy::{script_env, Finish};
 use crate::actor::state::Op;
+use crate::actor::work::{AfterStart, Reading, Worked};
 use crate::actor::{ask, sup_error, warn_failed, Actor, Msg, Reply};
 use crate::deployer::{self, Outcome};
 use crate::supervisor::Supervisord;
@@ -50,19 +51,24 @@ impl<S: Supervisord> Actor<S> {
                         }
                     };
                     let copied = copy.run(&progress).await;
-                    // The source runs again as soon as its folder is copied, not after the reconfigure step.
+                    // The source runs again as soon as its folder is copied,
+                    // beside the reconfigure step; the clone ends once it does.
+                    let (started, source_back) = tokio::sync::oneshot::channel();
                     let again = Msg::CloneCopied {
                         src,
                         was_running,
                         name,
+                        started,
                     };
                     if tx.send(again).await.is_err() {
                         warn!(demo = %copy.src_name, "showroomd stopped before the source of a clone could run again: its next start starts it");
                     }
-                    match copied {
+                    let outcome = match copied {
                         Ok(()) => deployer::run(job, progress, cancel).await,
                         Err(how) => Outcome::failed(how, vec![]),
-                    }
+                    };
+                    let _ = source_back.await;
+                    outcome
                 })
                 .await;
             }
@@ -189,55 +195,120 @@ impl<S: Supervisord> Actor<S> {
 
     /// A clone's job has its slot: SRC, checked again, is stopped for the
     /// copy if it runs (a process writes to its folder; the vhost stays:
-    /// Apache only reads) and marked busy. The clone's marker names SRC
-    /// while it is stopped, so that a start after a crash starts it again.
-    /// Returns whether it ran.
-    pub(in crate::actor) async fn clone_stop_source(
+    /// Apache only reads), beside the actor; it is being copied from then
+    /// (`clone_source_stopped`). The clone's marker names SRC while it is
+    /// stopped, so that a start after a crash starts it again. Answers
+    /// whether it ran.
+    pub(in crate::actor) fn clone_stop_source(
         &mut self,
-        src: &str,
+        src: String,
         name: &str,
-    ) -> Result<bool, ProtocolError> {
-        let demo = self.state.installed(src)?;
+        reply: Reply<bool>,
+    ) {
+        let demo = match self.state.installed(&src) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
         let was_running = demo.has_process
             && matches!(
-                self.state.proc(src),
+                self.state.proc(&src),
                 Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff)
             );
         if was_running {
-            crate::store::note_stopped_source(&self.layout, name, Some(src))
-                .map_err(|e| crate::actor::internal("noting the source stopped for a clone", e))?;
-            self.stop_program(src).await.map_err(sup_error)?;
-            info!(demo = %src, clone = %name, "stopped for its copy");
+            if let Err(e) = crate::store::note_stopped_source(&self.layout, name, Some(&src)) {
+                let _ = reply.send(Err(crate::actor::internal(
+                    "noting the source stopped for a clone",
+                    e,
+                )));
+                return;
+            }
         }
-        self.state.begin(src, Op::Copying);
-        self.refresh(src).await;
-        self.publish();
-        Ok(was_running)
+        let work = self.work();
+        let clone = name.to_owned();
+        self.spawn_work(&src.clone(), Op::Stopping, async move {
+            let result = match was_running {
+                true => work.stop_program(&src).await.map_err(sup_error),
+                false => Ok(()),
+            };
+            let reading = work.read(&src).await;
+            Msg::Worked(Worked::SourceStopped {
+                src,
+                clone,
+                result: result.map(|()| was_running),
+                reading,
+                reply,
+            })
+        });
     }
 
-    /// The copy of SRC's folder ended: SRC may be acted on again, and runs again if it ran.
-    pub(in crate::actor) async fn clone_release(
+    /// A clone's source stopped (or not): it is being copied from now,
+    /// its requests refused with a word until `clone_release`.
+    pub(in crate::actor) fn clone_source_stopped(
+        &mut self,
+        src: String,
+        clone: String,
+        result: Result<bool, ProtocolError>,
+        reading: Reading,
+        reply: Reply<bool>,
+    ) {
+        self.take_read(reading);
+        self.release(&src);
+        if let Ok(true) = result {
+            info!(demo = %src, clone = %clone, "stopped for its copy");
+        }
+        if result.is_ok() {
+            self.state.begin(&src, Op::Copying);
+        }
+        self.publish();
+        let _ = reply.send(result);
+    }
+
+    /// The copy of SRC's folder ended: SRC may be acted on again, and runs
+    /// again if it ran (a start beside the actor, `AfterStart::Source`).
+    pub(in crate::actor) fn clone_release(
         &mut self,
         src: &str,
         was_running: bool,
         name: &str,
+        started: tokio::sync::oneshot::Sender<()>,
     ) {
         self.state.end(src);
         if was_running {
-            if let Err(e) = self.start_demo(src).await {
-                warn!(demo = src, error = %e.message, "could not start again after its copy");
-            }
-            // Running again (or said in the log): no start after a crash need do it.
-            if crate::store::is_marked_deploying(&self.layout, name) {
-                let noted = crate::store::note_stopped_source(&self.layout, name, None);
-                warn_failed(
-                    noted,
-                    name,
-                    "clearing the source noted in the clone's marker",
-                );
-            }
+            self.start_begin(
+                src.to_owned(),
+                AfterStart::Source {
+                    clone: name.to_owned(),
+                    started,
+                },
+            );
+        } else {
+            let _ = started.send(());
         }
         self.publish();
+    }
+
+    /// A clone's source runs again (or said in the log): no start after a
+    /// crash need do it.
+    pub(in crate::actor) fn clone_source_started(
+        &mut self,
+        src: &str,
+        clone: &str,
+        result: &Result<protocol::Response, ProtocolError>,
+    ) {
+        if let Err(e) = result {
+            warn!(demo = src, error = %e.message, "could not start again after its copy");
+        }
+        if crate::store::is_marked_deploying(&self.layout, clone) {
+            let noted = crate::store::note_stopped_source(&self.layout, clone, None);
+            warn_failed(
+                noted,
+                clone,
+                "clearing the source noted in the clone's marker",
+            );
+        }
     }
 }
 

@@ -23,9 +23,9 @@ impl<S: Supervisord> Actor<S> {
             Ok(Ok(plan)) => plan,
             Ok(Err(e)) => {
                 let result = self.start_end(&name, Err(e));
-                return self.start_answer(then, result);
+                return self.start_answer(&name, then, result);
             }
-            Err(e) => return self.start_answer(then, Err(e)),
+            Err(e) => return self.start_answer(&name, then, Err(e)),
         };
         let work = self.work();
         self.spawn_work(&name.clone(), Op::Starting, async move {
@@ -62,15 +62,24 @@ impl<S: Supervisord> Actor<S> {
         then: AfterStart,
     ) {
         let result = self.start_done(&name, result, done);
-        self.start_answer(then, result);
+        self.start_answer(&name, then, result);
         self.release(&name);
     }
 
     /// A start's answer, where it goes.
-    fn start_answer(&self, then: AfterStart, result: Result<Response, ProtocolError>) {
+    fn start_answer(
+        &mut self,
+        name: &str,
+        then: AfterStart,
+        result: Result<Response, ProtocolError>,
+    ) {
         match then {
             AfterStart::Reply(reply) => self.answer(reply, result),
             AfterStart::Restore(reply) => self.answer(reply, result.map(|_| true)),
+            AfterStart::Source { clone, started } => {
+                self.clone_source_started(name, &clone, &result);
+                let _ = started.send(());
+            }
         }
     }
 

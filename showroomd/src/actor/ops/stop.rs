@@ -38,7 +38,7 @@ impl<S: Supervisord> Actor<S> {
     /// A stop refused before it began: nothing was done.
     fn stop_refused(&mut self, then: AfterStop, e: ProtocolError) {
         match then {
-            AfterStop::Stop(reply) | AfterStop::Destroy(reply) => {
+            AfterStop::Stop(reply) | AfterStop::Restart(reply) | AfterStop::Destroy(reply) => {
                 let _ = reply.send(Err(e));
             }
             AfterStop::CleanupOne(reply) => {
@@ -72,7 +72,13 @@ impl<S: Supervisord> Actor<S> {
     ) {
         self.take_stop_done(&name, done);
         self.publish();
+        if let AfterStop::Restart(reply) = then {
+            // Let go first: the start is the demo's next operation.
+            self.release(&name);
+            return self.restart_stopped(name, result, reply);
+        }
         match then {
+            AfterStop::Restart(_) => {}
             // A demo taken down need not wait for the front door: a visitor
             // it still sends there meets a closed port, and gets its 503.
             AfterStop::Stop(reply) => {
@@ -124,7 +130,7 @@ impl AfterStop {
     /// Whether the demo is destroyed after its stop.
     fn destroys(&self) -> bool {
         match self {
-            AfterStop::Stop(_) => false,
+            AfterStop::Stop(_) | AfterStop::Restart(_) => false,
             AfterStop::Destroy(_) | AfterStop::CleanupOne(_) => true,
             AfterStop::Expire { destroy, .. } => *destroy,
         }

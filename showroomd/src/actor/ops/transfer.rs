@@ -63,13 +63,17 @@ impl<S: Supervisord> Actor<S> {
             let made = tar_create(&demos, &name, &skip, &archive).await;
             info!(demo = %name, ms = t0.elapsed().as_millis() as u64, ok = made.is_ok(), "export archived");
             if let Some(tx) = tx.upgrade() {
-                let _ = tx
-                    .send(Msg::CloneCopied {
-                        src: name.clone(),
-                        was_running,
-                        name,
-                    })
-                    .await;
+                // The answer once the demo runs again, as it did.
+                let (started, back) = tokio::sync::oneshot::channel();
+                let again = Msg::CloneCopied {
+                    src: name.clone(),
+                    was_running,
+                    name,
+                    started,
+                };
+                if tx.send(again).await.is_ok() {
+                    let _ = back.await;
+                }
             }
             let _ = reply.send(made.map(|()| archive));
         });

@@ -333,3 +333,32 @@ async fn a_start_after_a_clone_cut_short_starts_its_stopped_source_again() {
         "the clone rolled back"
     );
 }
+
+/// One demo's slow supervisord call (a stop that takes 5 s, as a process
+/// that ignores SIGTERM does) holds no request for another demo: the
+/// actor decides and the stop runs beside it. Before, the actor awaited
+/// `stopProcess` in its loop and a `stop` of another demo waited 5 s.
+#[tokio::test(start_paused = true)]
+async fn a_slow_stop_of_one_demo_holds_no_request_for_another() {
+    let (stub, r) = run_demos(&[("a", "RUNNING"), ("b", "RUNNING"), ("c", "STOPPED")]).await;
+    stub.inner.lock().unwrap().stop_takes = Duration::from_secs(5);
+    let slow = spawn_cmd(&r.handle, Command::Stop("a".into()));
+    // Its stopProcess is under way (and takes 5 s) before the others come.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    stub.inner.lock().unwrap().stop_takes = Duration::from_millis(100);
+    let t0 = tokio::time::Instant::now();
+    r.handle.command(Command::Stop("b".into())).await.unwrap();
+    r.handle.command(Command::Start("c".into())).await.unwrap();
+    let waited = t0.elapsed();
+    assert!(
+        waited < Duration::from_secs(1),
+        "a stop and a start of other demos waited {waited:?} behind a's 5 s stop"
+    );
+    // a's own later request waits for its stop, in order, and sees it done.
+    let again = spawn_cmd(&r.handle, Command::Start("a".into()));
+    slow.await.unwrap().unwrap();
+    again.await.unwrap().unwrap();
+    assert_eq!(status(&r.handle, "a"), DemoStatus::Running);
+    assert_eq!(status(&r.handle, "b"), DemoStatus::Stopped);
+    assert_eq!(status(&r.handle, "c"), DemoStatus::Running);
+}
