@@ -79,17 +79,20 @@ impl<S: Supervisord> Actor<S> {
         }
         match then {
             AfterStop::Restart(_) => {}
-            // A demo taken down need not wait for the front door: a visitor
-            // it still sends there meets a closed port, and gets its 503.
+            // Answered once the front door says so too (its page for a
+            // stopped demo, its 404 for a destroyed one).
             AfterStop::Stop(reply) => {
-                let _ = reply.send(result.map(|()| self.stopped(&name, "stopped")));
+                let result = result.map(|()| self.stopped(&name, "stopped"));
+                self.answer(reply, result);
             }
             AfterStop::Destroy(reply) => {
-                let _ = reply.send(result.and_then(|()| self.destroy_finish(&name)));
+                let result = result.and_then(|()| self.destroy_finish(&name));
+                self.answer(reply, result);
             }
             AfterStop::CleanupOne(reply) => {
                 let result = result.and_then(|()| self.destroy_finish(&name));
-                let _ = reply.send(result.map(|_| self.cleanup_forget(&name)));
+                let result = result.map(|_| self.cleanup_forget(&name));
+                self.answer(reply, result);
             }
             AfterStop::Expire { destroy, now, was } => {
                 let result = match (destroy, result) {
