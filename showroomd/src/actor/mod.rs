@@ -1,18 +1,24 @@
-//! The actor: the one task that mutates showroom's state, one deploy/start/stop/destroy at a time.
+//! The actor: the one task that mutates showroom's state; it decides, spawns the slow work beside itself, and applies the work's end when it comes back.
 //!
 //! Requests arrive on a bounded inbox with a oneshot for the answer, which is
-//! sent only once the action has happened. After every change the actor
-//! publishes a snapshot (a `watch` channel) from which reads are answered
-//! without waiting behind it, and events (a `broadcast` channel) for `watch`.
+//! sent only once the action has happened. A handler checks, writes the
+//! records the action needs on disk, marks the demo's operation in the
+//! table (`state::Op`) and spawns its I/O (`work.rs`); the work's end comes
+//! back as `Msg::Worked` and is applied in one more message. After every
+//! change the actor publishes a snapshot (a `watch` channel) from which reads
+//! are answered without waiting behind it, and events (a `broadcast`
+//! channel) for `watch`.
 //!
-//! The rooms: this file (inbox, `Handle`, the run loop, publishing),
-//! `state` (the pure state table), `readings` (supervisord's answers into
-//! the table), `programs` (the one place program sections are written and
-//! applied), `vhosts` (the one place Apache's config is applied), `hold`
-//! (the requests that wait for a demo's action under way), `ops/`
-//! (one file per operation), `repair` (what a crash left, at start),
-//! `restore` (the demos wanted running, after a fresh supervisord) and
-//! `expiry` (the timer that ends demos whose time is up).
+//! The rooms: this file (inbox, `Handle`, the run loop, publishing,
+//! `spawn_work`, `answer`), `state` (the pure state table), `work` (the I/O
+//! of each operation, beside the actor), `apache_keeper` (the one owner of
+//! the demos' Apache config), `front` (the front door's keeper), `readings`
+//! (supervisord's answers into the table), `programs` (the one place program
+//! sections are written and applied), `vhosts` (a keeper's round into the
+//! table, Apache's retries), `hold` (the requests that wait for a demo's
+//! operation), `ops/` (one file per operation), `repair` (what a crash
+//! left, at start), `restore` (the demos wanted running, after a fresh
+//! supervisord) and `expiry` (the timer that ends demos whose time is up).
 
 mod apache_keeper;
 mod expiry;

@@ -1,4 +1,4 @@
-//! The one place Apache's config is applied: the running Apache made to serve exactly the enabled vhosts, never fed a config it refuses.
+//! The actor's side of the demos' Apache: a round of its keeper (`apache_keeper.rs`, which alone writes its config and reloads it) taken into the table, the vhosts disabled when supervisord starts afresh, and Apache's retries while it has given up.
 
 use std::time::{Duration, Instant};
 
