@@ -162,7 +162,11 @@ pub fn serves(status: DemoStatus) -> bool {
     )
 }
 
-/// The page a demo the front door does not proxy to answers with.
+/// Where a demo's vhost serves its page when it does not answer: a path
+/// of the demo's own name the front door keeps for itself.
+pub const DOWN_PATH: &str = "/.showroom-down.html";
+
+/// The page a demo that does not answer is shown with (503).
 pub fn stopped_page(name: &str) -> String {
     format!("stopped-{name}.html")
 }
@@ -318,18 +322,29 @@ fn render_vhosts(s: &Settings, port: u16, proto: &str, ssl: &str, demos: &[Front
     for d in demos.iter().filter(|d| has_host_name(&d.name)) {
         out += &open(&format!("{}.{}", d.name, s.domain));
         out += &render_access(s, &d.name, &d.access);
-        match d.port.filter(|_| serves(d.status)) {
+        match d.port {
+            // Proxied whatever its status: when it does not answer (stopped,
+            // failed, starting) mod_proxy's 503 is its page, which is
+            // rewritten as its status changes, without a reload (its own
+            // 503s pass through: ProxyErrorOverride is off). So a start or a
+            // stop changes no config, and costs the front door nothing.
             // retry=0: a demo that comes back is reached at once, not after
             // the minute Apache would otherwise hold its failure against it.
             // disablereuse: a pooled connection the demo closes (a graceful
             // reload of Apache when the demo is a vhost, a keep-alive timeout)
             // as a request is sent on it is a 502 for that request.
             Some(p) => {
+                let page = s.pages.join(stopped_page(&d.name));
                 let _ = write!(
                     out,
                     "    ProxyPreserveHost On\n    RequestHeader set X-Forwarded-Proto \"{proto}\"\n    \
+                     Alias {DOWN_PATH} \"{}\"\n    ProxyPass {DOWN_PATH} !\n    \
+                     ErrorDocument 503 {DOWN_PATH}\n    \
+                     Header always set Retry-After \"{RETRY_AFTER_SECS}\" env=REDIRECT_STATUS\n    \
+                     Header always set Cache-Control \"no-cache\" env=REDIRECT_STATUS\n    \
                      ProxyPass / http://127.0.0.1:{p}/ retry=0 disablereuse=On upgrade=websocket\n    \
-                     ProxyPassReverse / http://127.0.0.1:{p}/\n</VirtualHost>\n"
+                     ProxyPassReverse / http://127.0.0.1:{p}/\n</VirtualHost>\n",
+                    page.display()
                 );
             }
             None => {
@@ -551,10 +566,10 @@ pub fn render(s: &Settings, demos: &[FrontDemo]) -> Rendered {
         (INDEX_PAGE.to_owned(), render_index(s, demos)),
         (NOT_FOUND_PAGE.to_owned(), render_not_found(s)),
     ];
-    for d in demos {
-        if has_host_name(&d.name) && !(d.port.is_some() && serves(d.status)) {
-            pages.push((stopped_page(&d.name), render_stopped(s, d)));
-        }
+    // Every demo's: it is what a visitor sees whenever the demo does not
+    // answer, and it says the status as last read.
+    for d in demos.iter().filter(|d| has_host_name(&d.name)) {
+        pages.push((stopped_page(&d.name), render_stopped(s, d)));
     }
     Rendered {
         conf: render_conf(s, demos),

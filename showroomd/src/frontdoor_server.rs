@@ -28,6 +28,8 @@ const MODULES: &[(&str, &str)] = &[
     ("auth_basic_module", "mod_auth_basic.so"),
     ("mime_module", "mod_mime.so"),
     ("dir_module", "mod_dir.so"),
+    // A demo's page when it does not answer (frontdoor::DOWN_PATH).
+    ("alias_module", "mod_alias.so"),
     ("headers_module", "mod_headers.so"),
     ("rewrite_module", "mod_rewrite.so"),
     ("proxy_module", "mod_proxy.so"),

@@ -188,7 +188,23 @@ fn running_demos_are_proxied_and_the_others_answer_503() {
         .contains("ProxyPass / http://127.0.0.1:20001/ retry=0 disablereuse=On upgrade=websocket"));
     assert!(conf.contains("X-Forwarded-Proto \"http\""));
     assert!(conf.contains("ServerName down.demo.example"));
-    assert!(conf.contains("ErrorDocument 503 /stopped-down.html"));
+    // A stopped demo is proxied too: its page is mod_proxy's 503, so that
+    // a start or a stop changes the pages alone, never the config.
+    assert_eq!(
+        conf.matches("ProxyPass / http://127.0.0.1:20001/").count(),
+        2
+    );
+    assert!(conf.contains(&format!("ErrorDocument 503 {DOWN_PATH}")));
+    assert!(conf.contains(&format!(
+        "Alias {DOWN_PATH} \"/var/lib/showroom/frontdoor/www/stopped-down.html\""
+    )));
+    let stopped_conf = conf.clone();
+    let started = [
+        demo("up", DemoStatus::Running, ""),
+        demo("down", DemoStatus::Running, ""),
+        demo("Odd", DemoStatus::Running, ""),
+    ];
+    assert_eq!(render_conf(&settings(8080, None), &started), stopped_conf);
     assert!(!conf.contains("Odd"), "no host name, no vhost");
     assert!(!conf.contains("SSL"));
 }
