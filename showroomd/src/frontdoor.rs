@@ -562,6 +562,14 @@ pub struct Rendered {
 }
 
 pub fn render(s: &Settings, demos: &[FrontDemo]) -> Rendered {
+    Rendered {
+        conf: render_conf(s, demos),
+        pages: render_pages(s, demos),
+    }
+}
+
+/// The pages alone: what a start or a stop changes.
+pub fn render_pages(s: &Settings, demos: &[FrontDemo]) -> Vec<(String, String)> {
     let mut pages = vec![
         (INDEX_PAGE.to_owned(), render_index(s, demos)),
         (NOT_FOUND_PAGE.to_owned(), render_not_found(s)),
@@ -571,10 +579,7 @@ pub fn render(s: &Settings, demos: &[FrontDemo]) -> Rendered {
     for d in demos.iter().filter(|d| has_host_name(&d.name)) {
         pages.push((stopped_page(&d.name), render_stopped(s, d)));
     }
-    Rendered {
-        conf: render_conf(s, demos),
-        pages,
-    }
+    pages
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -658,23 +663,47 @@ pub async fn stage(
     sandbox: &crate::sandbox::Sandbox,
     r: &Rendered,
 ) -> Result<Staged, FrontDoorError> {
-    let pages = layout.frontdoor_pages();
-    std::fs::create_dir_all(&pages).map_err(io_err(&pages))?;
-    let mut changed = false;
-    for (file, html) in &r.pages {
-        changed |= store::write_if_changed(&pages.join(file), html)?;
+    let changed = write_pages(layout, &r.pages)?;
+    match stage_conf(layout, cfg, sandbox, &r.conf).await? {
+        Staged::Unchanged => {
+            tidy(layout, r)?;
+            Ok(if changed {
+                Staged::PagesOnly
+            } else {
+                Staged::Unchanged
+            })
+        }
+        staged => Ok(staged),
     }
+}
+
+/// Writes the pages that changed (atomically); true when any did. Apache
+/// serves them as they are: no reload.
+pub fn write_pages(layout: &Layout, pages: &[(String, String)]) -> Result<bool, FrontDoorError> {
+    let dir = layout.frontdoor_pages();
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let mut changed = false;
+    for (file, html) in pages {
+        changed |= store::write_if_changed(&dir.join(file), html)?;
+    }
+    Ok(changed)
+}
+
+/// Puts `conf` live when it differs from the live one, after Apache's
+/// config test passed on it in place of the live one (`Staged::Reload`);
+/// `Staged::Unchanged` when it is the live one already.
+pub async fn stage_conf(
+    layout: &Layout,
+    cfg: &Config,
+    sandbox: &crate::sandbox::Sandbox,
+    conf: &str,
+) -> Result<Staged, FrontDoorError> {
     let live = layout.frontdoor_conf();
-    if std::fs::read_to_string(&live).ok().as_deref() == Some(r.conf.as_str()) {
-        tidy(layout, r)?;
-        return Ok(if changed {
-            Staged::PagesOnly
-        } else {
-            Staged::Unchanged
-        });
+    if std::fs::read_to_string(&live).ok().as_deref() == Some(conf) {
+        return Ok(Staged::Unchanged);
     }
     let candidate = layout.frontdoor_candidate();
-    store::write_atomic(&candidate, r.conf.as_bytes())?;
+    store::write_atomic(&candidate, conf.as_bytes())?;
     if let Err(e) = crate::frontdoor_server::config_test(layout, cfg, sandbox, &candidate).await {
         let _ = std::fs::remove_file(&candidate);
         return Err(e.into());
@@ -686,13 +715,18 @@ pub async fn stage(
 /// Removes the pages `r` no longer names. After the reload: until then the
 /// running Apache may still answer with one of them.
 pub fn tidy(layout: &Layout, r: &Rendered) -> Result<(), FrontDoorError> {
+    tidy_pages(layout, &r.pages)
+}
+
+/// Removes the pages that are not among `pages`.
+pub fn tidy_pages(layout: &Layout, pages: &[(String, String)]) -> Result<(), FrontDoorError> {
     let dir = layout.frontdoor_pages();
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if !r.pages.iter().any(|(f, _)| *f == name) {
+        if !pages.iter().any(|(f, _)| *f == name) {
             let path = e.path();
             std::fs::remove_file(&path).map_err(io_err(&path))?;
         }

@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 
 use super::{Msg, Observation, Snapshot};
 use crate::config::Config;
-use crate::frontdoor::{self, FrontDemo, Rendered, Settings, Staged};
+use crate::frontdoor::{self, FrontDemo, Settings, Staged};
 use crate::frontdoor_server::{self, FRONT_PROGRAM};
 use crate::frontdoor_tls::{self, CertFacts, Stamp};
 use crate::layout::Layout;
@@ -29,9 +29,38 @@ const FRONT_TICK: Duration = Duration::from_secs(3);
 /// A warning in the log this long before the certificate expires.
 const EXPIRY_WARNING_SECS: u64 = 14 * 86_400;
 
-/// One more than the sequence number of the last snapshot the front door
-/// serves (0: it has not tried yet).
-pub(super) type Served = watch::Receiver<u64>;
+/// Which snapshot the front door serves: each is one more than the
+/// sequence number of the last snapshot served (0: not tried yet).
+#[derive(Clone)]
+pub(super) struct Served {
+    /// Its config (the demos it routes, their visitor rules) is live.
+    pub conf: watch::Receiver<u64>,
+    /// Its pages (the index, each demo's page, which says its status) are written.
+    pub pages: watch::Receiver<u64>,
+}
+
+/// The pages task: each snapshot's pages written (the changed ones) as it
+/// comes, beside the config's rounds, which may take a second at a
+/// thousand demos. Apache serves them as they are.
+async fn pages_task(
+    layout: Layout,
+    settings: Settings,
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    served: watch::Sender<u64>,
+) {
+    loop {
+        let snap = snapshots.borrow_and_update().clone();
+        let demos: Vec<FrontDemo> = snap.demos.iter().map(|(n, d)| front_demo(n, d)).collect();
+        let pages = frontdoor::render_pages(&settings, &demos);
+        if let Err(e) = frontdoor::write_pages(&layout, &pages) {
+            error!(error = %e, "cannot write the front door's pages");
+        }
+        served.send_replace(snap.seq + 1);
+        if snapshots.changed().await.is_err() {
+            break;
+        }
+    }
+}
 
 /// The front door's keeper: what it remembers between snapshots (the
 /// per-demo part is each `FrontDemo`, what its vhost was last rendered from).
@@ -44,8 +73,8 @@ pub(super) struct FrontDoor<S> {
     /// To the actor: how the door serves, and the readings taken.
     actor: mpsc::WeakSender<Msg>,
     served: watch::Sender<u64>,
-    /// The demos it was last staged for; None: stage at the next sync.
-    staged: Option<Vec<FrontDemo>>,
+    /// The config it last staged; None: stage at the next sync.
+    staged: Option<String>,
     /// Why it last failed to serve, as logged: said once, not every tick.
     told: Option<String>,
     /// How it serves, as last told to the actor.
@@ -71,6 +100,13 @@ impl<S: Supervisord> FrontDoor<S> {
     ) -> Option<Served> {
         let settings = settings?;
         let (served, rx) = watch::channel(0);
+        let (pages_served, pages_rx) = watch::channel(0);
+        tokio::spawn(pages_task(
+            layout.clone(),
+            settings.clone(),
+            snapshots.clone(),
+            pages_served,
+        ));
         let door = FrontDoor {
             sup,
             layout,
@@ -88,14 +124,17 @@ impl<S: Supervisord> FrontDoor<S> {
             expiry_warned: None,
         };
         tokio::spawn(door.run(snapshots));
-        Some(rx)
+        Some(Served {
+            conf: rx,
+            pages: pages_rx,
+        })
     }
 
     async fn run(mut self, mut snapshots: watch::Receiver<Arc<Snapshot>>) {
         let mut tick = tokio::time::interval(FRONT_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let first = snapshots.borrow_and_update().clone();
-        self.sync(&first).await;
+        self.sync(&first, &snapshots).await;
         loop {
             tokio::select! {
                 changed = snapshots.changed() => {
@@ -104,7 +143,7 @@ impl<S: Supervisord> FrontDoor<S> {
                     }
                     // The latest only: a burst of changes is one reload.
                     let snap = snapshots.borrow_and_update().clone();
-                    self.sync(&snap).await;
+                    self.sync(&snap, &snapshots).await;
                 }
                 _ = tick.tick() => self.tick().await,
             }
@@ -136,42 +175,45 @@ impl<S: Supervisord> FrontDoor<S> {
         }
     }
 
-    /// Brings the front door in line with the snapshot just published:
-    /// pages rewritten, a changed config put live only after Apache's config
-    /// test, then a graceful reload (or a start, when it does not run).
-    /// Called once per message the actor handles, so a burst of changes
-    /// makes one reload each time round, never one per change.
-    async fn sync(&mut self, snap: &Snapshot) {
+    /// Brings the front door's config in line with the snapshot just
+    /// published: a changed config put live only after Apache's config
+    /// test, then a graceful reload (or a start, when it does not run). The
+    /// pages are the pages task's (`pages_task`): a start or a stop never
+    /// waits for a reload. Snapshots that came during a round are skipped
+    /// for the latest, so a burst of changes makes one reload.
+    async fn sync(&mut self, snap: &Snapshot, snapshots: &watch::Receiver<Arc<Snapshot>>) {
         let demos: Vec<FrontDemo> = snap.demos.iter().map(|(n, d)| front_demo(n, d)).collect();
-        if self.staged.as_ref() != Some(&demos) {
-            self.stage(demos).await;
+        let conf = frontdoor::render_conf(&self.settings, &demos);
+        let first = self.staged.is_none();
+        if self.staged.as_ref() != Some(&conf) {
+            let staged = match frontdoor::stage_conf(&self.layout, &self.cfg, &self.sandbox, &conf)
+                .await
+            {
+                Ok(staged) => staged,
+                Err(e) => {
+                    error!(error = %e, "the front door's new config was not put live; the old one serves on");
+                    Staged::Unchanged
+                }
+            };
+            self.staged = Some(conf.clone());
+            if staged == Staged::Reload || first {
+                // At showroomd's start a running front door is reloaded too:
+                // its main config (written at this start) may have changed.
+                self.front_serve(true, Some(&conf)).await;
+            }
+            if staged == Staged::Reload {
+                // The pages of demos gone, once no new connection reaches
+                // them; those of demos made since are the latest snapshot's.
+                let latest = snapshots.borrow().clone();
+                let now: Vec<FrontDemo> =
+                    latest.demos.iter().map(|(n, d)| front_demo(n, d)).collect();
+                let keep = frontdoor::render_pages(&self.settings, &now);
+                if let Err(e) = frontdoor::tidy_pages(&self.layout, &keep) {
+                    warn!(error = %e, "cannot remove the front door's old pages");
+                }
+            }
         }
         self.served.send_replace(snap.seq + 1);
-    }
-
-    async fn stage(&mut self, demos: Vec<FrontDemo>) {
-        let settings = self.settings.clone();
-        let rendered = frontdoor::render(&settings, &demos);
-        let staged = match frontdoor::stage(&self.layout, &self.cfg, &self.sandbox, &rendered).await
-        {
-            Ok(staged) => staged,
-            Err(e) => {
-                error!(error = %e, "the front door's new config was not put live; the old one serves on");
-                Staged::Unchanged
-            }
-        };
-        let first = self.staged.is_none();
-        self.staged = Some(demos);
-        if staged == Staged::Reload || first {
-            // At showroomd's start a running front door is reloaded too: its
-            // main config (written at this start) may have changed.
-            self.front_serve(true, Some(&rendered)).await;
-        }
-        if staged == Staged::Reload {
-            if let Err(e) = frontdoor::tidy(&self.layout, &rendered) {
-                warn!(error = %e, "cannot remove the front door's old pages");
-            }
-        }
     }
 
     /// Every few seconds: a front door that does not run is started (its
@@ -191,7 +233,7 @@ impl<S: Supervisord> FrontDoor<S> {
     /// another program holds one of its ports: then it says who, and the
     /// next tick tries again). `rendered`: the config just put live, whose
     /// generation a fresh request must get before the sync answers.
-    async fn front_serve(&mut self, reload: bool, rendered: Option<&Rendered>) {
+    async fn front_serve(&mut self, reload: bool, conf: Option<&str>) {
         let settings = self.settings.clone();
         self.refresh().await;
         let state = self.state;
@@ -214,7 +256,7 @@ impl<S: Supervisord> FrontDoor<S> {
                 }
                 self.set_front_door(true, String::new(), &settings.ports())
                     .await;
-                if let Some(g) = rendered.and_then(|r| frontdoor::generation_of(&r.conf)) {
+                if let Some(g) = conf.and_then(frontdoor::generation_of) {
                     // "ok" means done: the reply waits until new connections get this config.
                     if !front_serves(settings.port, &settings.domain, g).await {
                         warn!(

@@ -386,7 +386,7 @@ impl<S: Supervisord> Actor<S> {
         // request, as answers say whether a demo is served by name; reads
         // answer from the snapshot meanwhile.
         if let Some(served) = &self.front_served {
-            let mut served = served.clone();
+            let mut served = served.conf.clone();
             let first = served.wait_for(|s| *s > 0);
             if tokio::time::timeout(std::time::Duration::from_secs(10), first)
                 .await
@@ -582,14 +582,31 @@ impl<S: Supervisord> Actor<S> {
     }
 
     /// Answers once what was done is served: when the front door is on, a
-    /// task beside the actor waits (5 s at most) until it serves the
-    /// snapshot published now, so that "ok" means a demo just started is
-    /// served by name, without holding the actor.
+    /// task beside the actor waits (5 s at most) until its config serves
+    /// the snapshot published now, so that "ok" means a demo just deployed
+    /// (or gone, or with new visitor rules) is served so by name, without
+    /// holding the actor.
     fn answer<T: Send + 'static>(&self, reply: Reply<T>, result: Result<T, ProtocolError>) {
+        let served = self.front_served.as_ref().map(|s| s.conf.clone());
+        self.answer_when(served, reply, result);
+    }
+
+    /// `answer` for what changes a demo's status alone (a start, a stop):
+    /// its page, which says it, is written; no config round is waited for.
+    fn answer_page<T: Send + 'static>(&self, reply: Reply<T>, result: Result<T, ProtocolError>) {
+        let served = self.front_served.as_ref().map(|s| s.pages.clone());
+        self.answer_when(served, reply, result);
+    }
+
+    fn answer_when<T: Send + 'static>(
+        &self,
+        served: Option<watch::Receiver<u64>>,
+        reply: Reply<T>,
+        result: Result<T, ProtocolError>,
+    ) {
         let seq = self.snapshot_tx.borrow().seq;
-        match &self.front_served {
-            Some(served) if *served.borrow() <= seq => {
-                let mut served = served.clone();
+        match served {
+            Some(mut served) if *served.borrow() <= seq => {
                 tokio::spawn(async move {
                     let waited = tokio::time::timeout(
                         std::time::Duration::from_secs(5),

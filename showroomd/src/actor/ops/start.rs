@@ -74,8 +74,10 @@ impl<S: Supervisord> Actor<S> {
         result: Result<Response, ProtocolError>,
     ) {
         match then {
-            AfterStart::Reply(reply) => self.answer(reply, result),
-            AfterStart::Restore(reply) => self.answer(reply, result.map(|_| true)),
+            // A start changes the demo's page alone: the front door routes
+            // to its port whatever its status.
+            AfterStart::Reply(reply) => self.answer_page(reply, result),
+            AfterStart::Restore(reply) => self.answer_page(reply, result.map(|_| true)),
             AfterStart::Source { clone, started } => {
                 self.clone_source_started(name, &clone, &result);
                 let _ = started.send(());

@@ -79,11 +79,11 @@ impl<S: Supervisord> Actor<S> {
         }
         match then {
             AfterStop::Restart(_) => {}
-            // Answered once the front door says so too (its page for a
-            // stopped demo, its 404 for a destroyed one).
+            // Answered once the front door says so too: a stopped demo's
+            // page (no reload), a destroyed one's 404 (its config's round).
             AfterStop::Stop(reply) => {
                 let result = result.map(|()| self.stopped(&name, "stopped"));
-                self.answer(reply, result);
+                self.answer_page(reply, result);
             }
             AfterStop::Destroy(reply) => {
                 let result = result.and_then(|()| self.destroy_finish(&name));
