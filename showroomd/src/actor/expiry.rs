@@ -5,6 +5,7 @@ use std::time::Duration;
 use protocol::{EventKind, ProtocolError, Wanted};
 use tracing::{info, warn};
 
+use super::state::Op;
 use super::work::AfterStop;
 use super::Actor;
 use crate::config::ExpireAction;
@@ -15,6 +16,8 @@ use crate::supervisor::Supervisord;
 const AT_MOST: Duration = Duration::from_secs(60);
 /// How long a failed expiry waits before it is tried again.
 const RETRY_SECS: u64 = 60;
+/// How many expiries run at once.
+const EXPIRY_JOBS: usize = 4;
 
 /// Sleeps until `wake`, or for ever without one.
 pub(super) async fn sleep_until(wake: Option<tokio::time::Instant>) {
@@ -27,6 +30,10 @@ pub(super) async fn sleep_until(wake: Option<tokio::time::Instant>) {
 impl<S: Supervisord> Actor<S> {
     /// When the timer should next look, None when no demo expires.
     pub(super) fn expiry_wake(&self) -> Option<tokio::time::Instant> {
+        // As many as may run are running: the end of one wakes the loop.
+        if self.state.count_ops(Op::Expiring) >= EXPIRY_JOBS {
+            return None;
+        }
         let now = (self.clock)();
         let (due, next) = self.state.expiries(now, &self.expiry_retry);
         let wait = if due.is_empty() {
@@ -47,8 +54,11 @@ impl<S: Supervisord> Actor<S> {
         let now = (self.clock)();
         let (due, _) = self.state.expiries(now, &self.expiry_retry);
         // A demo with an operation under way is not due (`State::expiries`):
-        // it is looked at again once that ends.
-        for name in due {
+        // it is looked at again once that ends. A few at a time: fifty due
+        // together would be fifty stops at once in supervisord, ahead of
+        // any operator's request; the rest begin as these end.
+        let running = self.state.count_ops(Op::Expiring);
+        for name in due.into_iter().take(EXPIRY_JOBS.saturating_sub(running)) {
             self.expire_one(name, now);
         }
         self.publish();

@@ -48,12 +48,23 @@ async fn pages_task(
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     served: watch::Sender<u64>,
 ) {
+    // What each page file holds, as last written here: a thousand demos'
+    // pages are compared in memory, and only the changed ones written.
+    let mut written: std::collections::HashMap<String, String> = Default::default();
     loop {
         let snap = snapshots.borrow_and_update().clone();
         let demos: Vec<FrontDemo> = snap.demos.iter().map(|(n, d)| front_demo(n, d)).collect();
         let pages = frontdoor::render_pages(&settings, &demos);
-        if let Err(e) = frontdoor::write_pages(&layout, &pages) {
-            error!(error = %e, "cannot write the front door's pages");
+        let changed: Vec<(String, String)> = pages
+            .iter()
+            .filter(|(file, html)| written.get(file) != Some(html))
+            .cloned()
+            .collect();
+        match frontdoor::write_pages(&layout, &changed) {
+            // Pages of demos gone are forgotten (the config's keeper removes
+            // their files): one made again is written again.
+            Ok(_) => written = pages.into_iter().collect(),
+            Err(e) => error!(error = %e, "cannot write the front door's pages"),
         }
         served.send_replace(snap.seq + 1);
         if snapshots.changed().await.is_err() {

@@ -420,6 +420,11 @@ impl State {
         self.in_flight.get(name).copied()
     }
 
+    /// How many demos have this operation under way.
+    pub fn count_ops(&self, op: Op) -> usize {
+        self.in_flight.values().filter(|o| **o == op).count()
+    }
+
     /// Whether an operation that holds its demo's requests is under way on any demo.
     pub fn any_holding(&self) -> bool {
         self.in_flight.values().any(|op| op.holds())
