@@ -256,10 +256,15 @@ impl<S: Supervisord> Work<S> {
         destroy: bool,
         done: &mut StopDone,
     ) -> Result<(), ProtocolError> {
-        self.require_supervisor().await?;
+        // One call says both that supervisord answers and where the
+        // demo's sandbox is: a busy supervisord is asked as little as can be.
+        let info = match self.sup.process_info(name).await {
+            Err(e) if e.is_unreachable() => return Err(sup_error(e)),
+            info => info.ok(),
+        };
         if has_process {
-            let init = match self.sup.process_info(name).await {
-                Ok(i) if i.pid > 0 => sandbox::sandbox_init(&self.sandbox, i.pid),
+            let init = match info {
+                Some(i) if i.pid > 0 => sandbox::sandbox_init(&self.sandbox, i.pid),
                 _ => None,
             };
             // stopasgroup/killasgroup in its section take its children along;
