@@ -241,7 +241,7 @@ impl<S: Supervisord> Actor<S> {
                     .set_supervisor_up(true, "", std::time::Instant::now());
                 self.send(events);
                 if started {
-                    self.disable_all_vhosts();
+                    self.disable_all_vhosts().await;
                     // After the checks: the demos wanted running come back.
                     self.restore_after_checks = true;
                 } else {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use protocol::{DemoStatus, ErrorKind, ProtocolError};
 use tracing::{error, info, warn};
 
-use super::apache_keeper::Applied;
+use super::apache_keeper::{Applied, Change};
 use super::Actor;
 use crate::apache::{self, ApacheError};
 use crate::supervisor::config::APACHE_PROGRAM;
@@ -48,19 +48,21 @@ impl<S: Supervisord> Actor<S> {
     /// supervisord was started afresh, with every program stopped: the
     /// demos' vhosts go too, or a link would claim a vhost no Apache serves
     /// and the next start of any demo would bring them all back at once.
-    pub(super) fn disable_all_vhosts(&mut self) {
+    /// Through Apache's keeper, as every change of its config.
+    pub(super) async fn disable_all_vhosts(&mut self) {
         let links = apache::enabled_names(&self.layout);
-        for name in &links {
-            if apache::disable(&self.layout, name) {
-                self.state.set_enabled(name, false);
-            }
+        if links.is_empty() {
+            return;
         }
-        if !links.is_empty() {
-            warn!(
-                vhosts = links.len(),
-                "supervisord was started afresh with every demo stopped: their vhosts are disabled too"
-            );
+        let changes = links.iter().cloned().map(Change::Disable).collect();
+        match self.apache.apply(changes).await {
+            Ok(applied) => self.take_applied(&applied),
+            Err(e) => warn!(error = %e.message, "disabling the vhosts of a fresh supervisord"),
         }
+        warn!(
+            vhosts = links.len(),
+            "supervisord was started afresh with every demo stopped: their vhosts are disabled too"
+        );
     }
 
     /// Brings the running Apache in line with the links, as a crash between

@@ -3,6 +3,7 @@
 use protocol::{CleanupReport, CleanupRequest, ErrorKind, ProtocolError, Response};
 use tracing::{info, warn};
 
+use crate::actor::apache_keeper::Change;
 use crate::actor::work::AfterStop;
 use crate::actor::{ask, gone, Actor, Msg, Reply};
 use crate::apache;
@@ -162,9 +163,14 @@ impl<S: Supervisord> Actor<S> {
                 continue;
             }
             let r = match l {
-                Leftover::Copy(n) => apache::remove_copy(&self.layout, &n)
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
+                // Through Apache's keeper, as every change of its config.
+                Leftover::Copy(n) => match self.apache.apply(vec![Change::Disable(n)]).await {
+                    Ok(applied) => {
+                        self.take_applied(&applied);
+                        Ok(())
+                    }
+                    Err(e) => Err(e.message),
+                },
                 Leftover::Group(g) => self.remove_group(&g).await.map_err(|e| e.to_string()),
                 Leftover::File(p, _) => std::fs::remove_file(p).map_err(|e| e.to_string()),
             };

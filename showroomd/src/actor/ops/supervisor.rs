@@ -16,7 +16,7 @@ impl<S: Supervisord> Actor<S> {
             .await
             .map_err(|e| ProtocolError::new(ErrorKind::Supervisor, e.to_string()))?;
         if started {
-            self.disable_all_vhosts();
+            self.disable_all_vhosts().await;
             if let Err(e) = self.sync_groups().await {
                 error!(error = %e, "cannot bring supervisord's groups in line with the demos");
                 return Err(sup_error(e));
