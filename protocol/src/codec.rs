@@ -111,6 +111,7 @@ mod tests {
                 params: vec![("comment".into(), "hi".into())],
                 comment: "hi".into(),
                 ttl_secs: Some(3600),
+                sleep_after_secs: Some(60),
             }),
             Request::Cleanup(CleanupRequest {
                 older_than_secs: Some(3600),

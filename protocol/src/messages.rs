@@ -65,6 +65,12 @@ pub enum Request {
         follow: bool,
         lines: u32,
     },
+    /// How long the demo may go without a request through the front door
+    /// before it sleeps; None: never. Answered with `Done`.
+    SleepAfter {
+        name: String,
+        idle_secs: Option<u64>,
+    },
 }
 
 /// A change of a demo's visitor access. Passwords travel in the request
@@ -90,6 +96,9 @@ pub struct DeployRequest {
     pub comment: String,
     /// How long the demo lives once deployed; None: the daemon's `default_ttl`.
     pub ttl_secs: Option<u64>,
+    /// How long it may go without a request through the front door before
+    /// it sleeps; None: the daemon's `sleep_after`.
+    pub sleep_after_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,10 +270,13 @@ pub enum DemoStatus {
     Partial,
     Unknown,
     Destroyed,
+    /// Wanted running, stopped after its idle time: its next request
+    /// through the front door wakes it.
+    Sleeping,
 }
 
 impl DemoStatus {
-    pub const ALL: [DemoStatus; 11] = [
+    pub const ALL: [DemoStatus; 12] = [
         DemoStatus::Deploying,
         DemoStatus::Stopped,
         DemoStatus::Starting,
@@ -276,6 +288,7 @@ impl DemoStatus {
         DemoStatus::Partial,
         DemoStatus::Unknown,
         DemoStatus::Destroyed,
+        DemoStatus::Sleeping,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -291,6 +304,7 @@ impl DemoStatus {
             DemoStatus::Partial => "PARTIAL",
             DemoStatus::Unknown => "UNKNOWN",
             DemoStatus::Destroyed => "DESTROYED",
+            DemoStatus::Sleeping => "SLEEPING",
         }
     }
 
@@ -422,6 +436,7 @@ mod tests {
                 .collect(),
             comment: comment.into(),
             ttl_secs: None,
+            sleep_after_secs: None,
         }
     }
 

@@ -60,6 +60,7 @@ async fn run(cli: Cli) -> ExitCode {
             params,
             comment,
             ttl,
+            sleep_after,
         } => {
             let req = DeployRequest {
                 app,
@@ -67,6 +68,7 @@ async fn run(cli: Cli) -> ExitCode {
                 params,
                 comment,
                 ttl_secs: ttl,
+                sleep_after_secs: sleep_after,
             };
             commands::deploy::run(c, json, Request::Deploy(req)).await
         }
@@ -99,6 +101,7 @@ async fn run(cli: Cli) -> ExitCode {
         } => commands::cleanup::run(c, json, older_than, statuses, dry_run).await,
         Cmd::Completions { .. } => unreachable!("handled before connecting"),
         Cmd::Access { name, change } => commands::access::run(c, json, name, change).await,
+        Cmd::SleepAfter { name, idle } => commands::sleep_after::run(c, json, name, idle.0).await,
     };
     match result {
         Ok(code) => code,

@@ -83,6 +83,14 @@ pub struct Config {
     pub index_allow: Vec<String>,
     /// The address ranges a new demo is limited to (`access NAME --allow` changes it); empty: open.
     pub default_allow: Vec<String>,
+    /// The idle time a new demo is deployed with (`30m`): after it without a
+    /// request through the front door it sleeps; none: demos never sleep.
+    #[serde(deserialize_with = "ttl")]
+    pub sleep_after: Option<u64>,
+    /// How long a request waits for its sleeping demo to answer before a 503.
+    pub wake_timeout_secs: u64,
+    /// How many demos wake at once; more wait their turn, in order.
+    pub max_wake_jobs: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -99,7 +107,7 @@ fn ttl<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> 
     text.map(|t| {
         humantime::parse_duration(&t)
             .map(|d| d.as_secs())
-            .map_err(|e| serde::de::Error::custom(format!("default_ttl {t:?}: {e}")))
+            .map_err(|e| serde::de::Error::custom(format!("{t:?} is not a duration: {e}")))
     })
     .transpose()
 }
@@ -155,6 +163,9 @@ impl Default for Config {
             index: true,
             index_allow: Vec::new(),
             default_allow: Vec::new(),
+            sleep_after: None,
+            wake_timeout_secs: 30,
+            max_wake_jobs: 4,
         }
     }
 }
@@ -220,6 +231,9 @@ impl Config {
         }
         if self.max_connections == 0 || self.idle_timeout_secs == 0 {
             bail!("max_connections and idle_timeout_secs must be at least 1");
+        }
+        if self.max_wake_jobs == 0 || self.wake_timeout_secs == 0 {
+            bail!("max_wake_jobs and wake_timeout_secs must be at least 1");
         }
         if self.restore_jobs == 0 {
             bail!("restore_jobs must be at least 1");

@@ -41,6 +41,9 @@ pub struct DemoRecord {
     /// Who may visit it through the front door; records older than this field are open.
     #[serde(default, skip_serializing_if = "crate::visitors::Access::is_open")]
     pub access: crate::visitors::Access,
+    /// Its idle time and whether it sleeps; records older than this field never sleep.
+    #[serde(default, skip_serializing_if = "crate::sleep::Sleep::is_never")]
+    pub sleep: crate::sleep::Sleep,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -306,6 +309,7 @@ mod tests {
             expires_at: Some(1_700_086_400),
             deploy_ms: Some(1500),
             access: Default::default(),
+            sleep: Default::default(),
         }
     }
 

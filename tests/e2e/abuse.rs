@@ -22,6 +22,7 @@ fn deploy_raw(s: &Showroom, app: &str, name: &str, params: &[(&str, &str)]) -> U
             .collect(),
         comment: String::new(),
         ttl_secs: None,
+        sleep_after_secs: None,
     });
     send_raw(&mut sock, &encode(&req).unwrap());
     sock
@@ -226,6 +227,7 @@ fn duplicate_params_control_characters_unknown_apps_and_bad_script_names_are_ref
         ],
         comment: String::new(),
         ttl_secs: None,
+        sleep_after_secs: None,
     });
     send_raw(&mut raw, &encode(&req).unwrap());
     match read_response(&mut raw) {

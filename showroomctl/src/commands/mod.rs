@@ -8,6 +8,7 @@ pub mod expire;
 pub mod lifecycle;
 pub mod list;
 pub mod logs;
+pub mod sleep_after;
 pub mod status;
 pub mod supervisor;
 pub mod watch;

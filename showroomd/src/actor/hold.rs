@@ -19,6 +19,7 @@ impl Msg {
             Msg::Command(cmd, _) => match cmd {
                 Command::Start(n) | Command::Stop(n) | Command::Destroy(n) => Acts::On(n),
                 Command::Expire(n, _) | Command::Access(n, _) => Acts::On(n),
+                Command::SleepAfter(n, _) | Command::Wake(n) => Acts::On(n),
                 Command::SupervisorStart | Command::SupervisorStop | Command::Cleanup(_) => {
                     Acts::OnAll
                 }

@@ -62,6 +62,10 @@ pub enum Command {
     Expire(String, Option<u64>),
     /// Who may visit the demo through the front door.
     Access(String, ops::access::AccessOp),
+    /// How long the demo may idle before it sleeps; None: never.
+    SleepAfter(String, Option<u64>),
+    /// A request through the front door for a sleeping demo: start it.
+    Wake(String),
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ProtocolError>>;
@@ -201,6 +205,9 @@ pub struct Actor<S = Supervisor> {
     /// Each demo's program section as `write_programs` last rendered it:
     /// what `programs.conf` holds.
     sections: BTreeMap<String, String>,
+    /// Since when (epoch seconds) each demo counts as awake: its idle time
+    /// runs from the later of this and its last request.
+    awake_since: HashMap<String, u64>,
 }
 
 fn sup_error(e: RpcError) -> ProtocolError {
@@ -273,6 +280,7 @@ impl<S: Supervisord> Actor<S> {
             held_for_all: VecDeque::new(),
             released: VecDeque::new(),
             sections: BTreeMap::new(),
+            awake_since: HashMap::new(),
         };
         let handle = Handle {
             tx,
@@ -302,6 +310,7 @@ impl<S: Supervisord> Actor<S> {
                         }
                         _ = front_tick.tick() => {
                             self.front_door_tick().await;
+                            self.sleep_idle().await;
                             continue;
                         }
                         msg = self.inbox.recv() => msg,
@@ -321,7 +330,12 @@ impl<S: Supervisord> Actor<S> {
                     let result = match cmd {
                         // It answers once its process runs, not now.
                         Command::Start(name) => {
+                            self.note_awake(&name);
                             self.start_begin(name, reply).await;
+                            continue;
+                        }
+                        Command::Wake(name) => {
+                            self.wake_begin(name, reply).await;
                             continue;
                         }
                         Command::Stop(name) => self.stop_demo(&name).await,
@@ -335,6 +349,7 @@ impl<S: Supervisord> Actor<S> {
                         }
                         Command::Expire(name, ttl) => self.expire_in(&name, ttl).await,
                         Command::Access(name, op) => self.access_change(&name, op).await,
+                        Command::SleepAfter(name, s) => self.set_sleep_after(&name, s).await,
                     };
                     // Before the answer: a started demo is then served by name.
                     self.front_door_sync().await;

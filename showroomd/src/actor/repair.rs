@@ -139,6 +139,7 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
         expires_at: None,
         deploy_ms: None,
         access: Default::default(),
+        sleep: Default::default(),
     }
 }
 

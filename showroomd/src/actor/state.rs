@@ -116,6 +116,13 @@ impl DemoView {
             supervisor_up,
         });
         match &self.problem {
+            // Stopped for idleness and wanted running: its own word.
+            None if self.record.sleep.asleep
+                && self.record.wanted == Wanted::Running
+                && verdict.0 == DemoStatus::Stopped =>
+            {
+                (DemoStatus::Sleeping, String::new())
+            }
             None => verdict,
             Some(problem) => {
                 let mut reason = format!("{problem}; kept as found, its parts {}", verdict.0);
@@ -323,6 +330,7 @@ impl State {
             .filter(|(_, d)| {
                 d.record.phase == Phase::Installed
                     && d.record.wanted == Wanted::Running
+                    && !d.record.sleep.asleep
                     && d.record.port.is_some()
                     && (d.has_process || d.has_vhost)
             })

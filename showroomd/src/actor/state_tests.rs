@@ -16,6 +16,7 @@ pub(crate) fn record(port: Option<u16>, phase: Phase) -> DemoRecord {
         expires_at: None,
         deploy_ms: None,
         access: Default::default(),
+        sleep: Default::default(),
     }
 }
 
@@ -428,4 +429,32 @@ fn expiries_skip_demos_being_deployed_or_copied_and_wait_out_a_retry() {
     let (due, next) = st.expiries(400, &HashMap::new());
     assert_eq!(due, vec!["copied", "due", "retried"]);
     assert_eq!(next, Some(500));
+}
+
+#[test]
+fn an_asleep_demo_is_sleeping_and_not_restored() {
+    let mut st = State::default();
+    up(&mut st, Instant::now());
+    let mut v = view(true, false, false);
+    v.record.wanted = Wanted::Running;
+    v.record.sleep.asleep = true;
+    st.demos.insert("nap".into(), v.clone());
+    let _ = st.note_proc("nap", Some(Stopped), Instant::now());
+    assert_eq!(status_of(&mut st, "nap"), Sleeping);
+    assert!(st.to_restore().is_empty());
+    // Not a stopped demo for a cleanup.
+    let stopped = CleanupRequest {
+        older_than_secs: None,
+        statuses: vec![Stopped],
+        dry_run: true,
+    };
+    assert!(st.cleanup_matches(&stopped, 2_000).is_empty());
+    // Stopped by the operator: wanted stopped, and STOPPED.
+    st.demos.get_mut("nap").unwrap().record.wanted = Wanted::Stopped;
+    assert_eq!(status_of(&mut st, "nap"), Stopped);
+    // Awake and running: its process's word.
+    v.record.sleep.asleep = false;
+    st.demos.insert("nap".into(), v);
+    let _ = st.note_proc("nap", Some(Running), Instant::now());
+    assert_eq!(status_of(&mut st, "nap"), Running);
 }

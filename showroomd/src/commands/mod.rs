@@ -49,6 +49,7 @@ pub fn is_mutating(req: &Request) -> bool {
                 | Request::Clone(_)
                 | Request::Expire { .. }
                 | Request::Access { .. }
+                | Request::SleepAfter { .. }
         ),
     }
 }
@@ -91,5 +92,9 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
             follow,
             lines,
         } => logs::handle_access(ctx, conn, &name, follow, lines).await,
+        Request::SleepAfter { name, idle_secs } => {
+            let cmd = crate::actor::Command::SleepAfter(name, idle_secs);
+            reply(conn, ctx.handle.command(cmd).await).await
+        }
     }
 }

@@ -22,6 +22,7 @@ impl<S: Supervisord> Actor<S> {
         let finish = Finish {
             started: Instant::now(),
             ttl_secs: None,
+            sleep_after_secs: None,
         };
         match self.clone_reserve(&req).await {
             Ok((job, copy)) => {

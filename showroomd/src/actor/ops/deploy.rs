@@ -32,6 +32,8 @@ pub(crate) struct Finish {
     pub started: Instant,
     /// None: the daemon's `default_ttl`.
     pub ttl_secs: Option<u64>,
+    /// None: the daemon's `sleep_after`.
+    pub sleep_after_secs: Option<u64>,
 }
 
 impl<S: Supervisord> Actor<S> {
@@ -44,6 +46,7 @@ impl<S: Supervisord> Actor<S> {
         let finish = Finish {
             started: Instant::now(),
             ttl_secs: req.ttl_secs,
+            sleep_after_secs: req.sleep_after_secs,
         };
         let job = match self.deploy_reserve(&req).await {
             Ok(job) => job,
@@ -195,6 +198,7 @@ impl<S: Supervisord> Actor<S> {
                 users: Vec::new(),
                 allow: self.cfg.default_allow.clone(),
             },
+            sleep: Default::default(),
         };
         if let Err(e) = store::write_record(&self.layout, name, &record) {
             let _ = std::fs::remove_dir_all(&dir);
@@ -295,6 +299,7 @@ impl<S: Supervisord> Actor<S> {
             .ttl_secs
             .or(self.cfg.default_ttl)
             .map(|t| (self.clock)().saturating_add(t));
+        record.sleep.after_secs = finish.sleep_after_secs.or(self.cfg.sleep_after);
         record.deploy_ms = Some(finish.started.elapsed().as_millis() as u64);
         let view = self.load_view(name, record.clone());
         let has_process = view.has_process;

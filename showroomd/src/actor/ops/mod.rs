@@ -6,6 +6,7 @@ mod clone;
 pub(super) mod deploy;
 mod destroy;
 mod expire;
+mod sleep;
 pub(super) mod start;
 mod stop;
 mod supervisor;

@@ -208,6 +208,7 @@ fn record(phase: Phase) -> DemoRecord {
         expires_at: None,
         deploy_ms: None,
         access: Default::default(),
+        sleep: Default::default(),
     }
 }
 
