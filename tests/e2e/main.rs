@@ -20,6 +20,7 @@ mod seed_apache;
 mod seed_core;
 mod service;
 mod shipped_demos;
+mod sleep;
 mod try_sh;
 mod whole_life;
 mod workspace;
