@@ -112,6 +112,7 @@ impl Waker {
                 return;
             }
         };
+        let head = without_header(&head, crate::frontdoor::WAKE_HEADER);
         if demo.write_all(&head).await.is_ok() {
             let _ = tokio::io::copy_bidirectional(&mut client, &mut demo).await;
         }
@@ -224,6 +225,27 @@ fn header(head: &[u8], name: &str) -> Option<String> {
     })
 }
 
+/// The bytes read with a header's lines left out of the head: the demo
+/// gets the request as the front door would have sent it directly.
+fn without_header(head: &[u8], name: &str) -> Vec<u8> {
+    let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return head.to_vec();
+    };
+    let mut out = Vec::with_capacity(head.len());
+    // Each line with its CRLF; the blank line that ends the head and what follows, as they came.
+    for line in head[..end + 2].split_inclusive(|b| *b == b'\n') {
+        let is_it = line
+            .iter()
+            .position(|b| *b == b':')
+            .is_some_and(|i| line[..i].trim_ascii().eq_ignore_ascii_case(name.as_bytes()));
+        if !is_it {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(&head[end + 2..]);
+    out
+}
+
 /// A short page for the visitor (the front door passes it on).
 async fn answer(client: &mut UnixStream, status: u16, words: &str) -> std::io::Result<()> {
     let reason = if status == 503 {
@@ -261,6 +283,11 @@ mod tests {
                 "X-Showroom-Wake"
             ),
             None
+        );
+        // The demo gets the rest of the head and the body as they came.
+        assert_eq!(
+            without_header(head, "X-Showroom-Wake"),
+            b"GET / HTTP/1.1\r\nHost: a.localhost\r\n\r\nbody"
         );
     }
 }

@@ -83,9 +83,12 @@ fn sleep_a_request_wakes_it_and_gets_the_real_answer() {
     assert_eq!(boots(&s, "nap"), 1);
 
     // A plain GET through the front door: the demo's own answer, not a waiting page.
-    let got = echoed(&curl(&url, &[]));
+    // A client's own naming header is replaced by the front door's, and
+    // the demo sees neither.
+    let got = echoed(&curl(&url, &["-H", "X-Showroom-Wake: nosuch"]));
     assert_eq!(got["app"], "sleepy");
     assert_eq!(got["path"], "/");
+    assert!(got["headers"].get("x-showroom-wake").is_none(), "{got}");
     assert_eq!(boots(&s, "nap"), 2);
     wait_status(&s, "nap", "RUNNING", Duration::from_secs(10));
 
