@@ -28,12 +28,11 @@ impl<S: Supervisord> Actor<S> {
 
     /// A start (or a wake) makes the demo awake, its idle time counted from now.
     pub(in crate::actor) fn note_awake(&mut self, name: &str) {
-        if self
-            .state
-            .demos
-            .get(name)
-            .is_some_and(|d| d.record.sleep.asleep)
-        {
+        let Some(demo) = self.state.demos.get(name) else {
+            // No such demo: the start says so, and nothing is kept for the name.
+            return;
+        };
+        if demo.record.sleep.asleep {
             if let Err(e) = self.update_record(name, |r| r.sleep.asleep = false) {
                 warn!(demo = name, error = %e.message, "could not record that it is awake");
             }
