@@ -67,6 +67,10 @@ pub enum Command {
     Keep(String, bool),
     /// Who may visit the demo through the front door.
     Access(String, ops::access::AccessOp),
+    /// How long the demo may idle before it sleeps; None: never.
+    SleepAfter(String, Option<u64>),
+    /// A request through the front door for a sleeping demo: start it.
+    Wake(String),
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ProtocolError>>;
@@ -260,6 +264,9 @@ pub struct Actor<S = Supervisor> {
     /// Sources that clones cut short by a crash had stopped for their
     /// copy: started again by the checks at start when wanted running.
     cut_clone_sources: Vec<String>,
+    /// Since when (epoch seconds) each demo counts as awake: its idle time
+    /// runs from the later of this and its last request.
+    awake_since: HashMap<String, u64>,
 }
 
 /// Debug builds only, for the end-to-end test that a panic in the actor
@@ -355,6 +362,7 @@ impl<S: Supervisord> Actor<S> {
             sections: BTreeMap::new(),
             expiry_yield: false,
             cut_clone_sources: Vec::new(),
+            awake_since: HashMap::new(),
         };
         let handle = Handle {
             tx,
@@ -395,6 +403,7 @@ impl<S: Supervisord> Actor<S> {
                         }
                         _ = front_tick.tick() => {
                             self.front_door_tick().await;
+                            self.sleep_idle().await;
                             continue;
                         }
                         msg = self.inbox.recv() => msg,
@@ -421,7 +430,12 @@ impl<S: Supervisord> Actor<S> {
                     let result = match cmd {
                         // It answers once its process runs, not now.
                         Command::Start(name) => {
+                            self.note_awake(&name);
                             self.start_begin(name, reply).await;
+                            continue;
+                        }
+                        Command::Wake(name) => {
+                            self.wake_begin(name, reply).await;
                             continue;
                         }
                         Command::Stop(name) => self.stop_demo(&name).await,
@@ -441,6 +455,7 @@ impl<S: Supervisord> Actor<S> {
                         }
                         Command::Keep(name, keep) => self.keep_demo(&name, keep).await,
                         Command::Access(name, op) => self.access_change(&name, op).await,
+                        Command::SleepAfter(name, s) => self.set_sleep_after(&name, s).await,
                     };
                     // Before the answer: a started demo is then served by name.
                     self.front_door_sync().await;

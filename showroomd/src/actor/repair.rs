@@ -142,6 +142,7 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
         port2: None,
         access: Default::default(),
         limits: Default::default(),
+        sleep: Default::default(),
     }
 }
 

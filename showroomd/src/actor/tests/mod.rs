@@ -215,6 +215,7 @@ fn record(phase: Phase) -> DemoRecord {
         port2: None,
         access: Default::default(),
         limits: Default::default(),
+        sleep: Default::default(),
     }
 }
 

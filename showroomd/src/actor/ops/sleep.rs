@@ -1,0 +1,142 @@
+//! `sleep-after NAME DURATION|never`, the demos idle past their time put to sleep (each tick), and a sleeping demo woken for the front door.
+
+use protocol::{DemoStatus, ErrorKind, ProtocolError, Response, Wanted};
+use tracing::{info, warn};
+
+use crate::actor::{Actor, Reply};
+use crate::sleep;
+use crate::store::Phase;
+use crate::supervisor::Supervisord;
+
+impl<S: Supervisord> Actor<S> {
+    pub(in crate::actor) async fn set_sleep_after(
+        &mut self,
+        name: &str,
+        after_secs: Option<u64>,
+    ) -> Result<Response, ProtocolError> {
+        self.state.installed(name)?;
+        self.update_record(name, |r| r.sleep.after_secs = after_secs)?;
+        // Its idle time counts from now, not from a request long ago.
+        self.awake_since.insert(name.to_owned(), (self.clock)());
+        match after_secs {
+            Some(s) => info!(demo = name, sleep_after_secs = s, "idle time set"),
+            None => info!(demo = name, "idle time removed: it never sleeps"),
+        }
+        self.publish();
+        Ok(Response::Done)
+    }
+
+    /// A start (or a wake) makes the demo awake, its idle time counted from now.
+    pub(in crate::actor) fn note_awake(&mut self, name: &str) {
+        let Some(demo) = self.state.demos.get(name) else {
+            // No such demo: the start says so, and nothing is kept for the name.
+            return;
+        };
+        if demo.record.sleep.asleep {
+            if let Err(e) = self.update_record(name, |r| r.sleep.asleep = false) {
+                warn!(demo = name, error = %e.message, "could not record that it is awake");
+            }
+        }
+        self.awake_since.insert(name.to_owned(), (self.clock)());
+    }
+
+    /// Wakes a sleeping demo for the front door: a start, answered as a
+    /// start is (its reason when it fails). A demo already awake is left
+    /// alone, so that requests that come after its wake start nothing.
+    pub(in crate::actor) async fn wake_begin(&mut self, name: String, reply: Reply<Response>) {
+        let demo = match self.state.installed(&name) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        if !(demo.record.sleep.asleep && demo.record.wanted == Wanted::Running) {
+            // Woken already (a request that came during its wake), or
+            // stopped meanwhile: the front door's map has yet to follow.
+            let awake = matches!(demo.status, DemoStatus::Running | DemoStatus::Starting);
+            let _ = reply.send(if awake {
+                Ok(Response::Done)
+            } else {
+                Err(ProtocolError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("demo {name} is {}, not asleep", demo.status),
+                ))
+            });
+            return;
+        }
+        info!(demo = %name, "woken by a request through the front door");
+        self.note_awake(&name);
+        self.start_begin(name, reply).await;
+    }
+
+    /// Puts to sleep each running demo that went its idle time without a
+    /// request through the front door and has no connection open to its
+    /// port. Called at each front-door tick; reads no demo, only the front
+    /// door's traces (the access log's time, `/proc/net/tcp`).
+    pub(in crate::actor) async fn sleep_idle(&mut self) {
+        let now = (self.clock)();
+        let candidates: Vec<(String, u16, u64)> = self
+            .state
+            .demos
+            .iter()
+            .filter(|(n, d)| {
+                d.record.phase == Phase::Installed
+                    && d.record.wanted == Wanted::Running
+                    && !d.record.sleep.asleep
+                    && d.status == DemoStatus::Running
+                    && !self.is_moving(n)
+            })
+            .filter_map(|(n, d)| Some((n.clone(), d.record.port?, d.record.sleep.after_secs?)))
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let open = sleep::established_ports();
+        let mut slept = false;
+        for (name, port, after) in candidates {
+            if open.contains(&port) {
+                self.awake_since.insert(name, now);
+                continue;
+            }
+            let since = *self.awake_since.entry(name.clone()).or_insert(now);
+            let last = sleep::last_request(&self.layout.access_log(&name))
+                .unwrap_or(0)
+                .max(since);
+            if sleep::is_due(after, last, now) {
+                self.put_to_sleep(&name, now - last).await;
+                slept = true;
+            }
+        }
+        if slept {
+            self.front_door_sync().await;
+        }
+    }
+
+    async fn put_to_sleep(&mut self, name: &str, idle: u64) {
+        // Noted before the stop: a crash in between leaves a demo the front
+        // door wakes, never one stopped that a restore would not bring back.
+        if let Err(e) = self.update_record(name, |r| r.sleep.asleep = true) {
+            warn!(demo = name, error = %e.message, "could not record its sleep; it stays awake");
+            return;
+        }
+        let result = self.stop_parts(name).await;
+        self.refresh(name).await;
+        match result {
+            Ok(()) => {
+                info!(
+                    demo = name,
+                    idle_secs = idle,
+                    "asleep: no request for its idle time"
+                );
+                self.awake_since.remove(name);
+            }
+            Err(e) => {
+                warn!(demo = name, error = %e.message, "could not put it to sleep; tried again later");
+                let _ = self.update_record(name, |r| r.sleep.asleep = false);
+                self.awake_since.insert(name.to_owned(), (self.clock)());
+            }
+        }
+        self.publish();
+    }
+}
