@@ -147,6 +147,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
                     handle.clone(),
                     cfg.max_wake_jobs,
                     Duration::from_secs(cfg.wake_timeout_secs),
+                    layout.demos(),
                 );
                 tokio::spawn(w.run(l, streams_stop.clone()));
             }

@@ -33,6 +33,8 @@ pub enum WakerError {
 
 pub struct Waker {
     handle: Handle,
+    /// `STATE/demos`: a demo's processes work in its folder there.
+    demos: std::path::PathBuf,
     slots: Arc<Semaphore>,
     timeout: Duration,
     /// The wakes under way, each watched by the requests waiting for it.
@@ -54,9 +56,15 @@ pub fn bind(path: &std::path::Path) -> Result<UnixListener, WakerError> {
 }
 
 impl Waker {
-    pub fn new(handle: Handle, max_jobs: usize, timeout: Duration) -> Arc<Waker> {
+    pub fn new(
+        handle: Handle,
+        max_jobs: usize,
+        timeout: Duration,
+        demos: std::path::PathBuf,
+    ) -> Arc<Waker> {
         Arc::new(Waker {
             handle,
+            demos,
             // Tokio's semaphore is fair: queued wakes get their turn in order.
             slots: Arc::new(Semaphore::new(max_jobs)),
             timeout,
@@ -113,8 +121,40 @@ impl Waker {
             }
         };
         let head = without_header(&head, crate::frontdoor::WAKE_HEADER);
-        if demo.write_all(&head).await.is_ok() {
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut demo).await;
+        if demo.write_all(&head).await.is_err() {
+            warn!(demo = %name, "a request for a sleeping demo got a 503: it closed the connection");
+            let _ = answer(&mut client, 503, "This demo could not be woken up").await;
+            return;
+        }
+        // Both ways at once (a body still coming, a WebSocket); but a demo
+        // that dies before its first byte (a start that fails once its port
+        // is open) is the visitor's 503, not the front door's 502.
+        let (mut cr, mut cw) = client.split();
+        let (mut dr, mut dw) = demo.split();
+        let upstream = async {
+            let _ = tokio::io::copy(&mut cr, &mut dw).await;
+            let _ = dw.shutdown().await;
+        };
+        let downstream = async {
+            let mut first = vec![0u8; 16 * 1024];
+            match dr.read(&mut first).await {
+                Ok(n) if n > 0 => {
+                    if cw.write_all(&first[..n]).await.is_ok() {
+                        let _ = tokio::io::copy(&mut dr, &mut cw).await;
+                    }
+                    let _ = cw.shutdown().await;
+                }
+                _ => {
+                    warn!(demo = %name, "a request for a sleeping demo got a 503: it closed the connection before answering");
+                    let _ = answer(&mut cw, 503, "This demo could not be woken up").await;
+                }
+            }
+        };
+        tokio::pin!(upstream);
+        tokio::pin!(downstream);
+        tokio::select! {
+            _ = &mut downstream => {}
+            _ = &mut upstream => downstream.await,
         }
     }
 
@@ -179,7 +219,8 @@ impl Waker {
                     }
                 }
                 _ = tokio::time::sleep(PROBE_EVERY) => {
-                    if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                    let dir = self.demos.join(name);
+                    if tokio::task::spawn_blocking(move || listens(&dir, port)).await.unwrap_or(false) {
                         info!(demo = name, ms = started.elapsed().as_millis() as u64, "awake: its port answers");
                         return Ok(port);
                     }
@@ -247,7 +288,11 @@ fn without_header(head: &[u8], name: &str) -> Vec<u8> {
 }
 
 /// A short page for the visitor (the front door passes it on).
-async fn answer(client: &mut UnixStream, status: u16, words: &str) -> std::io::Result<()> {
+async fn answer<W: tokio::io::AsyncWrite + Unpin>(
+    client: &mut W,
+    status: u16,
+    words: &str,
+) -> std::io::Result<()> {
     let reason = if status == 503 {
         "Service Unavailable"
     } else {
@@ -262,6 +307,32 @@ async fn answer(client: &mut UnixStream, status: u16, words: &str) -> std::io::R
     );
     client.write_all(text.as_bytes()).await?;
     client.shutdown().await
+}
+
+/// Whether the demo itself listens on `port`: a process working in its
+/// folder has a listening socket on it in its own network's table. With a
+/// network of its own, pasta accepts on the host's side at once, whether
+/// or not anything listens inside, so a connection proves nothing.
+fn listens(dir: &std::path::Path, port: u16) -> bool {
+    let local = format!(":{port:04X}");
+    crate::sandbox::pids()
+        .filter(|&p| crate::sandbox::cwd_of(p).is_some_and(|c| c.starts_with(dir)))
+        // pasta works in the folder too, and listens on the host's side.
+        .filter(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| !c.starts_with("passt") && !c.starts_with("pasta"))
+        })
+        .any(|p| {
+            ["tcp", "tcp6"].iter().any(|table| {
+                std::fs::read_to_string(format!("/proc/{p}/net/{table}")).is_ok_and(|t| {
+                    t.lines().skip(1).any(|l| {
+                        let w: Vec<&str> = l.split_whitespace().collect();
+                        // State 0A: LISTEN.
+                        w.len() > 3 && w[1].ends_with(&local) && w[3] == "0A"
+                    })
+                })
+            })
+        })
 }
 
 #[cfg(test)]
