@@ -58,6 +58,28 @@ pub struct DemoRecord {
 }
 
 impl DemoRecord {
+    /// A record with nothing but what names it: no params, comment, expiry
+    /// or limits, wanted stopped, open to every visitor, two ports none.
+    /// New fields get their "none" here once, for every record made so.
+    pub fn bare(app: &str, port: Option<u16>, created: u64, phase: Phase) -> DemoRecord {
+        DemoRecord {
+            app: app.to_owned(),
+            port,
+            comment: String::new(),
+            created,
+            phase,
+            params: Default::default(),
+            wanted: Default::default(),
+            expires_at: None,
+            deploy_ms: None,
+            keep: false,
+            port2: None,
+            access: Default::default(),
+            limits: Default::default(),
+            sleep: Default::default(),
+        }
+    }
+
     /// Every port the demo owns: reserved with it, freed with it, its
     /// own to listen on. The one list anything that needs a demo's ports reads.
     pub fn ports(&self) -> Vec<u16> {

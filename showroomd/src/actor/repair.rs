@@ -128,22 +128,7 @@ fn record_for_kept(layout: &crate::layout::Layout, name: &str, port: Option<u16>
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or_else(store::now_secs, |d| d.as_secs());
-    DemoRecord {
-        app: "?".into(),
-        port,
-        comment: String::new(),
-        created,
-        phase: Phase::Installed,
-        params: Default::default(),
-        wanted: Default::default(),
-        expires_at: None,
-        deploy_ms: None,
-        keep: false,
-        port2: None,
-        access: Default::default(),
-        limits: Default::default(),
-        sleep: Default::default(),
-    }
+    DemoRecord::bare("?", port, created, Phase::Installed)
 }
 
 impl<S: Supervisord> Actor<S> {

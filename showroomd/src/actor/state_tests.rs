@@ -5,22 +5,7 @@ use crate::actor::tests::info;
 use DemoStatus::*;
 
 pub(crate) fn record(port: Option<u16>, phase: Phase) -> DemoRecord {
-    DemoRecord {
-        app: "app".into(),
-        port,
-        comment: String::new(),
-        created: 1_000,
-        phase,
-        params: Default::default(),
-        wanted: Default::default(),
-        expires_at: None,
-        deploy_ms: None,
-        keep: false,
-        port2: None,
-        access: Default::default(),
-        limits: Default::default(),
-        sleep: Default::default(),
-    }
+    DemoRecord::bare("app", port, 1_000, phase)
 }
 
 fn view(has_process: bool, has_vhost: bool, enabled: bool) -> DemoView {

@@ -363,20 +363,9 @@ mod tests {
 
     fn record(version: &str) -> DemoRecord {
         DemoRecord {
-            app: "versioned".into(),
-            port: Some(20000),
-            comment: String::new(),
-            created: 1,
-            phase: store::Phase::Installed,
             params: [("version".to_string(), version.to_string())].into(),
             wanted: protocol::Wanted::Running,
-            expires_at: None,
-            deploy_ms: None,
-            keep: false,
-            port2: None,
-            access: Default::default(),
-            limits: Default::default(),
-            sleep: Default::default(),
+            ..DemoRecord::bare("versioned", Some(20000), 1, store::Phase::Installed)
         }
     }
 

@@ -170,10 +170,20 @@ impl<S: Supervisord> Actor<S> {
 
     /// What a failed start of this demo's process reads to say why.
     fn telling(&self, name: &str) -> Telling {
+        let demo = self.state.demos.get(name);
+        let ports = demo.map(|d| d.record.ports()).unwrap_or_default();
+        // With a network of its own the demo binds inside it; what the host
+        // must have free are the ports pasta forwards.
+        let forwarded = if self.sandbox.jail.is_some() && self.sandbox.own_net() {
+            crate::sandbox::forwarded_ports(&ports, demo.is_some_and(|d| d.has_vhost))
+        } else {
+            vec![]
+        };
         Telling {
             supervisord_log: self.layout.supervisord_log(),
             stderr_log: self.layout.process_log(name, "stderr"),
-            ports: self.state.demos[name].record.ports(),
+            ports,
+            forwarded,
         }
     }
 
@@ -365,6 +375,8 @@ pub(crate) struct Telling {
     supervisord_log: std::path::PathBuf,
     stderr_log: std::path::PathBuf,
     ports: Vec<u16>,
+    /// The host ports pasta forwards to it (none on the host's network).
+    forwarded: Vec<u16>,
 }
 
 /// Asks supervisord to start a demo's program and waits until it runs
@@ -376,6 +388,46 @@ async fn start_process<S: Supervisord>(
     name: &str,
     told: &Telling,
 ) -> Result<(), ProtocolError> {
+    // In its own network the demo binds its port whatever holds the host's:
+    // pasta alone would fail (or share it), and the start look fine. So a
+    // forwarded port another program holds refuses the start here, naming
+    // the holder, as a process that cannot bind its port does.
+    if !told.forwarded.is_empty() {
+        let runs = sup.process_info(name).await.is_ok_and(|i| {
+            matches!(
+                crate::status::from_supervisor(&i.statename),
+                DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff
+            )
+        });
+        // The forwarder of the demo's last run may still be going (its
+        // supervisord was just killed): a port is taken only if it stays so.
+        let taken = || {
+            told.forwarded
+                .iter()
+                .copied()
+                .filter(|p| !runs && crate::ports::held(*p).is_some())
+                .collect::<Vec<u16>>()
+        };
+        let mut ports = taken();
+        let since = std::time::Instant::now();
+        while !ports.is_empty() && since.elapsed() < std::time::Duration::from_secs(3) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            ports = taken();
+        }
+        let held: Vec<String> = ports.into_iter().map(crate::ports::held_by).collect();
+        if !held.is_empty() {
+            let detail = held
+                .into_iter()
+                .chain([crate::failure::see_logs(name)])
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(ProtocolError::new(
+                ErrorKind::AbnormalTermination,
+                format!("ABNORMAL_TERMINATION: {name}"),
+            )
+            .with_detail(detail));
+        }
+    }
     match sup.start_process(name).await {
         Ok(()) => Ok(()),
         Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => Ok(()),

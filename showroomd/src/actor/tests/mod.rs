@@ -201,22 +201,7 @@ impl Supervisord for Arc<Stub> {
 }
 
 fn record(phase: Phase) -> DemoRecord {
-    DemoRecord {
-        app: "app".into(),
-        port: Some(20000),
-        comment: String::new(),
-        created: 1,
-        phase,
-        params: Default::default(),
-        wanted: Default::default(),
-        expires_at: None,
-        deploy_ms: None,
-        keep: false,
-        port2: None,
-        access: Default::default(),
-        limits: Default::default(),
-        sleep: Default::default(),
-    }
+    DemoRecord::bare("app", Some(20000), 1, phase)
 }
 
 /// A demo folder with a start script (a process, no vhost) and its record.
