@@ -148,6 +148,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
                     cfg.max_wake_jobs,
                     Duration::from_secs(cfg.wake_timeout_secs),
                     layout.demos(),
+                    sandbox.jail.as_ref().is_some_and(|j| j.pasta.is_some()),
                 );
                 tokio::spawn(w.run(l, streams_stop.clone()));
             }

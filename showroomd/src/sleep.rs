@@ -22,6 +22,21 @@ impl Sleep {
     }
 }
 
+/// The status the front door routes a demo by: one marked asleep and wanted
+/// running goes to the waker already while its process is being stopped,
+/// so that no request finds its port closed between the stop and the
+/// front door's reload (the request is held, and wakes it again).
+pub fn front_status(
+    status: protocol::DemoStatus,
+    record: &crate::store::DemoRecord,
+) -> protocol::DemoStatus {
+    if record.sleep.asleep && record.wanted == protocol::Wanted::Running {
+        protocol::DemoStatus::Sleeping
+    } else {
+        status
+    }
+}
+
 /// The socket the front door proxies a sleeping demo's requests to: in
 /// its run folder, which its Apache sees.
 pub fn wake_socket(layout: &crate::layout::Layout) -> std::path::PathBuf {

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::actor::{Command, Handle};
+use protocol::DemoStatus;
 
 /// A request head larger than this is refused: no demo's wake waits on it.
 const HEAD_MAX: usize = 64 * 1024;
@@ -35,6 +36,8 @@ pub struct Waker {
     handle: Handle,
     /// `STATE/demos`: a demo's processes work in its folder there.
     demos: std::path::PathBuf,
+    /// Each demo has a network of its own, its ports forwarded by pasta.
+    own_network: bool,
     slots: Arc<Semaphore>,
     timeout: Duration,
     /// The wakes under way, each watched by the requests waiting for it.
@@ -61,10 +64,12 @@ impl Waker {
         max_jobs: usize,
         timeout: Duration,
         demos: std::path::PathBuf,
+        own_network: bool,
     ) -> Arc<Waker> {
         Arc::new(Waker {
             handle,
             demos,
+            own_network,
             // Tokio's semaphore is fair: queued wakes get their turn in order.
             slots: Arc::new(Semaphore::new(max_jobs)),
             timeout,
@@ -173,6 +178,11 @@ impl Waker {
                         let outcome = me.wake_one(&name).await;
                         me.waking.lock().expect("waker map poisoned").remove(&name);
                         let _ = tx.send(Some(outcome));
+                        // After the held requests are on their way: the front
+                        // door's reload this brings does not delay them.
+                        if let Err(e) = me.handle.command(Command::Woken(name.clone())).await {
+                            warn!(demo = %name, error = %e.message, "the front door still holds its requests for the waker");
+                        }
                     });
                     rx
                 }
@@ -190,18 +200,40 @@ impl Waker {
     /// `startsecs`), by the start failing, or by `wake_timeout`.
     async fn wake_one(&self, name: &str) -> Result<u16, String> {
         let _slot = self.slots.acquire().await.map_err(|e| e.to_string())?;
-        let port = self
+        let (port, app_ports, under_way) = self
             .handle
             .snapshot()
             .demos
             .get(name)
-            .and_then(|d| d.record.port)
+            .and_then(|d| {
+                let port = d.record.port?;
+                let ports = crate::sandbox::forwarded_ports(&d.record.ports(), d.has_vhost);
+                Some((port, ports, d.status == DemoStatus::Starting))
+            })
             .ok_or_else(|| format!("no demo {name} with a port"))?;
+        let mut ready = Readiness {
+            dir: self.demos.join(name),
+            port,
+            app_ports,
+            own_network: self.own_network,
+            inside: None,
+        };
         let started = std::time::Instant::now();
         // Its own task: the start goes on when the port answers first.
         let handle = self.handle.clone();
         let owned = name.to_owned();
-        let mut start = tokio::spawn(async move { handle.command(Command::Wake(owned)).await });
+        let mut start = tokio::spawn(async move {
+            if under_way {
+                // Its wake's start has yet to end (the front door holds its
+                // requests here until then): only its port is waited for, not
+                // the actor, which holds a command for it until that end. (A
+                // demo being put to sleep is still RUNNING: its wake waits
+                // in the actor for the stop.)
+                Ok(protocol::Response::Done)
+            } else {
+                handle.command(Command::Wake(owned)).await
+            }
+        });
         let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
         let mut start_done = false;
@@ -219,8 +251,7 @@ impl Waker {
                     }
                 }
                 _ = tokio::time::sleep(PROBE_EVERY) => {
-                    let dir = self.demos.join(name);
-                    if tokio::task::spawn_blocking(move || listens(&dir, port)).await.unwrap_or(false) {
+                    if ready.answers().await {
                         info!(demo = name, ms = started.elapsed().as_millis() as u64, "awake: its port answers");
                         return Ok(port);
                     }
@@ -309,30 +340,96 @@ async fn answer<W: tokio::io::AsyncWrite + Unpin>(
     client.shutdown().await
 }
 
-/// Whether the demo itself listens on `port`: a process working in its
-/// folder has a listening socket on it in its own network's table. With a
-/// network of its own, pasta accepts on the host's side at once, whether
-/// or not anything listens inside, so a connection proves nothing.
-fn listens(dir: &std::path::Path, port: u16) -> bool {
-    let local = format!(":{port:04X}");
-    crate::sandbox::pids()
-        .filter(|&p| crate::sandbox::cwd_of(p).is_some_and(|c| c.starts_with(dir)))
-        // pasta works in the folder too, and listens on the host's side.
-        .filter(|&p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| !c.starts_with("passt") && !c.starts_with("pasta"))
-        })
-        .any(|p| {
-            ["tcp", "tcp6"].iter().any(|table| {
-                std::fs::read_to_string(format!("/proc/{p}/net/{table}")).is_ok_and(|t| {
-                    t.lines().skip(1).any(|l| {
-                        let w: Vec<&str> = l.split_whitespace().collect();
-                        // State 0A: LISTEN.
-                        w.len() > 3 && w[1].ends_with(&local) && w[3] == "0A"
-                    })
-                })
-            })
-        })
+/// Whether a waking demo answers on the way the front door reaches it.
+///
+/// With a network of its own, `127.0.0.1:PORT` on the host is pasta's
+/// socket: it accepts at once and closes a connection it cannot pass on, so
+/// a connection there proves nothing, and neither does a listening socket
+/// in the host's table (pasta's own, seen through any host-side process of
+/// the demo: its jail, its stamper). What counts is a listening socket in
+/// the demo's namespace, on the loopback pasta splices into, for each port
+/// pasta forwards; then a connection to `127.0.0.1:PORT` (pasta's, or
+/// Apache's for a vhost) that the host accepts.
+struct Readiness {
+    dir: std::path::PathBuf,
+    /// What the front door connects to.
+    port: u16,
+    /// The ports the demo's own process listens on (pasta's forwards).
+    app_ports: Vec<u16>,
+    own_network: bool,
+    /// A process of the demo inside its namespace, once seen: its table is
+    /// the namespace's, read without a walk of every process each time.
+    inside: Option<i32>,
+}
+
+impl Readiness {
+    async fn answers(&mut self) -> bool {
+        if self.own_network {
+            let (dir, ports, seen) = (self.dir.clone(), self.app_ports.clone(), self.inside);
+            let found = tokio::task::spawn_blocking(move || listens_inside(&dir, &ports, seen))
+                .await
+                .ok()
+                .flatten();
+            self.inside = found.map(|(pid, _)| pid);
+            if !found.is_some_and(|(_, all)| all) {
+                return false;
+            }
+        } else {
+            // The host's network: only the demo itself listens on its ports.
+            for &p in &self.app_ports {
+                if p != self.port && TcpStream::connect(("127.0.0.1", p)).await.is_err() {
+                    return false;
+                }
+            }
+        }
+        TcpStream::connect(("127.0.0.1", self.port)).await.is_ok()
+    }
+}
+
+/// A process of the demo in a network namespace not showroomd's (`seen`
+/// first, else a walk of /proc), and whether every one of `ports` has a
+/// listening socket on the loopback or every address in that namespace.
+fn listens_inside(dir: &std::path::Path, ports: &[u16], seen: Option<i32>) -> Option<(i32, bool)> {
+    let ours = std::fs::read_link("/proc/self/ns/net").ok()?;
+    let is_inside = |p: i32| {
+        std::fs::read_link(format!("/proc/{p}/ns/net")).is_ok_and(|n| n != ours)
+            && crate::sandbox::cwd_of(p).is_some_and(|c| c.starts_with(dir))
+    };
+    let pid = seen
+        .filter(|&p| is_inside(p))
+        .or_else(|| crate::sandbox::pids().find(|&p| is_inside(p)))?;
+    let tables: Vec<String> = ["tcp", "tcp6"]
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(format!("/proc/{pid}/net/{t}")).ok())
+        .collect();
+    let all = ports.iter().all(|&port| {
+        tables
+            .iter()
+            .any(|t| t.lines().skip(1).any(|l| is_loopback_listen(l, port)))
+    });
+    Some((pid, all))
+}
+
+/// Whether a line of /proc/net/tcp{,6} is a socket listening on `port` at
+/// an address pasta's splice reaches: every address, or the loopback.
+fn is_loopback_listen(line: &str, port: u16) -> bool {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    // State 0A: LISTEN.
+    let Some((addr, p)) = w.get(1).and_then(|a| a.split_once(':')) else {
+        return false;
+    };
+    if w.get(3) != Some(&"0A") || u16::from_str_radix(p, 16) != Ok(port) {
+        return false;
+    }
+    // The kernel prints each 32-bit word in host (little-endian) order:
+    // 127.x.y.z is "..7F", ::1 "00000000000000000000000001000000",
+    // ::ffff:127.x.y.z "0000000000000000FFFF0000..7F".
+    addr.bytes().all(|b| b == b'0')
+        || (addr.len() == 8 && addr.ends_with("7F"))
+        || addr == "00000000000000000000000001000000"
+        || (addr.len() == 32
+            && addr.starts_with("0000000000000000FFFF0000")
+            && addr.ends_with("7F"))
 }
 
 #[cfg(test)]
@@ -360,5 +457,31 @@ mod tests {
             without_header(head, "X-Showroom-Wake"),
             b"GET / HTTP/1.1\r\nHost: a.localhost\r\n\r\nbody"
         );
+    }
+
+    #[test]
+    fn a_listening_socket_counts_on_every_address_or_the_loopback_only() {
+        let line = |addr: &str, state: &str| {
+            format!("  0: {addr}:1F90 00000000:0000 {state} 00000000:00000000 00:00000000 00000000   999        0 1 1 0 100 0 0 10 0")
+        };
+        assert!(is_loopback_listen(&line("00000000", "0A"), 8080));
+        assert!(is_loopback_listen(&line("0100007F", "0A"), 8080));
+        assert!(!is_loopback_listen(&line("0100007F", "0A"), 8081));
+        // Established, not listening.
+        assert!(!is_loopback_listen(&line("0100007F", "01"), 8080));
+        // The namespace's outside address: pasta's splice does not reach it.
+        assert!(!is_loopback_listen(&line("0200C80A", "0A"), 8080));
+        assert!(is_loopback_listen(
+            &line("00000000000000000000000000000000", "0A"),
+            8080
+        ));
+        assert!(is_loopback_listen(
+            &line("00000000000000000000000001000000", "0A"),
+            8080
+        ));
+        assert!(!is_loopback_listen(
+            &line("000099FD000000000000000001000000", "0A"),
+            8080
+        ));
     }
 }

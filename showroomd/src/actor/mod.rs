@@ -71,6 +71,9 @@ pub enum Command {
     SleepAfter(String, Option<u64>),
     /// A request through the front door for a sleeping demo: start it.
     Wake(String),
+    /// The waker is done with a wake (its port answers, or it failed): the
+    /// front door stops holding its requests for it.
+    Woken(String),
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ProtocolError>>;
@@ -456,6 +459,7 @@ impl<S: Supervisord> Actor<S> {
                         Command::Keep(name, keep) => self.keep_demo(&name, keep).await,
                         Command::Access(name, op) => self.access_change(&name, op).await,
                         Command::SleepAfter(name, s) => self.set_sleep_after(&name, s).await,
+                        Command::Woken(name) => self.woken(&name),
                     };
                     // Before the answer: a started demo is then served by name.
                     self.front_door_sync().await;

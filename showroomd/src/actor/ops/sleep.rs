@@ -41,8 +41,10 @@ impl<S: Supervisord> Actor<S> {
     }
 
     /// Wakes a sleeping demo for the front door: a start, answered as a
-    /// start is (its reason when it fails). A demo already awake is left
-    /// alone, so that requests that come after its wake start nothing.
+    /// start is (its reason when it fails). It stays marked asleep, so the
+    /// front door keeps holding its requests in the waker, until the waker
+    /// says its port answers (`woken`). A demo already starting or running
+    /// is left alone, so that requests that come after its wake start nothing.
     pub(in crate::actor) async fn wake_begin(&mut self, name: String, reply: Reply<Response>) {
         let demo = match self.state.installed(&name) {
             Ok(d) => d,
@@ -51,10 +53,10 @@ impl<S: Supervisord> Actor<S> {
                 return;
             }
         };
-        if !(demo.record.sleep.asleep && demo.record.wanted == Wanted::Running) {
+        let awake = matches!(demo.status, DemoStatus::Running | DemoStatus::Starting);
+        if awake || !(demo.record.sleep.asleep && demo.record.wanted == Wanted::Running) {
             // Woken already (a request that came during its wake), or
             // stopped meanwhile: the front door's map has yet to follow.
-            let awake = matches!(demo.status, DemoStatus::Running | DemoStatus::Starting);
             let _ = reply.send(if awake {
                 Ok(Response::Done)
             } else {
@@ -66,8 +68,16 @@ impl<S: Supervisord> Actor<S> {
             return;
         }
         info!(demo = %name, "woken by a request through the front door");
-        self.note_awake(&name);
         self.start_begin(name, reply).await;
+    }
+
+    /// The waker's wake is over (its port answers, or it failed): awake, its
+    /// idle time from now; the front door then sends its requests to its
+    /// port, and a failed one is shown as any failed start.
+    pub(in crate::actor) fn woken(&mut self, name: &str) -> Result<Response, ProtocolError> {
+        self.note_awake(name);
+        self.publish();
+        Ok(Response::Done)
     }
 
     /// Puts to sleep each running demo that went its idle time without a
@@ -93,7 +103,7 @@ impl<S: Supervisord> Actor<S> {
             return;
         }
         let open = sleep::established_ports();
-        let mut slept = false;
+        let mut due = Vec::new();
         for (name, port, after) in candidates {
             if open.contains(&port) {
                 self.awake_since.insert(name, now);
@@ -104,23 +114,49 @@ impl<S: Supervisord> Actor<S> {
                 .unwrap_or(0)
                 .max(since);
             if sleep::is_due(after, last, now) {
-                self.put_to_sleep(&name, now - last).await;
-                slept = true;
+                // Noted before the stop: a crash in between leaves a demo the
+                // front door wakes, never one stopped that a restore would
+                // not bring back.
+                match self.update_record(&name, |r| r.sleep.asleep = true) {
+                    Ok(_) => due.push((name, now - last)),
+                    Err(e) => {
+                        warn!(demo = %name, error = %e.message, "could not record its sleep; it stays awake")
+                    }
+                }
             }
         }
-        if slept {
-            self.front_door_sync().await;
+        if due.is_empty() {
+            return;
         }
+        // The front door sends them to the waker first (its reload is live
+        // when this returns), then their processes go.
+        self.publish();
+        self.front_door_sync().await;
+        for (name, idle) in due {
+            self.put_to_sleep(&name, idle).await;
+        }
+        self.front_door_sync().await;
     }
 
     async fn put_to_sleep(&mut self, name: &str, idle: u64) {
-        // Noted before the stop: a crash in between leaves a demo the front
-        // door wakes, never one stopped that a restore would not bring back.
-        if let Err(e) = self.update_record(name, |r| r.sleep.asleep = true) {
-            warn!(demo = name, error = %e.message, "could not record its sleep; it stays awake");
-            return;
-        }
+        let ports = self
+            .state
+            .demos
+            .get(name)
+            .map(|d| d.record.ports())
+            .unwrap_or_default();
         let result = self.stop_parts(name).await;
+        // Its forwarder (pasta) ends a moment after the demo: asleep means
+        // nothing holds its ports, and its wake's start finds them free.
+        if result.is_ok()
+            && !crate::apache::wait_ports(&ports, false, std::time::Duration::from_secs(5)).await
+        {
+            warn!(
+                demo = name,
+                ?ports,
+                "its ports still answer 5 s after it was put to sleep"
+            );
+        }
         self.refresh(name).await;
         match result {
             Ok(()) => {
