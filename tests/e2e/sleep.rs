@@ -67,11 +67,27 @@ fn sleep_a_request_wakes_it_and_gets_the_real_answer() {
     let s = showroom(18000, front);
     let url = sleepy(&s, "nap", "3s", 0, front);
     let port = s.port_of("nap");
-    assert_eq!(echoed(&curl(&url, &[]))["app"], "sleepy");
+    // A plain start answers after supervisord's startsecs, not once the app
+    // listens: on a busy host Python may not be listening yet.
+    let mut got = None;
+    s.wait_for("its first answer", Duration::from_secs(10), || {
+        got = Some(curl(&url, &[])).filter(|g| g.code == 200);
+        got.is_some()
+    });
+    assert_eq!(echoed(&got.unwrap())["app"], "sleepy");
     assert_eq!(s.listed("nap")["status"], "RUNNING");
+    let mut watch = s.spawn_watch(&[]);
 
     wait_status(&s, "nap", "SLEEPING", Duration::from_secs(20));
-    assert!(!port_answers(port), "a sleeping demo's port is closed");
+    watch.until("watch to tell SLEEPING", Duration::from_secs(5), |l| {
+        l.contains("nap") && l.contains("SLEEPING")
+    });
+    // Its forwarder (pasta) ends a moment after the demo's process.
+    s.wait_for(
+        "a sleeping demo's port to close",
+        Duration::from_secs(5),
+        || !port_answers(port),
+    );
     assert_eq!(s.statename("nap"), "STOPPED");
     assert_eq!(s.listed("nap")["wanted"], "running");
     assert!(s.ok(&["list"]).contains("SLEEPING"));
@@ -125,7 +141,8 @@ fn sleep_a_request_wakes_it_and_gets_the_real_answer() {
         assert_eq!(got["path"], format!("/n{i}"));
     }
     assert_eq!(boots(&s, "nap"), 4, "50 requests started it once");
-    assert_eq!(s.status("nap"), "RUNNING");
+    // Answered once its port did, maybe before supervisord's startsecs.
+    wait_status(&s, "nap", "RUNNING", Duration::from_secs(10));
 }
 
 fn sha256(file: &Path) -> String {
@@ -148,10 +165,11 @@ fn sha256(file: &Path) -> String {
 fn sleep_a_websocket_keeps_it_awake_and_a_restore_leaves_it_asleep() {
     let front = 18099;
     let s = showroom(18050, front);
-    sleepy(&s, "ws", "3s", 0, front);
-    // Wanted running and never asleep: what a restore brings back.
+    // Wanted running and never asleep: what a restore brings back. Started
+    // first, so that the WebSocket opens well within the other's idle time.
     s.ok(&["deploy", "sleepy", "up", "--param", "fail_from=0"]);
     s.ok(&["start", "up"]);
+    sleepy(&s, "ws", "3s", 0, front);
     let host = format!("ws.localhost:{front}");
     let held = std::process::Command::new("python3")
         .arg(fixtures().join("sleep/sleepy_app.py"))
