@@ -4,7 +4,7 @@
 # may reach everything):
 #   listener (and access) → commands → actor → {supervisor, apache, deployer, store, …}
 # A file may import its own room and the rooms below it, never one above;
-# the poller imports the actor, and nothing imports the poller but lib.rs.
+# the poller and the waker import the actor, and nothing imports them but lib.rs.
 # Exits 1 naming each import that goes the wrong way.
 set -euo pipefail
 cd "$(dirname "$0")/../showroomd/src"
@@ -12,8 +12,9 @@ python3 - <<'PY'
 import os, re, sys
 
 # The rooms above the rest, highest first; everything else is below the actor.
-# The poller stands beside commands: it drives the actor, nothing drives it.
-RANK = {"listener": 3, "commands": 2, "poller": 2, "actor": 1}
+# The poller and the waker (the front door's held requests) stand beside
+# commands: they drive the actor, nothing below drives them.
+RANK = {"listener": 3, "commands": 2, "poller": 2, "waker": 2, "actor": 1}
 # Files of the connection side besides listener.rs.
 SAME_ROOM = {"access": "listener"}
 ROOTS = {"lib", "main"}

@@ -113,6 +113,7 @@ mod tests {
                 ttl_secs: Some(3600),
                 memory: Some(512 << 20),
                 procs: Some(200),
+                sleep_after_secs: Some(60),
             }),
             Request::Cleanup(CleanupRequest {
                 older_than_secs: Some(3600),

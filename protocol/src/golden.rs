@@ -80,9 +80,10 @@ fn request_name(r: &Request) -> &'static str {
         Request::Keep { .. } => "Request::Keep",
         Request::Access { .. } => "Request::Access",
         Request::AccessLog { .. } => "Request::AccessLog",
+        Request::SleepAfter { .. } => "Request::SleepAfter",
     }
 }
-const REQUEST_VARIANTS: usize = 22;
+const REQUEST_VARIANTS: usize = 23;
 
 fn requests() -> Vec<Request> {
     vec![
@@ -100,6 +101,7 @@ fn requests() -> Vec<Request> {
             ttl_secs: Some(3600),
             memory: Some(1 << 30),
             procs: Some(100),
+            sleep_after_secs: Some(1800),
         }),
         Request::Start { name: s("a") },
         Request::Stop { name: s("a") },
@@ -149,6 +151,10 @@ fn requests() -> Vec<Request> {
             name: s("a"),
             follow: false,
             lines: 10,
+        },
+        Request::SleepAfter {
+            name: s("a"),
+            idle_secs: Some(1800),
         },
     ]
 }
@@ -278,6 +284,7 @@ fn demo_status_name(d: &DemoStatus) -> &'static str {
         DemoStatus::Partial => "DemoStatus::Partial",
         DemoStatus::Unknown => "DemoStatus::Unknown",
         DemoStatus::Destroyed => "DemoStatus::Destroyed",
+        DemoStatus::Sleeping => "DemoStatus::Sleeping",
     }
 }
 

@@ -91,6 +91,12 @@ pub enum Request {
         follow: bool,
         lines: u32,
     },
+    /// How long the demo may go without a request through the front door
+    /// before it sleeps; None: never. Answered with `Done`.
+    SleepAfter {
+        name: String,
+        idle_secs: Option<u64>,
+    },
 }
 
 /// A change of a demo's visitor access. Passwords travel in the request
@@ -129,6 +135,7 @@ impl RedeployRequest {
             ttl_secs: None,
             memory: None,
             procs: None,
+            sleep_after_secs: None,
         }
         .validate()
     }
@@ -166,6 +173,9 @@ pub struct DeployRequest {
     pub memory: Option<u64>,
     /// How many processes the demo may have at once (`--procs`); None: the daemon's `demo_procs`.
     pub procs: Option<u64>,
+    /// How long it may go without a request through the front door before
+    /// it sleeps; None: the daemon's `sleep_after`.
+    pub sleep_after_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -425,10 +435,13 @@ pub enum DemoStatus {
     Partial,
     Unknown,
     Destroyed,
+    /// Wanted running, stopped after its idle time: its next request
+    /// through the front door wakes it.
+    Sleeping,
 }
 
 impl DemoStatus {
-    pub const ALL: [DemoStatus; 11] = [
+    pub const ALL: [DemoStatus; 12] = [
         DemoStatus::Deploying,
         DemoStatus::Stopped,
         DemoStatus::Starting,
@@ -440,6 +453,7 @@ impl DemoStatus {
         DemoStatus::Partial,
         DemoStatus::Unknown,
         DemoStatus::Destroyed,
+        DemoStatus::Sleeping,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -455,6 +469,7 @@ impl DemoStatus {
             DemoStatus::Partial => "PARTIAL",
             DemoStatus::Unknown => "UNKNOWN",
             DemoStatus::Destroyed => "DESTROYED",
+            DemoStatus::Sleeping => "SLEEPING",
         }
     }
 
@@ -588,6 +603,7 @@ mod tests {
             ttl_secs: None,
             memory: None,
             procs: None,
+            sleep_after_secs: None,
         }
     }
 

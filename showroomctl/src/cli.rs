@@ -74,6 +74,10 @@ pub enum Cmd {
         /// How many processes it may have at once [default: the daemon's `demo_procs`]
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         procs: Option<u64>,
+        /// Stop the demo into SLEEPING after this long without a request
+        /// through the front door; its next request wakes it: 30m, 2h [default: the daemon's `sleep_after`, else never]
+        #[arg(long, value_name = "DURATION", value_parser = crate::output::parse_duration)]
+        sleep_after: Option<u64>,
     },
     /// Make a new demo NEW from a copy of SRC's folder, on a new port (the app's reconfigure step adapts it)
     #[command(
@@ -218,6 +222,16 @@ pub enum Cmd {
         name: String,
         #[command(flatten)]
         change: AccessArgs,
+    },
+    /// Set how long a demo may go without a request through the front door before it sleeps, or `never`
+    #[command(
+        after_help = "A sleeping demo (SLEEPING) has no process; its next request through the front door wakes it.\n\nExamples:\n  showroomctl sleep-after mysite 30m\n  showroomctl sleep-after mysite never"
+    )]
+    SleepAfter {
+        name: String,
+        /// 30m, 2h, 1d, or `never`
+        #[arg(value_name = "DURATION|never", value_parser = parse_ttl)]
+        idle: Ttl,
     },
 }
 

@@ -103,6 +103,7 @@ async fn run(cli: Cli) -> ExitCode {
             ttl,
             memory,
             procs,
+            sleep_after,
         } => {
             let req = DeployRequest {
                 app,
@@ -112,6 +113,7 @@ async fn run(cli: Cli) -> ExitCode {
                 ttl_secs: ttl,
                 memory,
                 procs,
+                sleep_after_secs: sleep_after,
             };
             commands::deploy::run(c, json, Request::Deploy(req)).await
         }
@@ -155,6 +157,7 @@ async fn run(cli: Cli) -> ExitCode {
         } => commands::redeploy::run(c, json, name, params, comment).await,
         Cmd::Keep { name, off } => commands::keep::run(c, json, name, !off).await,
         Cmd::Access { name, change } => commands::access::run(c, json, name, change).await,
+        Cmd::SleepAfter { name, idle } => commands::sleep_after::run(c, json, name, idle.0).await,
         Cmd::Completions { .. } | Cmd::Man { .. } => unreachable!("handled before connecting"),
     };
     match result {

@@ -100,6 +100,14 @@ pub struct Config {
     pub demo_own_network: bool,
     /// Debian's `passt` package's forwarder.
     pub pasta: PathBuf,
+    /// The idle time a new demo is deployed with (`30m`): after it without a
+    /// request through the front door it sleeps; none: demos never sleep.
+    #[serde(deserialize_with = "ttl")]
+    pub sleep_after: Option<u64>,
+    /// How long a request waits for its sleeping demo to answer before a 503.
+    pub wake_timeout_secs: u64,
+    /// How many demos wake at once; more wait their turn, in order.
+    pub max_wake_jobs: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -127,7 +135,7 @@ fn ttl<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> 
                 protocol::limits::check_ttl(d.as_secs()).map_err(|e| e.message)?;
                 Ok(d.as_secs())
             })
-            .map_err(|e| serde::de::Error::custom(format!("default_ttl {t:?}: {e}")))
+            .map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}")))
     })
     .transpose()
 }
@@ -191,6 +199,9 @@ impl Default for Config {
             demo_nofile: Some(4096),
             demo_own_network: true,
             pasta: PathBuf::from(crate::sandbox::DEFAULT_PASTA),
+            sleep_after: None,
+            wake_timeout_secs: 30,
+            max_wake_jobs: 4,
         }
     }
 }
@@ -275,6 +286,9 @@ impl Config {
             .is_some_and(|n| !(64..=1 << 20).contains(&n))
         {
             bail!("demo_nofile must be within 64..=1048576 (leave it out for no limit)");
+        }
+        if self.max_wake_jobs == 0 || self.wake_timeout_secs == 0 {
+            bail!("max_wake_jobs and wake_timeout_secs must be at least 1");
         }
         if self.restore_jobs == 0 {
             bail!("restore_jobs must be at least 1");

@@ -7,7 +7,13 @@ use super::Config;
 const PACKAGED: &str = include_str!("../../packaging/showroomd.toml");
 
 /// Keys without a default (None), shown commented with an example value.
-const EXAMPLES: [&str; 4] = ["default_ttl", "tls_cert", "tls_key", "contact"];
+const EXAMPLES: [&str; 5] = [
+    "default_ttl",
+    "tls_cert",
+    "tls_key",
+    "contact",
+    "sleep_after",
+];
 
 /// Every key `Config` reads: serde's derive hands `deserialize_struct` the
 /// list of field names, which this deserializer returns as its error.

@@ -31,6 +31,8 @@ pub struct Settings {
     pub index_allow: Vec<String>,
     /// Listen on `[::]` besides `0.0.0.0`.
     pub ipv6: bool,
+    /// showroomd's socket a sleeping demo's requests are proxied to (`waker`).
+    pub wake_socket: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +68,7 @@ impl Settings {
             index: cfg.index,
             index_allow: cfg.index_allow.clone(),
             ipv6: crate::frontdoor_server::host_has_ipv6(),
+            wake_socket: crate::sleep::wake_socket(layout),
         })
     }
 
@@ -172,6 +175,8 @@ pub fn stopped_page(name: &str) -> String {
 }
 
 pub const INDEX_PAGE: &str = "index.html";
+/// The request header naming the sleeping demo a request is for, set by the front door for the waker.
+pub const WAKE_HEADER: &str = "X-Showroom-Wake";
 pub const NOT_FOUND_PAGE: &str = "404.html";
 
 /// Apache's config for the front door: included by the main config before
@@ -322,6 +327,19 @@ fn render_vhosts(s: &Settings, port: u16, proto: &str, ssl: &str, demos: &[Front
     for d in demos.iter().filter(|d| has_host_name(&d.name)) {
         out += &open(&format!("{}.{}", d.name, s.domain));
         out += &render_access(s, &d.name, &d.access);
+        if d.status == DemoStatus::Sleeping && d.port.is_some() {
+            // Held by showroomd's waker until the demo answers, then passed
+            // on to it; the header names the demo (a client's own is replaced).
+            let _ = write!(
+                out,
+                "    ProxyPreserveHost On\n    RequestHeader set X-Forwarded-Proto \"{proto}\"\n    \
+                 RequestHeader set {WAKE_HEADER} \"{}\"\n    \
+                 ProxyPass / \"unix:{}|http://localhost/\" retry=0 disablereuse=On upgrade=websocket\n</VirtualHost>\n",
+                d.name,
+                s.wake_socket.display()
+            );
+            continue;
+        }
         match d.port {
             // Proxied whatever its status: when it does not answer (stopped,
             // failed, starting) mod_proxy's 503 is its page, which is
@@ -484,6 +502,7 @@ pub fn status_words(status: DemoStatus) -> &'static str {
         DemoStatus::Partial => "partly running",
         DemoStatus::Unknown => "in an unknown state",
         DemoStatus::Destroyed => "gone",
+        DemoStatus::Sleeping => "asleep: it wakes at its first visit",
     }
 }
 

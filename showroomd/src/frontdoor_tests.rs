@@ -17,6 +17,7 @@ fn settings(port: u16, tls: Option<u16>) -> Settings {
         index: true,
         index_allow: vec![],
         ipv6: false,
+        wake_socket: "/var/lib/showroom/frontdoor/run/wake.sock".into(),
     }
 }
 
@@ -237,4 +238,25 @@ fn the_index_says_why_a_demo_is_down() {
         html.contains("<p class=\"reason\">exited with status 3 after 0 s: &lt;bad&gt;</p>"),
         "{html}"
     );
+}
+
+#[test]
+fn a_sleeping_demo_goes_to_the_waker_with_its_name_and_its_rules() {
+    let mut nap = demo("nap", DemoStatus::Sleeping, "");
+    nap.access.allow = vec!["10.0.0.0/8".into()];
+    let conf = render_conf(&settings(8080, None), &[nap]);
+    let vhost = &conf[conf.find("ServerName nap.demo.example").unwrap()..];
+    assert!(vhost.contains("Require ip 10.0.0.0/8"), "{vhost}");
+    assert!(
+        vhost.contains("RequestHeader set X-Showroom-Wake \"nap\""),
+        "{vhost}"
+    );
+    assert!(
+        vhost.contains(
+            "ProxyPass / \"unix:/var/lib/showroom/frontdoor/run/wake.sock|http://localhost/\""
+        ),
+        "{vhost}"
+    );
+    assert!(!vhost.contains("127.0.0.1:20001"), "{vhost}");
+    assert!(!vhost.contains("stopped-nap"), "{vhost}");
 }

@@ -21,6 +21,7 @@ pub mod notify;
 pub mod poller;
 pub mod ports;
 pub mod sandbox;
+pub mod sleep;
 pub mod stamp;
 pub mod status;
 pub mod store;
@@ -29,6 +30,7 @@ pub mod tail;
 pub mod upgrade;
 pub mod visitors;
 pub mod wait;
+pub mod waker;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -138,6 +140,20 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
             cfg.deploy_log_max_bytes,
             streams_stop.clone(),
         ));
+        let path = sleep::wake_socket(&layout);
+        match waker::bind(&path) {
+            Ok(l) => {
+                let w = waker::Waker::new(
+                    handle.clone(),
+                    cfg.max_wake_jobs,
+                    Duration::from_secs(cfg.wake_timeout_secs),
+                    layout.demos(),
+                    sandbox.jail.as_ref().is_some_and(|j| j.pasta.is_some()),
+                );
+                tokio::spawn(w.run(l, streams_stop.clone()));
+            }
+            Err(e) => warn!(error = %e, "sleeping demos cannot be woken"),
+        }
     }
     let ctx = Arc::new(commands::Ctx {
         cfg: cfg.clone(),

@@ -52,6 +52,9 @@ pub struct DemoRecord {
     /// run with the config's defaults.
     #[serde(default)]
     pub limits: protocol::DemoLimits,
+    /// Its idle time and whether it sleeps; records older than this field never sleep.
+    #[serde(default, skip_serializing_if = "crate::sleep::Sleep::is_never")]
+    pub sleep: crate::sleep::Sleep,
 }
 
 impl DemoRecord {
@@ -73,6 +76,7 @@ impl DemoRecord {
             port2: None,
             access: Default::default(),
             limits: Default::default(),
+            sleep: Default::default(),
         }
     }
 
@@ -516,6 +520,7 @@ mod tests {
             port2: None,
             access: Default::default(),
             limits: Default::default(),
+            sleep: Default::default(),
         }
     }
 

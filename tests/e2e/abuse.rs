@@ -29,6 +29,7 @@ pub(crate) fn deploy_raw(
         ttl_secs: None,
         memory: None,
         procs: None,
+        sleep_after_secs: None,
     });
     send_raw(&mut sock, &encode(&req).unwrap());
     sock

@@ -439,6 +439,7 @@ fn a_ttl_past_a_hundred_years_is_refused_by_both_sides_and_a_far_expiry_breaks_n
                 ttl_secs: Some(far),
                 memory: None,
                 procs: None,
+                sleep_after_secs: None,
             }))
             .await;
         let mut c = protocol::Client::connect(&s.socket).await.unwrap();

@@ -26,6 +26,7 @@ mod seed_apache;
 mod seed_core;
 mod service;
 mod shipped_demos;
+mod sleep;
 mod strays;
 mod transfer;
 mod try_sh;

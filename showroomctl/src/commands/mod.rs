@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod list;
 pub mod logs;
 pub mod redeploy;
+pub mod sleep_after;
 pub mod status;
 pub mod supervisor;
 pub mod transfer;

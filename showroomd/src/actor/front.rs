@@ -430,7 +430,7 @@ fn front_demo(name: &str, d: &super::state::DemoView) -> FrontDemo {
     FrontDemo {
         name: name.to_owned(),
         port: d.record.port,
-        status: d.status,
+        status: crate::sleep::front_status(d.status, &d.record),
         app: d.record.app.clone(),
         comment: d.record.comment.clone(),
         created: d.record.created,

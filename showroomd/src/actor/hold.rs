@@ -35,6 +35,7 @@ impl Msg {
                 | Command::Keep(n, _)
                 | Command::Restart(n)
                 | Command::Access(n, _) => Acts::On(n),
+                Command::SleepAfter(n, _) | Command::Wake(n) | Command::Woken(n) => Acts::On(n),
                 Command::SupervisorStart | Command::SupervisorStop | Command::Cleanup(_) => {
                     Acts::OnAll
                 }

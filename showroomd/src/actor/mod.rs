@@ -75,6 +75,13 @@ pub enum Command {
     Keep(String, bool),
     /// Who may visit the demo through the front door.
     Access(String, ops::access::AccessOp),
+    /// How long the demo may idle before it sleeps; None: never.
+    SleepAfter(String, Option<u64>),
+    /// A request through the front door for a sleeping demo: start it.
+    Wake(String),
+    /// The waker is done with a wake (its port answers, or it failed): the
+    /// front door stops holding its requests for it.
+    Woken(String),
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ProtocolError>>;
@@ -267,6 +274,9 @@ pub struct Actor<S = Supervisor> {
     /// Sources that clones cut short by a crash had stopped for their
     /// copy: started again by the checks at start when wanted running.
     cut_clone_sources: Vec<String>,
+    /// Since when (epoch seconds) each demo counts as awake: its idle time
+    /// runs from the later of this and its last request.
+    awake_since: HashMap<String, u64>,
 }
 
 /// Debug builds only, for the end-to-end test that a panic in the actor
@@ -364,6 +374,7 @@ impl<S: Supervisord> Actor<S> {
             released: VecDeque::new(),
             sections: BTreeMap::new(),
             cut_clone_sources: Vec::new(),
+            awake_since: HashMap::new(),
         };
         let handle = Handle {
             tx,
@@ -382,6 +393,9 @@ impl<S: Supervisord> Actor<S> {
             self.snapshot_tx.subscribe(),
             self.self_tx.clone(),
         );
+        // How often the demos idle past their time are looked for.
+        let mut sleep_tick = tokio::time::interval(std::time::Duration::from_secs(3));
+        sleep_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The door's first try (its Apache started) before the first
         // request, as answers say whether a demo is served by name; reads
         // answer from the snapshot meanwhile.
@@ -412,6 +426,10 @@ impl<S: Supervisord> Actor<S> {
                             self.apache_retry_now();
                             continue;
                         }
+                        _ = sleep_tick.tick() => {
+                            self.sleep_idle();
+                            continue;
+                        }
                         msg = self.inbox.recv() => msg,
                     }
                 }
@@ -434,7 +452,12 @@ impl<S: Supervisord> Actor<S> {
                     let result = match cmd {
                         // Each answers when its work beside the actor is done, not now.
                         Command::Start(name) => {
+                            self.note_awake(&name);
                             self.start_begin(name, work::AfterStart::Reply(reply));
+                            continue;
+                        }
+                        Command::Wake(name) => {
+                            self.wake_begin(name, reply);
                             continue;
                         }
                         Command::Stop(name) => {
@@ -460,6 +483,8 @@ impl<S: Supervisord> Actor<S> {
                         }
                         Command::Keep(name, keep) => self.keep_demo(&name, keep).await,
                         Command::Access(name, op) => self.access_change(&name, op).await,
+                        Command::SleepAfter(name, s) => self.set_sleep_after(&name, s).await,
+                        Command::Woken(name) => self.woken(&name),
                     };
                     self.answer(reply, result);
                 }

@@ -122,6 +122,13 @@ impl DemoView {
             supervisor_up,
         });
         match &self.problem {
+            // Stopped for idleness and wanted running: its own word.
+            None if self.record.sleep.asleep
+                && self.record.wanted == Wanted::Running
+                && verdict.0 == DemoStatus::Stopped =>
+            {
+                (DemoStatus::Sleeping, String::new())
+            }
             None => match &self.oom {
                 Some(oom) if verdict.1.is_empty() && is_down(verdict.0) => (verdict.0, oom.clone()),
                 _ => verdict,
@@ -445,6 +452,7 @@ impl State {
         self.demos.get(name).is_some_and(|d| {
             d.record.phase == Phase::Installed
                 && d.record.wanted == Wanted::Running
+                && !d.record.sleep.asleep
                 && d.record.port.is_some()
                 && (d.has_process || d.has_vhost)
         })

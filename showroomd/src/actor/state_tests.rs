@@ -481,3 +481,31 @@ fn an_ended_process_gets_its_reason_and_a_running_one_loses_it() {
     s.publish(Instant::now());
     assert_eq!(s.demos["p"].reason, "");
 }
+
+#[test]
+fn an_asleep_demo_is_sleeping_and_not_restored() {
+    let mut st = State::default();
+    up(&mut st, Instant::now());
+    let mut v = view(true, false, false);
+    v.record.wanted = Wanted::Running;
+    v.record.sleep.asleep = true;
+    st.demos.insert("nap".into(), v.clone());
+    let _ = st.note_proc("nap", Some(Stopped), Instant::now());
+    assert_eq!(status_of(&mut st, "nap"), Sleeping);
+    assert!(st.to_restore().is_empty());
+    // Not a stopped demo for a cleanup.
+    let stopped = CleanupRequest {
+        older_than_secs: None,
+        statuses: vec![Stopped],
+        dry_run: true,
+    };
+    assert!(st.cleanup_matches(&stopped, 2_000).is_empty());
+    // Stopped by the operator: wanted stopped, and STOPPED.
+    st.demos.get_mut("nap").unwrap().record.wanted = Wanted::Stopped;
+    assert_eq!(status_of(&mut st, "nap"), Stopped);
+    // Awake and running: its process's word.
+    v.record.sleep.asleep = false;
+    st.demos.insert("nap".into(), v);
+    let _ = st.note_proc("nap", Some(Running), Instant::now());
+    assert_eq!(status_of(&mut st, "nap"), Running);
+}

@@ -99,6 +99,10 @@ pub(crate) enum AfterStop {
     Destroy(Reply<Response>),
     /// One demo of a cleanup: answers whether it was destroyed.
     CleanupOne(Reply<bool>),
+    /// Put to sleep after `idle` seconds without a request.
+    Sleep {
+        idle: u64,
+    },
     /// An expiry; `was`: the expiry it had, put back when it fails.
     Expire {
         destroy: bool,

@@ -61,6 +61,7 @@ pub fn is_mutating(req: &Request) -> bool {
                 | Request::Redeploy(_)
                 | Request::Keep { .. }
                 | Request::Access { .. }
+                | Request::SleepAfter { .. }
         ),
     }
 }
@@ -116,5 +117,9 @@ pub async fn dispatch(ctx: &Ctx, conn: &mut Conn, req: Request) -> Result<(), Co
             follow,
             lines,
         } => logs::handle_access(ctx, conn, &name, follow, lines).await,
+        Request::SleepAfter { name, idle_secs } => {
+            let cmd = crate::actor::Command::SleepAfter(name, idle_secs);
+            reply(conn, ctx.handle.command(cmd).await).await
+        }
     }
 }

@@ -25,6 +25,7 @@ impl<S: Supervisord> Actor<S> {
             started: Instant::now(),
             ttl_secs: None,
             redeploy: None,
+            sleep_after_secs: None,
         };
         match self.clone_reserve(&req).await {
             Ok((job, copy)) => {

@@ -35,6 +35,8 @@ pub(crate) struct Finish {
     pub ttl_secs: Option<u64>,
     /// A redeploy's new record: its end swaps folders instead of installing.
     pub redeploy: Option<Box<DemoRecord>>,
+    /// None: the daemon's `sleep_after`.
+    pub sleep_after_secs: Option<u64>,
 }
 
 /// Every param given is one the app's script declares, and none is showroom's own.
@@ -69,6 +71,7 @@ impl<S: Supervisord> Actor<S> {
             started: Instant::now(),
             ttl_secs: req.ttl_secs,
             redeploy: None,
+            sleep_after_secs: req.sleep_after_secs,
         };
         let job = match self.deploy_reserve(&req).await {
             Ok(job) => job,
@@ -236,6 +239,7 @@ impl<S: Supervisord> Actor<S> {
             },
             // Resolved now: a later change of the config's defaults leaves it as deployed.
             limits: crate::sandbox::limits::effective(&limits, &self.cfg.demo_limits()),
+            sleep: Default::default(),
         };
         let written = made.and_then(|()| {
             store::write_record(&self.layout, name, &record)
@@ -389,6 +393,7 @@ impl<S: Supervisord> Actor<S> {
             .ttl_secs
             .or(self.cfg.default_ttl)
             .map(|t| (self.clock)().saturating_add(t));
+        record.sleep.after_secs = finish.sleep_after_secs.or(self.cfg.sleep_after);
         record.deploy_ms = Some(finish.started.elapsed().as_millis() as u64);
         let view = self.load_view(name, record.clone());
         let has_process = view.has_process;

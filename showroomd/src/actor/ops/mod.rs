@@ -9,6 +9,7 @@ mod expire;
 mod keep;
 pub(super) mod redeploy;
 mod restart;
+mod sleep;
 pub(super) mod start;
 mod stop;
 mod supervisor;

@@ -29,6 +29,7 @@ impl<S: Supervisord> Actor<S> {
                     started: Instant::now(),
                     ttl_secs: None,
                     redeploy: Some(Box::new(record)),
+                    sleep_after_secs: None,
                 };
                 self.spawn_job(req.name, reply, finish, move |cancel| {
                     deployer::run(job, progress, cancel)

@@ -44,7 +44,7 @@ impl<S: Supervisord> Actor<S> {
             AfterStop::CleanupOne(reply) => {
                 let _ = reply.send(Err(e));
             }
-            AfterStop::Expire { .. } => {}
+            AfterStop::Expire { .. } | AfterStop::Sleep { .. } => {}
         }
     }
 
@@ -79,6 +79,7 @@ impl<S: Supervisord> Actor<S> {
         }
         match then {
             AfterStop::Restart(_) => {}
+            AfterStop::Sleep { idle } => self.asleep(&name, idle, result),
             // Answered once the front door says so too: a stopped demo's
             // page (no reload), a destroyed one's 404 (its config's round).
             AfterStop::Stop(reply) => {
@@ -133,7 +134,7 @@ impl AfterStop {
     /// Whether the demo is destroyed after its stop.
     fn destroys(&self) -> bool {
         match self {
-            AfterStop::Stop(_) | AfterStop::Restart(_) => false,
+            AfterStop::Stop(_) | AfterStop::Restart(_) | AfterStop::Sleep { .. } => false,
             AfterStop::Destroy(_) | AfterStop::CleanupOne(_) => true,
             AfterStop::Expire { destroy, .. } => *destroy,
         }

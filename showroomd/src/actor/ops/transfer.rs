@@ -121,6 +121,7 @@ impl<S: Supervisord> Actor<S> {
             started: Instant::now(),
             ttl_secs: None,
             redeploy: None,
+            sleep_after_secs: None,
         };
         self.spawn_job(name, reply, finish, move |cancel| async move {
             if let Err(how) = copy.run(&progress).await {

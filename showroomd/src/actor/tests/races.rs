@@ -40,6 +40,7 @@ fn deploy_req(app: &str, name: &str) -> protocol::DeployRequest {
         ttl_secs: None,
         memory: None,
         procs: None,
+        sleep_after_secs: None,
     }
 }
 
