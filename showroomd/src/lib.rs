@@ -20,6 +20,7 @@ pub mod listener;
 pub mod notify;
 pub mod poller;
 pub mod ports;
+pub mod readiness;
 pub mod sandbox;
 pub mod sleep;
 pub mod stamp;

@@ -79,6 +79,9 @@ pub(crate) struct StartPlan {
     /// Its program section changed while it ran, and it does not run now.
     pub stale: bool,
     pub told: Telling,
+    /// How its process is seen ready before supervisord's `startsecs`:
+    /// its port answering. None: a demo with no port, whose start waits.
+    pub probe: Option<crate::readiness::Readiness>,
 }
 
 /// What a start did, besides its result.
@@ -372,7 +375,7 @@ impl<S: Supervisord> Work<S> {
                 done.stale_applied = true;
                 info!(demo = name, "its rewritten program section now applies");
             }
-            start_process(&self.sup, name, &plan.told).await?;
+            start_process(&self.sup, name, &plan.told, plan.probe).await?;
         }
         if !enable {
             return Ok(());

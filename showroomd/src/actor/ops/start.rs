@@ -143,6 +143,20 @@ impl<S: Supervisord> Actor<S> {
                 self.state.proc(name),
                 Some(DemoStatus::Running | DemoStatus::Starting | DemoStatus::Backoff)
             );
+        // Its process listens on the ports pasta would forward: PORT, or
+        // PORT2 beside a vhost.
+        let app_ports = crate::sandbox::forwarded_ports(&demo.record.ports(), vhost);
+        let probe =
+            app_ports
+                .first()
+                .filter(|_| process)
+                .map(|&port| crate::readiness::Readiness {
+                    dir: self.layout.demo_dir(name),
+                    port,
+                    app_ports: app_ports.clone(),
+                    own_network: self.sandbox.jail.is_some() && self.sandbox.own_net(),
+                    inside: None,
+                });
         Ok(Ok(StartPlan {
             process,
             vhost,
@@ -150,6 +164,7 @@ impl<S: Supervisord> Actor<S> {
             text,
             stale,
             told: self.telling(name),
+            probe,
         }))
     }
 
@@ -258,6 +273,7 @@ pub(crate) async fn start_process<S: Supervisord>(
     sup: &S,
     name: &str,
     told: &Telling,
+    probe: Option<crate::readiness::Readiness>,
 ) -> Result<(), ProtocolError> {
     // In its own network the demo binds its port whatever holds the host's:
     // pasta alone would fail (or share it), and the start look fine. So a
@@ -299,15 +315,25 @@ pub(crate) async fn start_process<S: Supervisord>(
             .with_detail(detail));
         }
     }
-    match sup.start_process(name).await {
+    let started = match probe {
+        // Ready when its port answers, or when supervisord says it runs
+        // (`startsecs`), whichever comes first: an app that boots in 150 ms
+        // is answered for then, one that never listens after a second.
+        Some(probe) => start_until_ready(sup, name, probe).await,
+        None => sup.start_process(name).await.map_err(Failed::Rpc),
+    };
+    match started {
         Ok(()) => Ok(()),
-        Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => Ok(()),
-        Err(e)
-            if matches!(
+        Err(Failed::Rpc(e)) if e.fault_code() == Some(codes::ALREADY_STARTED) => Ok(()),
+        Err(Failed::Rpc(e))
+            if !matches!(
                 e.fault_code(),
                 Some(codes::SPAWN_ERROR | codes::ABNORMAL_TERMINATION)
             ) =>
         {
+            Err(sup_error(e))
+        }
+        Err(why) => {
             let mut lines = Vec::new();
             // Ended, it holds no port: one held now is another program's.
             for p in told
@@ -333,7 +359,7 @@ pub(crate) async fn start_process<S: Supervisord>(
                     ));
                 }
             }
-            lines.push(format!("supervisord: {e}"));
+            lines.push(format!("supervisord: {why}"));
             lines.push(crate::failure::see_logs(name));
             let detail = lines.join("\n");
             Err(ProtocolError::new(
@@ -342,6 +368,52 @@ pub(crate) async fn start_process<S: Supervisord>(
             )
             .with_detail(detail))
         }
-        Err(e) => Err(sup_error(e)),
+    }
+}
+
+/// How a start failed: supervisord's fault, or the process seen ended.
+enum Failed {
+    Rpc(crate::supervisor::RpcError),
+    /// Its state once it left STARTING without running.
+    Ended(String),
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Rpc(e) => e.fmt(f),
+            Failed::Ended(state) => write!(f, "its process is {state} (ABNORMAL_TERMINATION)"),
+        }
+    }
+}
+
+/// Starts the program without supervisord's wait, then looks every 20 ms:
+/// RUNNING (its `startsecs` passed) or its port answering is ready; BACKOFF,
+/// EXITED or FATAL is a start that failed, as supervisord's own wait says.
+async fn start_until_ready<S: Supervisord>(
+    sup: &S,
+    name: &str,
+    mut probe: crate::readiness::Readiness,
+) -> Result<(), Failed> {
+    match sup.start_process_nowait(name).await {
+        Ok(()) => {}
+        Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => return Ok(()),
+        Err(e) => return Err(Failed::Rpc(e)),
+    }
+    // supervisord gives up within its retries' back-off; this bounds a
+    // supervisord that stops answering meanwhile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let info = sup.process_info(name).await.map_err(Failed::Rpc)?;
+        match crate::status::from_supervisor(&info.statename) {
+            DemoStatus::Running => return Ok(()),
+            DemoStatus::Starting if probe.answers().await => return Ok(()),
+            DemoStatus::Starting => {}
+            _ => return Err(Failed::Ended(info.statename)),
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Failed::Ended(info.statename));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
