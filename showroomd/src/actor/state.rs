@@ -245,6 +245,9 @@ pub struct State {
     pub front_door: Option<protocol::FrontDoorInfo>,
     /// What was published last: events are the differences from it.
     published: Arc<Snapshot>,
+    /// Programs still STARTING for supervisord whose start saw them answer
+    /// on their port: RUNNING, until supervisord says anything but STARTING.
+    answered: HashSet<String>,
     /// The operation under way on each demo beside the actor: the one
     /// record of work in flight (the requests waiting for it are held by
     /// the actor, `hold.rs`, in arrival order).
@@ -412,6 +415,12 @@ impl State {
         self.supervisor_up
     }
 
+    /// A start saw the demo's process answer on its port before
+    /// supervisord's `startsecs` ended.
+    pub fn mark_answered(&mut self, name: &str) {
+        self.answered.insert(name.to_owned());
+    }
+
     /// An operation on a demo is under way beside the actor from now.
     pub fn begin(&mut self, name: &str, op: Op) {
         self.in_flight.insert(name.to_owned(), op);
@@ -565,6 +574,9 @@ impl State {
             return false;
         }
         self.procs_seen.insert(program.to_owned(), at);
+        if state != Some(DemoStatus::Starting) {
+            self.answered.remove(program);
+        }
         match state {
             Some(s) => self.procs.insert(program.to_owned(), s),
             None => self.procs.remove(program),
@@ -682,7 +694,14 @@ impl State {
         let apache = self.apache();
         let up = self.supervisor_up;
         for (name, d) in self.demos.iter_mut() {
-            let process = self.procs.get(name.as_str()).copied();
+            let process = match self.procs.get(name.as_str()).copied() {
+                // Its start saw it answer on its port: it runs, whatever
+                // supervisord's `startsecs` still says.
+                Some(DemoStatus::Starting) if self.answered.contains(name.as_str()) => {
+                    Some(DemoStatus::Running)
+                }
+                other => other,
+            };
             (d.status, d.reason) = if self.in_flight.get(name.as_str()) == Some(&Op::Installing) {
                 // Its program is being given to supervisord: still deploying.
                 (DemoStatus::Deploying, String::new())

@@ -88,6 +88,8 @@ pub(crate) struct StartPlan {
 #[derive(Debug, Default)]
 pub(crate) struct StartDone {
     pub stale_applied: bool,
+    /// Its process answered on its port before supervisord's `startsecs`.
+    pub answered: bool,
     /// Enabled vhosts of other demos disabled so that Apache takes this one.
     pub pruned: Vec<(String, String)>,
     pub applied: Option<Applied>,
@@ -375,7 +377,7 @@ impl<S: Supervisord> Work<S> {
                 done.stale_applied = true;
                 info!(demo = name, "its rewritten program section now applies");
             }
-            start_process(&self.sup, name, &plan.told, plan.probe).await?;
+            done.answered = start_process(&self.sup, name, &plan.told, plan.probe).await?;
         }
         if !enable {
             return Ok(());

@@ -104,6 +104,11 @@ impl<S: Supervisord> Actor<S> {
         for r in done.readings {
             self.take_read(r);
         }
+        // After its reading (STARTING): that it answered stands until
+        // supervisord says anything else.
+        if done.answered && result.is_ok() {
+            self.state.mark_answered(name);
+        }
         self.start_end(name, result.map(|()| Response::Done))
     }
 
@@ -274,7 +279,7 @@ pub(crate) async fn start_process<S: Supervisord>(
     name: &str,
     told: &Telling,
     probe: Option<crate::readiness::Readiness>,
-) -> Result<(), ProtocolError> {
+) -> Result<bool, ProtocolError> {
     // In its own network the demo binds its port whatever holds the host's:
     // pasta alone would fail (or share it), and the start look fine. So a
     // forwarded port another program holds refuses the start here, naming
@@ -320,11 +325,15 @@ pub(crate) async fn start_process<S: Supervisord>(
         // (`startsecs`), whichever comes first: an app that boots in 150 ms
         // is answered for then, one that never listens after a second.
         Some(probe) => start_until_ready(sup, name, probe).await,
-        None => sup.start_process(name).await.map_err(Failed::Rpc),
+        None => sup
+            .start_process(name)
+            .await
+            .map(|()| false)
+            .map_err(Failed::Rpc),
     };
     match started {
-        Ok(()) => Ok(()),
-        Err(Failed::Rpc(e)) if e.fault_code() == Some(codes::ALREADY_STARTED) => Ok(()),
+        Ok(answered) => Ok(answered),
+        Err(Failed::Rpc(e)) if e.fault_code() == Some(codes::ALREADY_STARTED) => Ok(false),
         Err(Failed::Rpc(e))
             if !matches!(
                 e.fault_code(),
@@ -388,16 +397,18 @@ impl std::fmt::Display for Failed {
 }
 
 /// Starts the program without supervisord's wait, then looks every 20 ms:
-/// RUNNING (its `startsecs` passed) or its port answering is ready; BACKOFF,
-/// EXITED or FATAL is a start that failed, as supervisord's own wait says.
+/// RUNNING (its `startsecs` passed) or its port answering is ready (true:
+/// answered while STARTING); BACKOFF, EXITED or FATAL is a start that
+/// failed, as supervisord's own wait says. One started already is waited
+/// for the same way.
 async fn start_until_ready<S: Supervisord>(
     sup: &S,
     name: &str,
     mut probe: crate::readiness::Readiness,
-) -> Result<(), Failed> {
+) -> Result<bool, Failed> {
     match sup.start_process_nowait(name).await {
         Ok(()) => {}
-        Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => return Ok(()),
+        Err(e) if e.fault_code() == Some(codes::ALREADY_STARTED) => {}
         Err(e) => return Err(Failed::Rpc(e)),
     }
     // supervisord gives up within its retries' back-off; this bounds a
@@ -406,8 +417,8 @@ async fn start_until_ready<S: Supervisord>(
     loop {
         let info = sup.process_info(name).await.map_err(Failed::Rpc)?;
         match crate::status::from_supervisor(&info.statename) {
-            DemoStatus::Running => return Ok(()),
-            DemoStatus::Starting if probe.answers().await => return Ok(()),
+            DemoStatus::Running => return Ok(false),
+            DemoStatus::Starting if probe.answers().await => return Ok(true),
             DemoStatus::Starting => {}
             _ => return Err(Failed::Ended(info.statename)),
         }
