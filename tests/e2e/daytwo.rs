@@ -201,7 +201,10 @@ fn redeploy_replaces_the_folder_keeping_name_port_and_state_and_a_failed_one_cha
     let kept = s.listed("site");
     assert_eq!(kept["params"], after["params"]);
     assert_eq!(kept["status"], "RUNNING");
-    assert_eq!(s.statename("site"), "RUNNING");
+    // Started again once it answered: supervisord's `startsecs` may still run.
+    s.wait_for("supervisord to say RUNNING", Duration::from_secs(3), || {
+        s.statename("site") == "RUNNING"
+    });
     serves_soon(&s, port, &["site version 2"]);
     assert_eq!(s.demo_names_on_disk(), ["other", "site"]);
 
@@ -324,7 +327,11 @@ fn a_showroomd_killed_during_a_redeploy_leaves_the_old_demo_whole() {
     assert!(!s.state.join("deploying/.site.redeploy").exists());
     let site = s.listed("site");
     assert_eq!(site["params"]["version"], "1");
-    assert_eq!(site["status"], "RUNNING");
+    // Brought back by the checks at start, beside the actor: RUNNING once
+    // it answers on its port.
+    s.wait_for("site RUNNING again", Duration::from_secs(10), || {
+        s.listed("site")["status"] == "RUNNING"
+    });
     serves_soon(&s, 15300, &["site version 1"]);
     // And a redeploy runs again afterwards.
     s.ok(&["redeploy", "site", "--param", "version=3"]);

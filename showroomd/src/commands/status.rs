@@ -29,10 +29,17 @@ pub async fn answer(ctx: &Ctx, name: &str) -> Result<Response, ProtocolError> {
             None
         }
     };
-    let process = if demo.has_process {
-        look(ctx.sup.process_info(name).await)
-    } else {
-        None
+    let process = match demo.has_process {
+        true => look(ctx.sup.process_info(name).await),
+        false => None,
+    };
+    // Still STARTING for supervisord (its `startsecs`), but its start saw
+    // it answer on its port: showroom's table says it runs, and so does this.
+    let process = match process {
+        Some(DemoStatus::Starting) if demo.status == DemoStatus::Running => {
+            Some(DemoStatus::Running)
+        }
+        other => other,
     };
     let apache = if demo.has_vhost && demo.enabled {
         look(ctx.sup.process_info(APACHE_PROGRAM).await)

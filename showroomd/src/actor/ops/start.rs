@@ -383,15 +383,25 @@ pub(crate) async fn start_process<S: Supervisord>(
 /// How a start failed: supervisord's fault, or the process seen ended.
 enum Failed {
     Rpc(crate::supervisor::RpcError),
-    /// Its state once it left STARTING without running.
-    Ended(String),
+    /// It left STARTING without running: its name, and its reading.
+    Ended(String, Box<crate::supervisor::ProcessInfo>),
 }
 
 impl std::fmt::Display for Failed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failed::Rpc(e) => e.fmt(f),
-            Failed::Ended(state) => write!(f, "its process is {state} (ABNORMAL_TERMINATION)"),
+            // supervisord's own words for what its wait would have said: a
+            // process that could not start or ended too quickly is a
+            // SPAWN_ERROR, any other end an ABNORMAL_TERMINATION.
+            Failed::Ended(name, info) if !info.spawnerr.is_empty() => write!(
+                f,
+                "SPAWN_ERROR: {name} ({}; now {})",
+                info.spawnerr, info.statename
+            ),
+            Failed::Ended(name, info) => {
+                write!(f, "ABNORMAL_TERMINATION: {name} (now {})", info.statename)
+            }
         }
     }
 }
@@ -420,10 +430,10 @@ async fn start_until_ready<S: Supervisord>(
             DemoStatus::Running => return Ok(false),
             DemoStatus::Starting if probe.answers().await => return Ok(true),
             DemoStatus::Starting => {}
-            _ => return Err(Failed::Ended(info.statename)),
+            _ => return Err(Failed::Ended(name.to_owned(), Box::new(info))),
         }
         if std::time::Instant::now() > deadline {
-            return Err(Failed::Ended(info.statename));
+            return Err(Failed::Ended(name.to_owned(), Box::new(info)));
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
