@@ -115,37 +115,33 @@ fn run(o: &Opts) -> Result<i32, String> {
     let mut child;
     let mut pasta = None;
     if let Some(pasta_bin) = &o.pasta {
-        // fds 3 and 4 must be free for bwrap's pipes: hold them first, so
-        // the pipes (made next) never land there.
-        for fd in [INFO_FD, BLOCK_FD] {
-            if fcntl(fd, FcntlArg::F_GETFD).is_err() {
-                // Kept open on purpose: dup2 below replaces it.
-                let _held = std::fs::File::open("/dev/null")
-                    .map_err(|e| format!("/dev/null: {e}"))?
-                    .into_raw_fd();
+        // bwrap sets up its namespace's loopback as pasta configures the
+        // namespace: now and then the two race and bwrap ends at once
+        // ("loopback: Failed RTM_NEWADDR"), before the demo's command ran.
+        // That try left nothing behind: the sandbox is made again.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (c, p) = jail_once(o, pasta_bin)?;
+            match c {
+                Some(c) => {
+                    child = c;
+                    pasta = Some(p);
+                    break;
+                }
+                None if tries < 3 => {
+                    tracing::warn!(
+                        tries,
+                        "bwrap ended before the demo's command ran; making its sandbox again"
+                    );
+                }
+                None => {
+                    return Err(format!(
+                        "bwrap ended before the demo's command ran, {tries} times"
+                    ))
+                }
             }
         }
-        let (info_r, info_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
-        let (block_r, block_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
-        // dup2 clears close-on-exec on the copy: bwrap inherits these two only.
-        nix::unistd::dup2(info_w.as_raw_fd(), INFO_FD).map_err(|e| e.to_string())?;
-        nix::unistd::dup2(block_r.as_raw_fd(), BLOCK_FD).map_err(|e| e.to_string())?;
-        drop((info_w, block_r));
-        let spawned = spawn(&o.argv);
-        let _ = nix::unistd::close(INFO_FD);
-        let _ = nix::unistd::close(BLOCK_FD);
-        child = spawned?;
-        match start_pasta(o, pasta_bin, info_r) {
-            Ok(p) => pasta = Some(p),
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(e);
-            }
-        }
-        // The demo's command may run now: its namespace has its uplink.
-        nix::unistd::write(&block_w, b"1").map_err(|e| format!("releasing bwrap: {e}"))?;
-        drop(block_w);
     } else {
         child = spawn(&o.argv)?;
     }
@@ -172,6 +168,58 @@ fn run(o: &Opts) -> Result<i32, String> {
     Ok(status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// One try at bwrap with pasta on its namespace: the sandbox and its
+/// forwarder, or None when bwrap ended before it could be released (its
+/// pasta ended too).
+fn jail_once(o: &Opts, pasta_bin: &std::path::Path) -> Result<(Option<Child>, Child), String> {
+    // fds 3 and 4 must be free for bwrap's pipes: hold them first, so
+    // the pipes (made next) never land there.
+    for fd in [INFO_FD, BLOCK_FD] {
+        if fcntl(fd, FcntlArg::F_GETFD).is_err() {
+            // Kept open on purpose: dup2 below replaces it.
+            let _held = std::fs::File::open("/dev/null")
+                .map_err(|e| format!("/dev/null: {e}"))?
+                .into_raw_fd();
+        }
+    }
+    let (info_r, info_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+    let (block_r, block_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+    // dup2 clears close-on-exec on the copy: bwrap inherits these two only.
+    nix::unistd::dup2(info_w.as_raw_fd(), INFO_FD).map_err(|e| e.to_string())?;
+    nix::unistd::dup2(block_r.as_raw_fd(), BLOCK_FD).map_err(|e| e.to_string())?;
+    drop((info_w, block_r));
+    let spawned = spawn(&o.argv);
+    let _ = nix::unistd::close(INFO_FD);
+    let _ = nix::unistd::close(BLOCK_FD);
+    let mut child = spawned?;
+    let mut pasta = match start_pasta(o, pasta_bin, info_r) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+    // The demo's command may run now: its namespace has its uplink.
+    match nix::unistd::write(&block_w, b"1") {
+        Ok(_) => Ok((Some(child), pasta)),
+        Err(nix::errno::Errno::EPIPE) => {
+            let _ = child.wait();
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pasta.id() as i32),
+                Signal::SIGTERM,
+            );
+            let _ = pasta.wait();
+            Ok((None, pasta))
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!("releasing bwrap: {e}"))
+        }
+    }
 }
 
 fn spawn(argv: &[OsString]) -> Result<Child, String> {
