@@ -108,6 +108,10 @@ pub struct Config {
     pub wake_timeout_secs: u64,
     /// How many demos wake at once; more wait their turn, in order.
     pub max_wake_jobs: usize,
+    /// How long a start (or a wake) waits, once supervisord says RUNNING
+    /// (`startsecs`, a clock), for the demo to answer on its port; an app
+    /// that never listens there is then started as supervisord says.
+    pub ready_wait_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -202,6 +206,7 @@ impl Default for Config {
             sleep_after: None,
             wake_timeout_secs: 30,
             max_wake_jobs: 4,
+            ready_wait_secs: 10,
         }
     }
 }

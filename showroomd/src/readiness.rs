@@ -23,6 +23,9 @@ pub(crate) struct Readiness {
     /// A process of the demo inside its namespace, once seen: its table is
     /// the namespace's, read without a walk of every process each time.
     pub inside: Option<i32>,
+    /// How long a start waits for an answer past supervisord's RUNNING
+    /// (`ready_wait_secs`).
+    pub past_running: std::time::Duration,
 }
 
 impl Readiness {

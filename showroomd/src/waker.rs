@@ -217,6 +217,8 @@ impl Waker {
             app_ports,
             own_network: self.own_network,
             inside: None,
+            // The wake's own bound is wake_timeout; RUNNING is not its end.
+            past_running: std::time::Duration::ZERO,
         };
         let started = std::time::Instant::now();
         // Its own task: the start goes on when the port answers first.

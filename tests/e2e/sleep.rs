@@ -226,3 +226,42 @@ fn sleep_a_failed_wake_is_a_503_and_its_reason_for_the_operator() {
     let why = s.ok(&["logs", "bad"]);
     assert!(why.contains("its database is gone"), "{why}");
 }
+
+/// Ports 18150-18199: supervisord calls a process RUNNING after its 1 s
+/// `startsecs`, a clock; an app that takes 2.5 s to listen is started when it
+/// answers, so the first request after `start` (and after a wake) is the
+/// demo's own 200, never the front door's 502.
+#[test]
+fn sleep_a_start_ends_when_an_app_slower_than_startsecs_answers() {
+    let front = 18199;
+    let s = showroom(18150, front);
+    std::fs::write(
+        s.scripts.join("demo_slowboot.sh"),
+        r#"#!/bin/bash
+# An app that boots in 2.5 s.
+set -euo pipefail
+cp "$(dirname "$0")/sleepy_app.py" "$(dirname "$0")/echo_app.py" .
+cat > start.sh <<SH
+#!/bin/sh
+sleep 2.5
+exec python3 "${PWD}/sleepy_app.py" serve ${PORT} slowboot
+SH
+"#,
+    )
+    .unwrap();
+    s.ok(&["deploy", "slowboot", "slow", "--sleep-after", "3s"]);
+    let url = format!("http://slow.localhost:{front}/");
+    let began = std::time::Instant::now();
+    s.ok(&["start", "slow"]);
+    let took = began.elapsed();
+    let got = curl(&url, &[]);
+    assert_eq!(got.code, 200, "after {took:?}: {}", got.body);
+    assert_eq!(echoed(&got)["app"], "slowboot");
+    assert!(took >= Duration::from_millis(2500), "{took:?}");
+    assert_eq!(s.status("slow"), "RUNNING");
+    // The same through a wake: the held request gets the demo's answer.
+    wait_status(&s, "slow", "SLEEPING", Duration::from_secs(20));
+    let got = curl(&url, &[]);
+    assert_eq!(got.code, 200, "{}", got.body);
+    assert_eq!(echoed(&got)["app"], "slowboot");
+}

@@ -161,6 +161,7 @@ impl<S: Supervisord> Actor<S> {
                     app_ports: app_ports.clone(),
                     own_network: self.sandbox.jail.is_some() && self.sandbox.own_net(),
                     inside: None,
+                    past_running: std::time::Duration::from_secs(self.cfg.ready_wait_secs),
                 });
         Ok(Ok(StartPlan {
             process,
@@ -270,8 +271,8 @@ pub(crate) struct Telling {
     forwarded: Vec<u16>,
 }
 
-/// Asks supervisord to start a demo's program and waits until it runs
-/// (`startsecs`) or failed; one already running is started. A failure keeps
+/// Asks supervisord to start a demo's program and waits until it answers
+/// on its port (or runs, for one that never does) or failed; one already running is started. A failure keeps
 /// the seed's words and adds why: how it ended, for how long, its stderr,
 /// a port some other program holds.
 pub(crate) async fn start_process<S: Supervisord>(
@@ -321,9 +322,9 @@ pub(crate) async fn start_process<S: Supervisord>(
         }
     }
     let started = match probe {
-        // Ready when its port answers, or when supervisord says it runs
-        // (`startsecs`), whichever comes first: an app that boots in 150 ms
-        // is answered for then, one that never listens after a second.
+        // Ready when its port answers: an app that boots in 150 ms is
+        // answered for then, one slower than `startsecs` when it answers,
+        // one that never listens `ready_wait_secs` past RUNNING.
         Some(probe) => start_until_ready(sup, name, probe).await,
         None => sup
             .start_process(name)
@@ -407,10 +408,10 @@ impl std::fmt::Display for Failed {
 }
 
 /// Starts the program without supervisord's wait, then looks every 20 ms:
-/// RUNNING (its `startsecs` passed) or its port answering is ready (true:
-/// answered while STARTING); BACKOFF, EXITED or FATAL is a start that
-/// failed, as supervisord's own wait says. One started already is waited
-/// for the same way.
+/// its port answering is ready (true), STARTING or RUNNING; RUNNING for
+/// `past_running` without an answer is ready too (false); BACKOFF,
+/// EXITED or FATAL is a start that failed, as supervisord's own wait says.
+/// One started already is waited for the same way.
 async fn start_until_ready<S: Supervisord>(
     sup: &S,
     name: &str,
@@ -424,11 +425,27 @@ async fn start_until_ready<S: Supervisord>(
     // supervisord gives up within its retries' back-off; this bounds a
     // supervisord that stops answering meanwhile.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // supervisord's RUNNING (`startsecs`) is a clock, not readiness: an app
+    // that boots slower than it (Python on a busy host) would be told
+    // started while the front door still gets pasta's closed connection, a
+    // 502. Past RUNNING its port is still waited for (`ready_wait_secs`);
+    // an app that never listens there is then started as supervisord says.
+    let mut running_since = None;
     loop {
         let info = sup.process_info(name).await.map_err(Failed::Rpc)?;
         match crate::status::from_supervisor(&info.statename) {
-            DemoStatus::Running => return Ok(false),
-            DemoStatus::Starting if probe.answers().await => return Ok(true),
+            DemoStatus::Running | DemoStatus::Starting if probe.answers().await => return Ok(true),
+            DemoStatus::Running => {
+                let since = *running_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= probe.past_running {
+                    tracing::warn!(
+                        demo = name,
+                        ports = ?probe.app_ports,
+                        "running for supervisord but not answering on its port: started as supervisord says"
+                    );
+                    return Ok(false);
+                }
+            }
             DemoStatus::Starting => {}
             _ => return Err(Failed::Ended(name.to_owned(), Box::new(info))),
         }
