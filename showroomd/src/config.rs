@@ -108,9 +108,9 @@ pub struct Config {
     pub wake_timeout_secs: u64,
     /// How many demos wake at once; more wait their turn, in order.
     pub max_wake_jobs: usize,
-    /// How long a start (or a wake) waits, once supervisord says RUNNING
-    /// (`startsecs`, a clock), for the demo to answer on its port; an app
-    /// that never listens there is then started as supervisord says.
+    /// How long a start (or a wake) waits at most, once supervisord says
+    /// RUNNING (`startsecs`, a clock), for a demo still booting (using CPU)
+    /// to answer on its port; an idle, silent one is started at RUNNING.
     pub ready_wait_secs: u64,
 }
 

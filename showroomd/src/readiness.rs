@@ -52,6 +52,45 @@ impl Readiness {
     }
 }
 
+/// Whether a starting demo still boots: the CPU its processes use, read
+/// between two looks. A demo that answers on no port and used no CPU for
+/// IDLE is not booting (a worker, the seed's `sleep`): its start need not
+/// wait past supervisord's RUNNING for an answer that will not come.
+#[derive(Debug)]
+pub(crate) struct Booting {
+    ticks: Option<u64>,
+    since: tokio::time::Instant,
+}
+
+impl Booting {
+    /// How long without CPU a demo is not booting any more.
+    const IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+
+    pub fn new() -> Self {
+        Booting {
+            ticks: None,
+            since: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Takes a look at the processes under `pid` (what supervisord started).
+    pub fn look(&mut self, pid: u32) {
+        let now = i32::try_from(pid)
+            .ok()
+            .filter(|p| *p > 0)
+            .and_then(crate::sandbox::tree_cpu_ticks);
+        if now != self.ticks {
+            self.ticks = now;
+            self.since = tokio::time::Instant::now();
+        }
+    }
+
+    /// Whether it used CPU within the last IDLE.
+    pub fn busy(&self) -> bool {
+        self.ticks.is_some() && self.since.elapsed() < Self::IDLE
+    }
+}
+
 /// A process of the demo in a network namespace not showroomd's (`seen`
 /// first, else a walk of /proc), and whether every one of `ports` has a
 /// listening socket on the loopback or every address in that namespace.

@@ -228,9 +228,10 @@ fn sleep_a_failed_wake_is_a_503_and_its_reason_for_the_operator() {
 }
 
 /// Ports 18150-18199: supervisord calls a process RUNNING after its 1 s
-/// `startsecs`, a clock; an app that takes 2.5 s to listen is started when it
-/// answers, so the first request after `start` (and after a wake) is the
-/// demo's own 200, never the front door's 502.
+/// `startsecs`, a clock; an app that takes 2.5 s of work to listen is
+/// started when it answers, so the first request after `start` (and after a
+/// wake) is the demo's own 200, never the front door's 502. One that never
+/// listens (the seed's `sleep`) is started at RUNNING all the same.
 #[test]
 fn sleep_a_start_ends_when_an_app_slower_than_startsecs_answers() {
     let front = 18199;
@@ -238,12 +239,14 @@ fn sleep_a_start_ends_when_an_app_slower_than_startsecs_answers() {
     std::fs::write(
         s.scripts.join("demo_slowboot.sh"),
         r#"#!/bin/bash
-# An app that boots in 2.5 s.
+# An app that works 2.5 s before it listens (as imports, a cache warmed).
 set -euo pipefail
 cp "$(dirname "$0")/sleepy_app.py" "$(dirname "$0")/echo_app.py" .
 cat > start.sh <<SH
 #!/bin/sh
-sleep 2.5
+python3 -c 'import time
+t = time.monotonic()
+while time.monotonic() - t < 2.5: pass'
 exec python3 "${PWD}/sleepy_app.py" serve ${PORT} slowboot
 SH
 "#,
@@ -264,4 +267,18 @@ SH
     let got = curl(&url, &[]);
     assert_eq!(got.code, 200, "{}", got.body);
     assert_eq!(echoed(&got)["app"], "slowboot");
+
+    // The seed's test1 listens nowhere: its start ends at RUNNING (1 s),
+    // not after ready_wait_secs (10 s).
+    std::fs::copy(
+        fixtures().join("seed/demo_test1.sh"),
+        s.scripts.join("demo_test1.sh"),
+    )
+    .unwrap();
+    s.ok(&["deploy", "test1", "quiet"]);
+    let began = std::time::Instant::now();
+    s.ok(&["start", "quiet"]);
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(s.status("quiet"), "RUNNING");
 }

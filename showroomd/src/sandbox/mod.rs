@@ -11,7 +11,7 @@ pub mod jail;
 pub mod limits;
 mod procs;
 pub(crate) use procs::{cwd_of, pids, proc_stat_field};
-pub use procs::{main_pid, sandbox_init, strays, wait_gone};
+pub use procs::{main_pid, sandbox_init, strays, tree_cpu_ticks, wait_gone};
 
 /// Where Debian's `bubblewrap` puts it.
 pub const DEFAULT_BWRAP: &str = "/usr/bin/bwrap";

@@ -67,6 +67,44 @@ fn children(pid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// The CPU time (clock ticks) `root` and every process under it have used,
+/// the children they reaped included; None when `root` is gone. A start
+/// reads in it whether a demo is still booting (tree at most 256 deep and wide).
+pub fn tree_cpu_ticks(root: i32) -> Option<u64> {
+    let mut todo = vec![root];
+    let mut seen = 0;
+    let mut total = None;
+    while let Some(pid) = todo.pop() {
+        seen += 1;
+        if seen > 256 {
+            break;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After "pid (comm)": utime, stime, cutime, cstime are 11 to 14.
+        let ticks: u64 = stat
+            .rsplit(')')
+            .next()
+            .into_iter()
+            .flat_map(|r| r.split_whitespace().skip(11).take(4))
+            .filter_map(|t| t.parse::<u64>().ok())
+            .sum();
+        *total.get_or_insert(0) += ticks;
+        // A thread's children are its own: every task of it is read.
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+        for task in tasks.into_iter().flatten().flatten() {
+            todo.extend(
+                std::fs::read_to_string(task.path().join("children"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
+        }
+    }
+    total
+}
+
 /// Processes left by a showroom from before the sandbox (or a supervisord
 /// killed without one): those whose working folder is under `demos`, or
 /// whose command line names `apache_conf`, and that descend neither from

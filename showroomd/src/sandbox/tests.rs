@@ -534,3 +534,38 @@ fn strays_are_found_exactly() {
         .unwrap();
     }
 }
+
+#[test]
+fn a_busy_tree_uses_cpu_and_a_sleeping_one_does_not() {
+    // A shell whose child spins, and one whose child sleeps: the spin is
+    // counted through the parent (its child's time), the sleep is not.
+    let spawn = |script: &str| {
+        use std::os::unix::process::CommandExt;
+        // A group of its own, so that its child ends with it below.
+        Command::new("sh")
+            .args(["-c", script])
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    let mut busy = spawn("sh -c 'while :; do :; done' & wait");
+    let mut idle = spawn("sleep 30 & wait");
+    std::thread::sleep(Duration::from_millis(100));
+    let b0 = tree_cpu_ticks(busy.id() as i32).unwrap();
+    let i0 = tree_cpu_ticks(idle.id() as i32).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let b1 = tree_cpu_ticks(busy.id() as i32).unwrap();
+    let i1 = tree_cpu_ticks(idle.id() as i32).unwrap();
+    for c in [&mut busy, &mut idle] {
+        // Their children end with the process group.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    assert!(b1 > b0, "{b0} -> {b1}");
+    assert_eq!(i1, i0);
+    assert_eq!(tree_cpu_ticks(busy.id() as i32), None);
+}

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use protocol::{DemoStatus, ErrorKind, EventKind, ProtocolError, Response};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::actor::state::Op;
 use crate::actor::work::{AfterStart, StartDone, StartPlan, Worked};
@@ -428,20 +428,31 @@ async fn start_until_ready<S: Supervisord>(
     // supervisord's RUNNING (`startsecs`) is a clock, not readiness: an app
     // that boots slower than it (Python on a busy host) would be told
     // started while the front door still gets pasta's closed connection, a
-    // 502. Past RUNNING its port is still waited for (`ready_wait_secs`);
-    // an app that never listens there is then started as supervisord says.
+    // 502. Past RUNNING its port is still waited for while it boots (uses
+    // CPU), up to `ready_wait_secs`; one idle and silent (the seed's
+    // `sleep`, a worker) is started as supervisord says.
     let mut running_since = None;
+    let mut booting = crate::readiness::Booting::new();
     loop {
         let info = sup.process_info(name).await.map_err(Failed::Rpc)?;
+        booting.look(info.pid);
         match crate::status::from_supervisor(&info.statename) {
             DemoStatus::Running | DemoStatus::Starting if probe.answers().await => return Ok(true),
             DemoStatus::Running => {
                 let since = *running_since.get_or_insert_with(tokio::time::Instant::now);
-                if since.elapsed() >= probe.past_running {
-                    tracing::warn!(
+                if !booting.busy() {
+                    debug!(
                         demo = name,
                         ports = ?probe.app_ports,
-                        "running for supervisord but not answering on its port: started as supervisord says"
+                        "running for supervisord, idle and not answering on its port: started"
+                    );
+                    return Ok(false);
+                }
+                if since.elapsed() >= probe.past_running {
+                    warn!(
+                        demo = name,
+                        ports = ?probe.app_ports,
+                        "running for supervisord, busy but still not answering on its port: started as supervisord says"
                     );
                     return Ok(false);
                 }

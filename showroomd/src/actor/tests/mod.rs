@@ -246,9 +246,6 @@ async fn run_with(
         // The front door off, as in the end-to-end harness: a test that
         // wants it sets it.
         front_port: 0,
-        // The stub's programs have no process to answer on a port: started
-        // when the stub says RUNNING, as a real app that never listens.
-        ready_wait_secs: 0,
         ..Config::default()
     };
     configure(&mut cfg);
