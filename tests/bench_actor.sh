@@ -19,6 +19,9 @@ cd "$(dirname "$0")/.."
 N=${BENCH_N:-1000}
 FILES=${BENCH_FILES:-200000}
 SETTLE=${BENCH_SETTLE:-60}
+# BENCH_EXPIRY_ROUNDS=K: after the set-up, only the expiries' figures, K
+# times (their spread, one sample each otherwise).
+ROUNDS=${BENCH_EXPIRY_ROUNDS:-0}
 . tests/bench_lib.sh
 bench_init bench-actor
 cat > "$dir/scripts/demo_tiny.sh" <<'SH'
@@ -50,11 +53,11 @@ demo_own_network = false
 TOML
 start_daemon
 
-python3 - "$bin/showroomctl" "$dir" "$N" "$FILES" "$SETTLE" <<'PY'
+python3 - "$bin/showroomctl" "$dir" "$N" "$FILES" "$SETTLE" "$ROUNDS" <<'PY'
 import os, statistics, subprocess, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 
-ctl_bin, d, N, FILES, SETTLE = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+ctl_bin, d, N, FILES, SETTLE, ROUNDS = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
 
 def ctl(*args, check=True):
     t0 = time.monotonic()
@@ -97,6 +100,31 @@ def make_files(name):
             open(f"{sub}/{f}", "w").close()
     os.sync()
 
+EXP = [f"d{i:04}" for i in range(10, N, 2)][:50]
+
+def expiries():
+    """50 demos expiring together (they run: the expiry stops them), a list and a stop then."""
+    out = {}
+    par(lambda n: ctl("expire", n, "3s"), EXP)
+    time.sleep(3.05)
+    with ThreadPoolExecutor(2) as ex:
+        fl = ex.submit(ctl, "list")
+        fs = ex.submit(ctl, "stop", "d0008")
+        out["list while 50 expire"] = fl.result()
+        out["stop while 50 expire"] = fs.result()
+    ctl("start", "d0008")
+    # Put the 50 back as they were.
+    par(lambda n: ctl("start", n), EXP, workers=25)
+    return out
+
+if ROUNDS:
+    for r in range(ROUNDS):
+        alone = ctl("stop", "d0002")
+        ctl("start", "d0002")
+        o = expiries()
+        print(f"round {r}: stop alone {ms(alone)}  list while 50 expire {ms(o['list while 50 expire'])}  stop while 50 expire {ms(o['stop while 50 expire'])}", flush=True)
+    sys.exit(0)
+
 def measure(label):
     out = {}
     # Baselines alone.
@@ -128,25 +156,14 @@ def measure(label):
         out[f"stop during a {FILES}-file destroy"] = ctl("stop", "d0006")
         out[f"destroy of {FILES} files answered"] = f.result()
     ctl("start", "d0006")
-    # 50 demos expiring together (they run: the expiry stops them), a list and a stop then.
-    exp = [f"d{i:04}" for i in range(10, N, 2)][:50]
-    par(lambda n: ctl("expire", n, "3s"), exp)
-    time.sleep(3.05)
-    with ThreadPoolExecutor(2) as ex:
-        fl = ex.submit(ctl, "list")
-        fs = ex.submit(ctl, "stop", "d0008")
-        out["list while 50 expire"] = fl.result()
-        out["stop while 50 expire"] = fs.result()
-    ctl("start", "d0008")
-    # Put the 50 back as they were.
-    par(lambda n: ctl("start", n), exp, workers=25)
+    out.update(expiries())
     print(f"\n== {label} ==")
     print(f"20 deploys together:            {ms(out['20 deploys together'])}  one alone {ms(out['deploy alone'])}  ratio {out['20 deploys together'] / out['deploy alone']:.2f} (target <= 3)")
     print(f"stop 1 s into the 20 deploys:   {ms(out['stop 1 s into 20 deploys'])}  alone {ms(out['stop alone'])}  (target <= 200 ms)")
     k = f"stop during a {FILES}-file destroy"
     print(f"stop during a {FILES}-file destroy: {ms(out[k])}  (target <= 200 ms; destroy answered in {ms(out[f'destroy of {FILES} files answered'])})")
-    print(f"list while {len(exp)} demos expire:     {ms(out['list while 50 expire'])}  alone {ms(out['list alone'])}  (target <= 200 ms)")
-    print(f"stop while {len(exp)} demos expire:     {ms(out['stop while 50 expire'])}  (target <= 200 ms)")
+    print(f"list while {len(EXP)} demos expire:     {ms(out['list while 50 expire'])}  alone {ms(out['list alone'])}  (target <= 200 ms)")
+    print(f"stop while {len(EXP)} demos expire:     {ms(out['stop while 50 expire'])}  (target <= 200 ms)")
     for n in names + [n for n in os.listdir(f"{d}/state/demos") if n.startswith("b")]:
         ctl("destroy", n, check=False)
     sys.stdout.flush()
