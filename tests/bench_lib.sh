@@ -20,8 +20,16 @@ bench_init() {
 }
 bench_cleanup() {
     [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-    supervisorctl -c "$dir/state/supervisor/supervisord.conf" shutdown >/dev/null 2>&1 || true
-    sleep 1
+    local conf="$dir/state/supervisor/supervisord.conf" pid
+    pid=$(cat "$dir/state/supervisor/supervisord.pid" 2>/dev/null || true)
+    supervisorctl -c "$conf" shutdown >/dev/null 2>&1 || true
+    # supervisord answers its shutdown at once, then stops every program in
+    # turn (a minute at 500): the next bench must not share the host with it.
+    for _ in $(seq 1200); do
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
     rm -rf "$dir"
 }
 start_daemon() {
