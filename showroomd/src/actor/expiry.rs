@@ -22,6 +22,10 @@ const RETRY_SECS: u64 = 60;
 /// 155–355 ms four at a time, 109–188 ms one at a time).
 const EXPIRY_JOBS: usize = 1;
 
+/// How long past its time an expiry lets requests' work go first: a
+/// steady stream of starts must not keep a demo up for ever.
+const YIELD_SECS: u64 = 60;
+
 /// Sleeps until `wake`, or for ever without one.
 pub(super) async fn sleep_until(wake: Option<tokio::time::Instant>) {
     match wake {
@@ -41,6 +45,10 @@ impl<S: Supervisord> Actor<S> {
         let (due, next) = self.state.expiries(now, &self.expiry_retry);
         let wait = if due.is_empty() {
             Duration::from_secs(next?.saturating_sub(now)).min(AT_MOST)
+        } else if self.expiries_yield(&due, now) {
+            // Looked at again when that work ends (any message turns the
+            // loop), and each second for YIELD_SECS.
+            Duration::from_secs(1)
         } else {
             Duration::ZERO
         };
@@ -60,11 +68,27 @@ impl<S: Supervisord> Actor<S> {
         // it is looked at again once that ends. EXPIRY_JOBS at a time: fifty
         // due together would be fifty stops at once in supervisord, ahead
         // of any operator's request; the rest begin as these end.
+        if self.expiries_yield(&due, now) {
+            return;
+        }
         let running = self.state.count_ops(Op::Expiring);
         for name in due.into_iter().take(EXPIRY_JOBS.saturating_sub(running)) {
             self.expire_one(name, now);
         }
         self.publish();
+    }
+
+    /// Whether the due expiries wait: a request's work (a start, a stop…)
+    /// is under way, and none of them is YIELD_SECS late. supervisord
+    /// serves calls in turn: an expiry begun beside an operator's stop puts
+    /// its calls between the stop's.
+    fn expiries_yield(&self, due: &[String], now: u64) -> bool {
+        let earliest = due
+            .iter()
+            .filter_map(|n| self.state.demos.get(n)?.record.expires_at)
+            .min();
+        self.state.requests_in_flight()
+            && earliest.is_some_and(|at| now.saturating_sub(at) < YIELD_SECS)
     }
 
     fn expire_one(&mut self, name: String, now: u64) {

@@ -441,6 +441,14 @@ impl State {
         self.in_flight.values().filter(|o| **o == op).count()
     }
 
+    /// Whether a request's work is under way (a short operation, not an
+    /// expiry): the expiries let it go first.
+    pub fn requests_in_flight(&self) -> bool {
+        self.in_flight
+            .values()
+            .any(|op| op.holds() && *op != Op::Expiring)
+    }
+
     /// Whether an operation that holds its demo's requests is under way on any demo.
     pub fn any_holding(&self) -> bool {
         self.in_flight.values().any(|op| op.holds())

@@ -174,6 +174,31 @@ async fn fifty_expiries_together_delay_a_stop_of_another_demo_by_one_step_at_mos
     }
 }
 
+/// A due expiry lets a request's work under way go first (supervisord
+/// serves calls in turn: its stop would go between the request's calls),
+/// but not for more than a minute past its time.
+#[tokio::test(start_paused = true)]
+async fn an_expiry_lets_a_request_under_way_go_first_for_a_minute_at_most() {
+    let (stub, r) = run_demos(&[("a", "STOPPED"), ("e", "RUNNING")]).await;
+    stub.inner.lock().unwrap().start_takes = Duration::from_secs(90);
+    let start = spawn_cmd(&r.handle, Command::Start("a".into()));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    r.handle
+        .command(Command::Expire("e".into(), Some(1)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(status(&r.handle, "e"), DemoStatus::Running, "it waits");
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert_eq!(
+        status(&r.handle, "e"),
+        DemoStatus::Stopped,
+        "a minute late, it goes"
+    );
+    assert!(!start.is_finished(), "the start still runs");
+    start.await.unwrap().unwrap();
+}
+
 /// A request on every demo (a cleanup's plan) held for a start under way is
 /// a barrier: a later request does not overtake it, and a stream of starts
 /// does not starve it. Before, it waited until no start ran at all.
