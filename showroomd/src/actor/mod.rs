@@ -257,6 +257,8 @@ pub struct Actor<S = Supervisor> {
     /// supervisord lacks showroom's plugin and the log has said so once
     /// (shared with the works that add programs).
     plugin_missing_told: Arc<std::sync::atomic::AtomicBool>,
+    /// Deploys' installs, one at a time (shared with their works).
+    installs: Arc<tokio::sync::Semaphore>,
     /// The one owner of the demos' Apache config.
     apache: apache_keeper::Keeper,
     /// supervisord was started afresh: once the checks at start are done,
@@ -369,6 +371,7 @@ impl<S: Supervisord> Actor<S> {
             front_served: None,
             apache_retry: vhosts::ApacheRetry::default(),
             plugin_missing_told: Arc::default(),
+            installs: Arc::new(tokio::sync::Semaphore::new(1)),
             restore_after_checks: false,
             moving: HashMap::new(),
             held_for_all: VecDeque::new(),

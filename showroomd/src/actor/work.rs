@@ -33,6 +33,10 @@ pub(super) struct Work<S> {
     pub apache: Keeper,
     /// supervisord lacks showroom's plugin and the log has said so once.
     pub plugin_missing_told: Arc<AtomicBool>,
+    /// Deploys' installs take turns: supervisord serves calls in turn, and
+    /// twenty scripts that end together would put twenty installs ahead of
+    /// an operator's stop; a deploy's seconds hardly feel one more turn.
+    pub installs: Arc<tokio::sync::Semaphore>,
 }
 
 /// One program's state as read, for the table.

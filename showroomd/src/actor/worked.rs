@@ -16,6 +16,7 @@ impl<S: Supervisord> Actor<S> {
             sandbox: self.sandbox.clone(),
             apache: self.apache.clone(),
             plugin_missing_told: self.plugin_missing_told.clone(),
+            installs: self.installs.clone(),
         }
     }
 

@@ -330,7 +330,10 @@ impl<S: Supervisord> Actor<S> {
                 let work = self.work();
                 let name = name.to_owned();
                 self.spawn_work(&name.clone(), Op::Installing, async move {
+                    // Never closed: the semaphore lives as long as the actor.
+                    let turn = work.installs.acquire().await;
                     let result = work.add_program(&name, &section).await;
+                    drop(turn);
                     let readings = vec![work.read(&name).await];
                     Msg::Worked(Worked::Installed {
                         name,
