@@ -222,6 +222,31 @@ fn jail_once(o: &Opts, pasta_bin: &std::path::Path) -> Result<(Option<Child>, Ch
     }
 }
 
+/// Waits (2 s at most) until bwrap's child `pid` has set up its namespace's
+/// loopback (127.0.0.1 on `lo`, up: the namespace's local routes name it),
+/// which it does as soon as its parent lets it go, and dies if that fails.
+/// pasta configuring the same namespace meanwhile made it fail now and then
+/// ("loopback: Failed RTM_NEWADDR"), sometimes after the release, where no
+/// retry sees it: a deploy script ended 1 without having run. So pasta
+/// starts once bwrap is done with the loopback.
+fn wait_loopback(pid: i32) {
+    let fib = format!("/proc/{pid}/net/fib_trie");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < until {
+        match std::fs::read_to_string(&fib) {
+            Ok(t) if !t.contains("127.0.0.1") => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            // Done, or bwrap is gone: its release says so.
+            _ => return,
+        }
+    }
+    tracing::warn!(
+        pid,
+        "bwrap's sandbox has no loopback after 2 s: starting pasta anyway"
+    );
+}
+
 fn spawn(argv: &[OsString]) -> Result<Child, String> {
     Command::new(&argv[0])
         .args(&argv[1..])
@@ -251,6 +276,7 @@ fn start_pasta(o: &Opts, pasta: &std::path::Path, info: OwnedFd) -> Result<Child
         .ok_or_else(|| format!("bwrap gave no child pid (said {text:?})"))?;
     // pasta cannot open another user's /proc/PID/ns once it dropped its
     // capabilities: it is handed the namespace open, as its own fd.
+    wait_loopback(pid);
     let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
         .map_err(|e| format!("opening the demo's network namespace: {e}"))?
         .into_raw_fd();
