@@ -9,7 +9,7 @@
 # against the app's own boot time (the floor); 20 sleeping demos requested
 # at once, until the last answers; the memory saved per sleeping demo.
 #
-#   unshare -n /tmp/netns-run.sh bash tests/bench_sleep.sh
+#   unshare -n bash tests/netns_run.sh bash tests/bench_sleep.sh
 #   BENCH_N=2000 BENCH_AWAKE=200 BENCH_BUDGET_SECS=1200 BENCH_SETTLE=30 (the defaults)
 #
 # Ports 20000-22099 (demos), 23000 (the front door), 23001 (the floor's
